@@ -1,0 +1,240 @@
+//! The lease as a pure, deterministic state machine.
+//!
+//! # State model
+//!
+//! One lease is one row: a `leader` (`None` is the free marker, `''` in SQL),
+//! the time `acquired_at` of the last acquire, renew or release, and an
+//! `epoch` that grows by one with every successful `try_acquire` (a new
+//! tenure; renew does not change it). The rules are exactly those of the
+//! reference SQL in DESIGN.md section 1:
+//!
+//! - a lease is *stale* at `now` iff `acquired_at < now - ttl`, i.e. strictly
+//!   older than the TTL; a lease exactly `ttl` old is still fresh;
+//! - `try_acquire(c, now)` succeeds iff the lease is free or stale, whoever
+//!   holds it (so the holder of a *fresh* lease fails: acquire is not
+//!   re-entrant, and the holder of a *stale* lease may take it back);
+//! - `renew(c, now)` succeeds iff `c` is the leader, stale or not;
+//! - `release(c, now)` succeeds iff `c` is the leader, and frees the lease.
+//!
+//! The model never reads the wall clock: every call is given its `now`.
+
+use crate::time::{Span, Time};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A candidate for leadership: a small integer standing for a holder id.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Candidate(pub u16);
+
+impl fmt::Display for Candidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// The three operations of a lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Take the lease if it is free or stale.
+    TryAcquire,
+    /// Extend the caller's own tenure.
+    Renew,
+    /// Give the lease up.
+    Release,
+}
+
+impl Op {
+    /// All operations, in a fixed order.
+    pub const ALL: [Op; 3] = [Op::TryAcquire, Op::Renew, Op::Release];
+
+    /// The operation's name as used in histories and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::TryAcquire => "try_acquire",
+            Op::Renew => "renew",
+            Op::Release => "release",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The state of one lease row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeaseState {
+    /// The holder, or `None` when the lease is free.
+    pub leader: Option<Candidate>,
+    /// Time of the last successful acquire, renew or release.
+    pub acquired_at: Time,
+    /// Number of successful acquires so far (the fencing epoch of the tenure).
+    pub epoch: u64,
+}
+
+impl LeaseState {
+    /// A free lease, as seeded.
+    pub const FREE: LeaseState = LeaseState {
+        leader: None,
+        acquired_at: Time(0),
+        epoch: 0,
+    };
+}
+
+/// The lease state machine with its TTL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Lease {
+    ttl: Span,
+    state: LeaseState,
+}
+
+impl Lease {
+    /// A free lease with the given TTL.
+    ///
+    /// # Panics
+    /// If `ttl` is not positive: the callers validate user input first.
+    pub fn new(ttl: Span) -> Lease {
+        Lease::with_state(ttl, LeaseState::FREE)
+    }
+
+    /// A lease in a given state.
+    ///
+    /// # Panics
+    /// If `ttl` is not positive.
+    pub fn with_state(ttl: Span, state: LeaseState) -> Lease {
+        assert!(ttl.as_micros() > 0, "the model's TTL must be positive");
+        Lease { ttl, state }
+    }
+
+    /// The TTL.
+    pub fn ttl(&self) -> Span {
+        self.ttl
+    }
+
+    /// The current state.
+    pub fn state(&self) -> LeaseState {
+        self.state
+    }
+
+    /// The current leader, stale or not.
+    pub fn leader(&self) -> Option<Candidate> {
+        self.state.leader
+    }
+
+    /// True iff the last acquire/renew/release is strictly older than the TTL at `now`.
+    pub fn is_stale(&self, now: Time) -> bool {
+        self.state.acquired_at < now - self.ttl
+    }
+
+    /// True iff `try_acquire` would succeed at `now` (free or stale).
+    pub fn is_available(&self, now: Time) -> bool {
+        self.state.leader.is_none() || self.is_stale(now)
+    }
+
+    /// Take the lease if it is free or stale. Returns whether it took effect.
+    pub fn try_acquire(&mut self, who: Candidate, now: Time) -> bool {
+        if !self.is_available(now) {
+            return false;
+        }
+        self.state.leader = Some(who);
+        self.state.acquired_at = now;
+        self.state.epoch += 1;
+        true
+    }
+
+    /// Extend `who`'s tenure (stale or not). Returns whether it took effect.
+    pub fn renew(&mut self, who: Candidate, now: Time) -> bool {
+        if self.state.leader != Some(who) {
+            return false;
+        }
+        self.state.acquired_at = now;
+        true
+    }
+
+    /// Free the lease if `who` holds it. Returns whether it took effect.
+    pub fn release(&mut self, who: Candidate, now: Time) -> bool {
+        if self.state.leader != Some(who) {
+            return false;
+        }
+        self.state.leader = None;
+        self.state.acquired_at = now;
+        true
+    }
+
+    /// Apply `op` for `who` at `now`.
+    pub fn apply(&mut self, who: Candidate, op: Op, now: Time) -> bool {
+        match op {
+            Op::TryAcquire => self.try_acquire(who, now),
+            Op::Renew => self.renew(who, now),
+            Op::Release => self.release(who, now),
+        }
+    }
+
+    /// Make the lease free, as a harness reset between rounds does.
+    pub fn reset(&mut self) {
+        self.state.leader = None;
+    }
+
+    /// Make the current tenure look older by `by`, as the `age` statement does.
+    pub fn age(&mut self, by: Span) {
+        self.state.acquired_at = self.state.acquired_at - by;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Candidate = Candidate(1);
+    const B: Candidate = Candidate(2);
+    const TTL: Span = Span::from_secs(10);
+
+    fn t(secs: i64) -> Time {
+        Time(secs * 1_000_000)
+    }
+
+    #[test]
+    fn a_lease_exactly_ttl_old_is_still_fresh() {
+        let mut l = Lease::new(TTL);
+        assert!(l.try_acquire(A, t(100)));
+        assert!(!l.try_acquire(B, t(110)), "age == ttl is not stale");
+        assert!(l.try_acquire(B, t(110) + Span(1)), "age > ttl is stale");
+    }
+
+    #[test]
+    fn acquire_is_not_reentrant_but_a_stale_holder_may_retake() {
+        let mut l = Lease::new(TTL);
+        assert!(l.try_acquire(A, t(0)));
+        assert!(!l.try_acquire(A, t(5)));
+        assert!(l.try_acquire(A, t(11)));
+        assert_eq!(l.state().epoch, 2);
+    }
+
+    #[test]
+    fn renew_ignores_staleness_but_not_the_holder() {
+        let mut l = Lease::new(TTL);
+        assert!(l.try_acquire(A, t(0)));
+        assert!(l.renew(A, t(50)), "stale but not taken over: renew works");
+        assert!(!l.renew(B, t(51)));
+        assert!(!l.release(B, t(51)));
+        assert_eq!(l.leader(), Some(A));
+        assert_eq!(l.state().epoch, 1, "renew keeps the epoch");
+    }
+
+    #[test]
+    fn release_frees_at_once_and_a_deposed_leader_learns() {
+        let mut l = Lease::new(TTL);
+        assert!(l.try_acquire(A, t(0)));
+        assert!(l.release(A, t(1)));
+        assert!(l.try_acquire(B, t(1)));
+        assert!(!l.renew(A, t(2)));
+        assert!(!l.release(A, t(2)));
+        assert_eq!(l.leader(), Some(B));
+    }
+}

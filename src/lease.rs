@@ -1,0 +1,368 @@
+//! The reference lease over the synchronous `postgres` crate.
+//!
+//! # Design
+//!
+//! One row per lease (`id = 1`, `leader`, `acquired_at`), seeded once with
+//! `INSERT ... ON CONFLICT DO NOTHING` so that bootstrap self-heals. Each
+//! operation is ONE autocommit `UPDATE ... RETURNING`, judged by the server's
+//! `now()`, so it is safe through a transaction-pooling PgBouncer and immune
+//! to client clock skew:
+//!
+//! - [`Lease::try_acquire`] takes the row if it is free (`leader = ''`) or
+//!   stale (`acquired_at < now() - ttl`, strictly older than the TTL). The
+//!   holder of a fresh lease fails: acquire is not re-entrant.
+//! - [`Lease::renew`] sets `acquired_at = now()` where `leader` is the caller.
+//!   `None` means "you are not the leader any more": stop acting at once.
+//! - [`Lease::release`] frees the row where `leader` is the caller.
+//!
+//! Success is decided from the rows the statement *returned*, never from a
+//! driver's count of affected rows. Each call returns the server timestamp it
+//! wrote (`Some(time)`) or `None` when it did not take effect.
+//!
+//! # Errors mean "leadership unknown"
+//!
+//! An `Err` from any operation means the caller does not know whether it is
+//! the leader: the statement may or may not have committed. It must stop
+//! acting as leader until a later call succeeds.
+//!
+//! # Connections
+//!
+//! A lease that opened its own connection ([`Lease::connect`]) discards it
+//! after an error and opens a new one on the next call, logging both. A
+//! connection handed in by the caller ([`Lease::with_client`]) is never
+//! closed or replaced: after an error the lease keeps returning errors until
+//! the caller fixes the connection.
+
+use crate::diagnostic::{describe, pg_message, redact};
+use crate::holder::HolderId;
+use crate::ident::TableName;
+use crate::ttl::Ttl;
+use leasecheck_model::Time;
+use postgres::{Client, NoTls};
+
+/// What went wrong talking to the lease. Any error means "leadership unknown".
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// A new connection could not be opened.
+    #[error("cannot connect to Postgres at {target}: {}", pg_message(.source))]
+    Connect {
+        /// The server, without password.
+        target: String,
+        /// The driver's error.
+        #[source]
+        source: postgres::Error,
+    },
+    /// A statement failed (network, server or SQL error).
+    #[error("{what} on lease table {table} failed (leadership unknown, stop acting): {}", pg_message(.source))]
+    Statement {
+        /// What was being done (`try_acquire`, `renew`, `create table`, ...).
+        what: &'static str,
+        /// The lease table.
+        table: String,
+        /// The driver's error, with Postgres's message where there is one.
+        #[source]
+        source: postgres::Error,
+    },
+}
+
+impl LeaseError {
+    /// The driver error underneath, if any.
+    pub fn postgres_error(&self) -> &postgres::Error {
+        match self {
+            LeaseError::Connect { source, .. } | LeaseError::Statement { source, .. } => source,
+        }
+    }
+
+    /// True if the connection broke (the operation's outcome is unknown), as
+    /// opposed to the server answering with an error (it did not take effect).
+    pub fn is_connection_loss(&self) -> bool {
+        let e = self.postgres_error();
+        e.is_closed() || e.as_db_error().is_none()
+    }
+}
+
+/// The statements of one lease table, built once from validated identifiers.
+#[derive(Clone, Debug)]
+struct Statements {
+    create: String,
+    seed: String,
+    try_acquire: String,
+    renew: String,
+    release: String,
+}
+
+impl Statements {
+    fn new(table: &TableName) -> Statements {
+        // extract(epoch ...) is numeric; scaled to whole microseconds it is the
+        // server time we hand back, on the same axis as the model's `Time`.
+        const WRITTEN: &str = "(extract(epoch FROM acquired_at) * 1000000)::int8";
+        Statements {
+            create: format!(
+                "CREATE TABLE IF NOT EXISTS {table} (
+                   id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+                   leader text NOT NULL DEFAULT '',
+                   acquired_at timestamptz NOT NULL DEFAULT now())"
+            ),
+            seed: format!("INSERT INTO {table} (id) VALUES (1) ON CONFLICT DO NOTHING"),
+            try_acquire: format!(
+                "UPDATE {table} SET leader = $1, acquired_at = now()
+                  WHERE id = 1 AND (leader = '' OR acquired_at < now() - make_interval(secs => $2))
+                  RETURNING {WRITTEN}"
+            ),
+            renew: format!(
+                "UPDATE {table} SET acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING {WRITTEN}"
+            ),
+            release: format!(
+                "UPDATE {table} SET leader = '', acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING {WRITTEN}"
+            ),
+        }
+    }
+}
+
+enum Connection<'c> {
+    Owned {
+        config: Box<postgres::Config>,
+        target: String,
+        client: Option<Client>,
+    },
+    Borrowed(&'c mut Client),
+}
+
+/// A handle on one lease row for one holder.
+pub struct Lease<'c> {
+    conn: Connection<'c>,
+    table: TableName,
+    ttl: Ttl,
+    holder: HolderId,
+    sql: Statements,
+}
+
+impl Lease<'static> {
+    /// A lease on its own connection to `url` (a `postgres://` URL or a
+    /// `key=value` string). The connection is opened now and reopened after
+    /// any error.
+    ///
+    /// ```no_run
+    /// use leasecheck::{HolderId, Lease, TableName, Ttl};
+    /// let mut lease = Lease::connect(
+    ///     "postgres://postgres@127.0.0.1:5432/postgres",
+    ///     TableName::new("lease_lock")?,
+    ///     Ttl::from_env()?,
+    ///     HolderId::for_process(),
+    /// )?;
+    /// lease.ensure_table()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect(
+        url: &str,
+        table: TableName,
+        ttl: Ttl,
+        holder: HolderId,
+    ) -> Result<Lease<'static>, LeaseError> {
+        let config: postgres::Config = url.parse().map_err(|source| LeaseError::Connect {
+            target: redact(url),
+            source,
+        })?;
+        let target = describe(&config);
+        let client = config.connect(NoTls).map_err(|source| LeaseError::Connect {
+            target: target.clone(),
+            source,
+        })?;
+        Ok(Lease::new(
+            Connection::Owned {
+                config: Box::new(config),
+                target,
+                client: Some(client),
+            },
+            table,
+            ttl,
+            holder,
+        ))
+    }
+}
+
+impl<'c> Lease<'c> {
+    /// A lease on a connection the caller owns; the lease never closes or replaces it.
+    ///
+    /// ```no_run
+    /// use leasecheck::{HolderId, Lease, TableName, Ttl};
+    /// let mut client = postgres::Client::connect("host=127.0.0.1 user=postgres", postgres::NoTls)?;
+    /// let mut lease = Lease::with_client(
+    ///     &mut client,
+    ///     TableName::new("lease_lock")?,
+    ///     Ttl::from_secs_f64(10.0)?,
+    ///     HolderId::for_process(),
+    /// );
+    /// let won = lease.try_acquire()?.is_some();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_client(
+        client: &'c mut Client,
+        table: TableName,
+        ttl: Ttl,
+        holder: HolderId,
+    ) -> Lease<'c> {
+        Lease::new(Connection::Borrowed(client), table, ttl, holder)
+    }
+
+    fn new(conn: Connection<'c>, table: TableName, ttl: Ttl, holder: HolderId) -> Lease<'c> {
+        let sql = Statements::new(&table);
+        Lease {
+            conn,
+            table,
+            ttl,
+            holder,
+            sql,
+        }
+    }
+
+    /// Create the lease table if it does not exist and seed its row if it is
+    /// missing. Idempotent and safe to run from many processes at once.
+    ///
+    /// ```no_run
+    /// # fn f(lease: &mut leasecheck::Lease) -> Result<(), leasecheck::LeaseError> {
+    /// lease.ensure_table()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ensure_table(&mut self) -> Result<(), LeaseError> {
+        let create = self.sql.create.clone();
+        let seed = self.sql.seed.clone();
+        let lock_key = self.table.to_string();
+        self.run("create table", move |client| {
+            // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the
+            // catalog; a transaction-scoped advisory lock on the name serialises it.
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock_key])?;
+            tx.batch_execute(&create)?;
+            tx.execute(&seed, &[])?;
+            tx.commit()
+        })
+    }
+
+    /// Take the lease if it is free or stale. `Some(server time written)` if it
+    /// took effect, `None` if another holder has a fresh lease (or this holder
+    /// does: acquire is not re-entrant).
+    ///
+    /// ```no_run
+    /// # fn f(lease: &mut leasecheck::Lease) -> Result<(), leasecheck::LeaseError> {
+    /// if let Some(at) = lease.try_acquire()? {
+    ///     println!("leader since {at}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn try_acquire(&mut self) -> Result<Option<Time>, LeaseError> {
+        let sql = self.sql.try_acquire.clone();
+        let holder = self.holder.as_str().to_string();
+        let ttl = self.ttl.as_secs_f64();
+        self.run("try_acquire", move |c| written(c.query_opt(&sql, &[&holder, &ttl])?))
+    }
+
+    /// Extend this holder's tenure. `None` means "not the leader any more".
+    ///
+    /// ```no_run
+    /// # fn f(lease: &mut leasecheck::Lease) -> Result<(), leasecheck::LeaseError> {
+    /// if lease.renew()?.is_none() {
+    ///     // deposed: stop acting now
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn renew(&mut self) -> Result<Option<Time>, LeaseError> {
+        let sql = self.sql.renew.clone();
+        let holder = self.holder.as_str().to_string();
+        self.run("renew", move |c| written(c.query_opt(&sql, &[&holder])?))
+    }
+
+    /// Free the lease if this holder has it; a no-op (`None`) otherwise.
+    ///
+    /// ```no_run
+    /// # fn f(lease: &mut leasecheck::Lease) -> Result<(), leasecheck::LeaseError> {
+    /// lease.release()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn release(&mut self) -> Result<Option<Time>, LeaseError> {
+        let sql = self.sql.release.clone();
+        let holder = self.holder.as_str().to_string();
+        self.run("release", move |c| written(c.query_opt(&sql, &[&holder])?))
+    }
+
+    /// The holder id this lease acts for.
+    pub fn holder(&self) -> &HolderId {
+        &self.holder
+    }
+
+    /// The TTL.
+    pub fn ttl(&self) -> Ttl {
+        self.ttl
+    }
+
+    /// The lease table.
+    pub fn table(&self) -> &TableName {
+        &self.table
+    }
+
+    /// The current connection, if one is open (an owned connection is absent
+    /// between an error and the next call).
+    ///
+    /// ```no_run
+    /// # fn f(lease: &mut leasecheck::Lease) -> Result<(), postgres::Error> {
+    /// if let Some(client) = lease.client() {
+    ///     let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn client(&mut self) -> Option<&mut Client> {
+        match &mut self.conn {
+            Connection::Owned { client, .. } => client.as_mut(),
+            Connection::Borrowed(client) => Some(client),
+        }
+    }
+
+    /// Run `f` on the connection; for an owned connection, open it first if an
+    /// earlier error discarded it, and discard it after an error.
+    fn run<T>(
+        &mut self,
+        what: &'static str,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, LeaseError> {
+        let table = &self.table;
+        let statement = |source| LeaseError::Statement {
+            what,
+            table: table.to_string(),
+            source,
+        };
+        match &mut self.conn {
+            Connection::Borrowed(client) => f(client).map_err(statement),
+            Connection::Owned {
+                config,
+                target,
+                client,
+            } => {
+                if client.is_none() {
+                    let fresh = config.connect(NoTls).map_err(|source| LeaseError::Connect {
+                        target: target.clone(),
+                        source,
+                    })?;
+                    tracing::info!(%target, holder = %self.holder, "reopened the lease connection");
+                    *client = Some(fresh);
+                }
+                let Some(open) = client.as_mut() else {
+                    unreachable!("the connection was opened just above")
+                };
+                let result = f(open);
+                if let Err(error) = &result {
+                    tracing::warn!(%target, holder = %self.holder, %error,
+                        "discarding the lease connection after an error; the next call reopens it");
+                    *client = None;
+                }
+                result.map_err(statement)
+            }
+        }
+    }
+}
+
+/// The server time a statement wrote, from its `RETURNING` row.
+fn written(row: Option<postgres::Row>) -> Result<Option<Time>, postgres::Error> {
+    row.map(|row| row.try_get::<_, i64>(0).map(Time::from_micros))
+        .transpose()
+}
+

@@ -1,0 +1,570 @@
+//! Getting a real Postgres: from `DATABASE_URL`, a throwaway local cluster, or a container.
+//!
+//! One module serves the tests, the benches and the binary. [`Postgres::provision`]
+//! tries, in order:
+//!
+//! 1. `DATABASE_URL`, if set: an existing server (nothing is started or stopped;
+//!    leasecheck only ever creates and drops its own schemas there);
+//! 2. a throwaway cluster from the local server binaries (`initdb` and
+//!    `postgres`, found in `LEASECHECK_PG_BINDIR`, `/usr/lib/postgresql/*/bin`
+//!    or `PATH`): a temp dir, a free loopback port, run as `nobody` when this
+//!    process is root, stopped and removed when the [`Postgres`] is dropped,
+//!    including during a panic;
+//! 3. a container of `LEASECHECK_PG_IMAGE` (default `leasecheck-postgres:15`,
+//!    built by `scripts/build-postgres-image.sh`) through testcontainers.
+//!
+//! `LEASECHECK_POSTGRES=url|local|container` forces one source. When none can
+//! be had, the error says what each attempt ran into: a test never skips.
+
+use crate::diagnostic::{describe, pg_message, redact};
+use postgres::{Client, NoTls};
+use std::fmt;
+use std::io::Read;
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment variable naming an existing server.
+pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
+/// Environment variable forcing one source: `url`, `local` or `container`.
+pub const SOURCE_ENV: &str = "LEASECHECK_POSTGRES";
+/// Environment variable naming the directory of `initdb` and `postgres`.
+pub const BINDIR_ENV: &str = "LEASECHECK_PG_BINDIR";
+/// Environment variable naming the container image.
+pub const IMAGE_ENV: &str = "LEASECHECK_PG_IMAGE";
+/// The image `scripts/build-postgres-image.sh` builds.
+pub const DEFAULT_IMAGE: &str = "leasecheck-postgres:15";
+/// `max_connections` of clusters leasecheck starts: enough for 64 candidates,
+/// their standbys, fault injectors and parallel tests.
+pub const MAX_CONNECTIONS: u32 = 300;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why no Postgres could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// `DATABASE_URL` is set but does not parse or does not answer.
+    #[error("cannot use {DATABASE_URL_ENV} ({target}): {}", pg_message(.source))]
+    Url {
+        /// The server, password masked.
+        target: String,
+        /// The driver's error.
+        #[source]
+        source: postgres::Error,
+    },
+    /// A local cluster could not be started.
+    #[error("cannot start a throwaway Postgres cluster: {0}")]
+    Local(String),
+    /// A container could not be started.
+    #[error("cannot start a Postgres container from image {image}: {reason}")]
+    Container {
+        /// The image.
+        image: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `LEASECHECK_POSTGRES` has an unknown value.
+    #[error("{SOURCE_ENV}={0:?} is not one of url, local, container, auto")]
+    BadSource(String),
+    /// Every source failed.
+    #[error(
+        "no Postgres available. Tried:\n  - {DATABASE_URL_ENV}: not set\n  - local binaries: {local}\n  - container: {container}\n\
+         Set {DATABASE_URL_ENV}, install the server (`apt-get install postgresql`), or build the image with scripts/build-postgres-image.sh"
+    )]
+    Nothing {
+        /// Why the local cluster failed.
+        local: String,
+        /// Why the container failed.
+        container: String,
+    },
+}
+
+/// Where a [`Postgres`] came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An existing server named by `DATABASE_URL`.
+    Url,
+    /// A throwaway cluster from the local binaries.
+    Local,
+    /// A container started through testcontainers.
+    Container,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Url => "DATABASE_URL",
+            Source::Local => "throwaway local cluster",
+            Source::Container => "container",
+        })
+    }
+}
+
+enum Backend {
+    External,
+    Local(LocalCluster),
+    Container(Box<testcontainers::Container<testcontainers::GenericImage>>),
+}
+
+/// A reachable Postgres server, stopped on drop if leasecheck started it.
+pub struct Postgres {
+    url: String,
+    backend: Backend,
+}
+
+impl Postgres {
+    /// A Postgres from the first source that works (see the module docs).
+    ///
+    /// ```no_run
+    /// let pg = leasecheck::Postgres::provision()?;
+    /// let mut client = pg.connect()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn provision() -> Result<Postgres, ProvisionError> {
+        let forced = std::env::var(SOURCE_ENV).unwrap_or_default();
+        match forced.as_str() {
+            "url" => {
+                let url = std::env::var(DATABASE_URL_ENV).map_err(|_| {
+                    ProvisionError::Local(format!("{SOURCE_ENV}=url but {DATABASE_URL_ENV} is not set"))
+                })?;
+                Postgres::from_url(&url)
+            }
+            "local" => Postgres::start_local(),
+            "container" => Postgres::start_container(&image_from_env()),
+            "" | "auto" => {
+                if let Ok(url) = std::env::var(DATABASE_URL_ENV) {
+                    return Postgres::from_url(&url);
+                }
+                let local = match Postgres::start_local() {
+                    Ok(pg) => return Ok(pg),
+                    Err(e) => e.to_string(),
+                };
+                let container = match Postgres::start_container(&image_from_env()) {
+                    Ok(pg) => return Ok(pg),
+                    Err(e) => e.to_string(),
+                };
+                Err(ProvisionError::Nothing { local, container })
+            }
+            other => Err(ProvisionError::BadSource(other.to_string())),
+        }
+    }
+
+    /// An existing server; checks that it answers.
+    ///
+    /// ```no_run
+    /// let pg = leasecheck::Postgres::from_url("postgres://postgres@127.0.0.1/postgres")?;
+    /// # Ok::<(), leasecheck::ProvisionError>(())
+    /// ```
+    pub fn from_url(url: &str) -> Result<Postgres, ProvisionError> {
+        let err = |source| ProvisionError::Url {
+            target: redact(url),
+            source,
+        };
+        let config: postgres::Config = url.parse().map_err(err)?;
+        let mut config = config;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let mut client = config.connect(NoTls).map_err(err)?;
+        client.simple_query("SELECT 1").map_err(err)?;
+        Ok(Postgres {
+            url: url.to_string(),
+            backend: Backend::External,
+        })
+    }
+
+    /// A throwaway cluster from the local server binaries.
+    ///
+    /// ```no_run
+    /// let pg = leasecheck::Postgres::start_local()?;
+    /// # Ok::<(), leasecheck::ProvisionError>(())
+    /// ```
+    pub fn start_local() -> Result<Postgres, ProvisionError> {
+        let cluster = LocalCluster::start().map_err(ProvisionError::Local)?;
+        Ok(Postgres {
+            url: cluster.url(),
+            backend: Backend::Local(cluster),
+        })
+    }
+
+    /// A container of `image` (`name:tag`), which must exist locally.
+    ///
+    /// ```no_run
+    /// let pg = leasecheck::Postgres::start_container(leasecheck::provision::DEFAULT_IMAGE)?;
+    /// # Ok::<(), leasecheck::ProvisionError>(())
+    /// ```
+    pub fn start_container(image: &str) -> Result<Postgres, ProvisionError> {
+        use testcontainers::core::{IntoContainerPort, WaitFor};
+        use testcontainers::runners::SyncRunner;
+        use testcontainers::ImageExt;
+        let fail = |reason: String| ProvisionError::Container {
+            image: image.to_string(),
+            reason,
+        };
+        let (name, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
+        let container = testcontainers::GenericImage::new(name, tag)
+            .with_exposed_port(5432.tcp())
+            .with_wait_for(WaitFor::message_on_stderr(
+                "database system is ready to accept connections",
+            ))
+            .with_startup_timeout(START_TIMEOUT)
+            .start()
+            .map_err(|e| {
+                fail(format!(
+                    "{e} (is Docker running, and was the image built with scripts/build-postgres-image.sh?)"
+                ))
+            })?;
+        let port = container
+            .get_host_port_ipv4(5432)
+            .map_err(|e| fail(e.to_string()))?;
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10");
+        // The ready line comes before the port forward always works; retry briefly.
+        wait_until_ready(&url, || Ok(()))
+            .map_err(fail)?;
+        Ok(Postgres {
+            url,
+            backend: Backend::Container(Box::new(container)),
+        })
+    }
+
+    /// The connection URL (`postgres://...`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `host:port/db`, without any password.
+    pub fn target(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// Where this server came from.
+    pub fn source(&self) -> Source {
+        match self.backend {
+            Backend::External => Source::Url,
+            Backend::Local(_) => Source::Local,
+            Backend::Container(_) => Source::Container,
+        }
+    }
+
+    /// The data directory's process id of the postmaster, where leasecheck runs
+    /// the cluster itself (needed to stop backends with signals).
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        match &self.backend {
+            Backend::Local(c) => Some(c.child.id()),
+            _ => None,
+        }
+    }
+
+    /// The container id, where the server runs in a container.
+    pub fn container_id(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Container(c) => Some(c.id()),
+            _ => None,
+        }
+    }
+
+    /// A new connection.
+    ///
+    /// ```no_run
+    /// # let pg = leasecheck::Postgres::provision()?;
+    /// let mut client = pg.connect()?;
+    /// client.simple_query("SELECT 1")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect(&self) -> Result<Client, postgres::Error> {
+        Client::connect(&self.url, NoTls)
+    }
+
+    /// Stop the server if leasecheck started it, reporting a failure to stop.
+    /// Dropping does the same but can only log.
+    ///
+    /// ```no_run
+    /// let pg = leasecheck::Postgres::provision()?;
+    /// pg.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop(mut self) -> Result<(), ProvisionError> {
+        match std::mem::replace(&mut self.backend, Backend::External) {
+            Backend::External => Ok(()),
+            Backend::Local(mut cluster) => cluster.stop().map_err(ProvisionError::Local),
+            Backend::Container(container) => {
+                use testcontainers::Image;
+                let image = format!("{}:{}", container.image().name(), container.image().tag());
+                container.rm().map_err(|e| ProvisionError::Container {
+                    image,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Postgres")
+            .field("target", &self.target())
+            .field("source", &self.source())
+            .finish()
+    }
+}
+
+fn image_from_env() -> String {
+    std::env::var(IMAGE_ENV).unwrap_or_else(|_| DEFAULT_IMAGE.to_string())
+}
+
+/// Poll until a connection to `url` succeeds, asking `alive` between attempts
+/// whether the server process is still there.
+fn wait_until_ready(url: &str, mut alive: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut config: postgres::Config = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+    config.connect_timeout(Duration::from_secs(2));
+    loop {
+        match config.connect(NoTls) {
+            Ok(mut client) => match client.simple_query("SELECT 1") {
+                Ok(_) => return Ok(()),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!("{} never answered: {}", describe(&config), pg_message(&e)))
+                }
+                Err(_) => {}
+            },
+            Err(e) if Instant::now() > deadline => {
+                return Err(format!(
+                    "{} did not accept connections within {}s: {}",
+                    describe(&config),
+                    START_TIMEOUT.as_secs(),
+                    pg_message(&e)
+                ))
+            }
+            Err(_) => {}
+        }
+        alive()?;
+        // Polling a server that is starting up, as `pg_ctl -w` does.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A cluster in a temp dir, owned by this process.
+struct LocalCluster {
+    child: Child,
+    port: u16,
+    /// Holds the data directory and log; removed when the cluster is dropped.
+    _dir: tempfile::TempDir,
+    stopped: bool,
+}
+
+impl LocalCluster {
+    fn start() -> Result<LocalCluster, String> {
+        let bindir = find_bindir()?;
+        let runas = unprivileged_user()?;
+        let dir = tempfile::Builder::new()
+            .prefix("leasecheck-pg-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+        if let Some((uid, gid)) = runas {
+            nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into()))
+                .map_err(|e| format!("cannot hand {} to uid {uid}: {e}", dir.path().display()))?;
+        }
+        let data = dir.path().join("data");
+        let mut initdb = Command::new(bindir.join("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"])
+            .stdin(Stdio::null())
+            .current_dir(dir.path());
+        as_user(&mut initdb, runas);
+        let out = initdb
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", bindir.join("initdb").display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut child = LocalCluster::spawn(&bindir, dir.path(), &data, port, runas)?;
+            let url = cluster_url(port);
+            let waited = wait_until_ready(&url, || match child.try_wait() {
+                Ok(None) => Ok(()),
+                Ok(Some(status)) => Err(format!("postgres exited ({status})")),
+                Err(e) => Err(format!("cannot watch postgres: {e}")),
+            });
+            match waited {
+                Ok(()) => {
+                    return Ok(LocalCluster {
+                        child,
+                        port,
+                        _dir: dir,
+                        stopped: false,
+                    })
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let tail = log_tail(&dir.path().join("postgres.log"));
+                    last = format!("{e}; server log:\n{tail}");
+                    // Another process took the port between our probe and the
+                    // server's bind: try another one.
+                    if !tail.contains("could not bind") {
+                        return Err(last);
+                    }
+                }
+            }
+        }
+        Err(format!("no usable loopback port after 5 tries: {last}"))
+    }
+
+    fn spawn(
+        bindir: &Path,
+        dir: &Path,
+        data: &Path,
+        port: u16,
+        runas: Option<(u32, u32)>,
+    ) -> Result<Child, String> {
+        let log = std::fs::File::create(dir.join("postgres.log"))
+            .map_err(|e| format!("cannot create the server log: {e}"))?;
+        if let Some((uid, gid)) = runas {
+            let _ = nix::unistd::chown(&dir.join("postgres.log"), Some(uid.into()), Some(gid.into()));
+        }
+        let err = log
+            .try_clone()
+            .map_err(|e| format!("cannot share the server log: {e}"))?;
+        let mut cmd = Command::new(bindir.join("postgres"));
+        cmd.arg("-D")
+            .arg(data)
+            .arg("-p")
+            .arg(port.to_string())
+            .args(["-h", "127.0.0.1", "-k"])
+            .arg(dir)
+            .args(["-c", &format!("max_connections={MAX_CONNECTIONS}")])
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "shared_buffers=64MB"])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .current_dir(dir);
+        as_user(&mut cmd, runas);
+        cmd.spawn()
+            .map_err(|e| format!("cannot run {}: {e}", bindir.join("postgres").display()))
+    }
+
+    fn url(&self) -> String {
+        cluster_url(self.port)
+    }
+
+    fn stop(&mut self) -> Result<(), String> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        // A stopped (SIGSTOPped) postmaster would ignore SIGINT: continue it first.
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
+        // SIGINT is Postgres's "fast shutdown".
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(None) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err(format!(
+                        "postgres did not stop within {}s and was killed",
+                        STOP_TIMEOUT.as_secs()
+                    ));
+                }
+                Err(e) => return Err(format!("cannot wait for postgres: {e}")),
+            }
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            tracing::warn!("stopping the throwaway cluster: {e}");
+        }
+        // The TempDir field removes the directory after this.
+    }
+}
+
+fn cluster_url(port: u16) -> String {
+    format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10")
+}
+
+fn log_tail(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(10);
+    lines[start..].join("\n")
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+}
+
+/// Postgres refuses to run as root: pick `nobody` then.
+fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let user = nix::unistd::User::from_name("nobody")
+        .map_err(|e| format!("running as root and cannot look up user nobody: {e}"))?
+        .ok_or("running as root and there is no user nobody to run postgres as")?;
+    Ok(Some((user.uid.as_raw(), user.gid.as_raw())))
+}
+
+fn as_user(cmd: &mut Command, runas: Option<(u32, u32)>) {
+    use std::os::unix::process::CommandExt;
+    if let Some((uid, gid)) = runas {
+        cmd.uid(uid).gid(gid).env("HOME", "/tmp").env_remove("PGDATA");
+    }
+}
+
+fn find_bindir() -> Result<PathBuf, String> {
+    let has = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    if let Ok(dir) = std::env::var(BINDIR_ENV) {
+        let dir = PathBuf::from(dir);
+        return if has(&dir) {
+            Ok(dir)
+        } else {
+            Err(format!("{BINDIR_ENV}={} has no initdb and postgres", dir.display()))
+        };
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((v, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| has(bin))
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Ok(bin);
+    }
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        if has(&dir) {
+            return Ok(dir);
+        }
+    }
+    Err("no initdb and postgres in /usr/lib/postgresql/*/bin or PATH (install the Debian package postgresql)".into())
+}

@@ -1,0 +1,101 @@
+//! The differential test: the same random operations on the model and on the
+//! Postgres lease must give the same outcome after every step.
+//!
+//! Time on Postgres moves forward by ageing the stored timestamp, never by
+//! sleeping. The TTL is 2.5 s and time advances in whole seconds, so the
+//! model's ages are whole seconds and never equal the TTL, while Postgres's
+//! ages differ from them only by the milliseconds the test itself takes:
+//! both sides always agree on which side of the TTL a tenure is.
+
+use crate::support::db;
+use leasecheck::model::{Candidate, Lease as Model, Op, Span, Time};
+use leasecheck::Lease;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+use std::cell::RefCell;
+use std::time::Duration;
+
+const TTL_SECS: f64 = 2.5;
+const CANDIDATES: u16 = 3;
+
+#[derive(Clone, Debug)]
+enum Step {
+    Call(Candidate, Op),
+    Advance(u8),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (0..CANDIDATES, prop::sample::select(Op::ALL.to_vec()))
+            .prop_map(|(c, op)| Step::Call(Candidate(c), op)),
+        1 => (0u8..=3).prop_map(Step::Advance),
+    ]
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
+#[test]
+fn the_postgres_lease_and_the_model_agree_on_every_step() {
+    let db = db();
+    let leases: Vec<Lease<'static>> = (0..CANDIDATES)
+        .map(|c| db.lease(&Candidate(c).to_string(), TTL_SECS))
+        .collect();
+    // The runner wants an `Fn`; the database and the leases are used one case at a time.
+    let state = RefCell::new((db, leases));
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/it/proptest-regressions/differential.txt",
+        ))),
+        ..Config::default()
+    });
+    let result = runner.run(&prop::collection::vec(step(), 1..40), |steps| {
+        let mut state = state.borrow_mut();
+        let (db, leases) = &mut *state;
+        let sql = format!("UPDATE {} SET leader = '', acquired_at = now()", db.table);
+        db.admin().execute(&sql, &[]).expect("reset");
+        let mut model = Model::new(Span::from_micros((TTL_SECS * 1e6) as i64));
+        let mut now = Time::from_micros(0);
+        for (i, step) in steps.iter().enumerate() {
+            match *step {
+                Step::Advance(secs) => {
+                    now = now + Span::from_secs(i64::from(secs));
+                    db.age(Duration::from_secs(u64::from(secs)));
+                }
+                Step::Call(who, op) => {
+                    let lease = &mut leases[usize::from(who.0)];
+                    let real = match op {
+                        Op::TryAcquire => lease.try_acquire(),
+                        Op::Renew => lease.renew(),
+                        Op::Release => lease.release(),
+                    }
+                    .expect("the lease call")
+                    .is_some();
+                    let expected = model.apply(who, op, now);
+                    prop_assert_eq!(
+                        real,
+                        expected,
+                        "step {}: {} {} returned {} on Postgres, the model says {}",
+                        i,
+                        who,
+                        op,
+                        real,
+                        expected
+                    );
+                }
+            }
+            let leader = db.row().0;
+            let modelled = model.leader().map(|c| c.to_string()).unwrap_or_default();
+            prop_assert_eq!(&leader, &modelled, "after step {}: leader differs", i);
+        }
+        Ok::<(), TestCaseError>(())
+    });
+    if let Err(e) = result {
+        panic!("Postgres and the model diverge: {e}");
+    }
+}
