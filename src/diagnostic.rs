@@ -5,7 +5,12 @@
 /// driver's own `Display` says only "db error").
 pub(crate) fn pg_message(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+        let mut text = format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
         if let Some(detail) = db.detail() {
             text.push_str(&format!("; detail: {detail}"));
         }

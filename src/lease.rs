@@ -164,10 +164,12 @@ impl Lease<'static> {
             source,
         })?;
         let target = describe(&config);
-        let client = config.connect(NoTls).map_err(|source| LeaseError::Connect {
-            target: target.clone(),
-            source,
-        })?;
+        let client = config
+            .connect(NoTls)
+            .map_err(|source| LeaseError::Connect {
+                target: target.clone(),
+                source,
+            })?;
         Ok(Lease::new(
             Connection::Owned {
                 config: Box::new(config),
@@ -254,7 +256,9 @@ impl<'c> Lease<'c> {
         let sql = self.sql.try_acquire.clone();
         let holder = self.holder.as_str().to_string();
         let ttl = self.ttl.as_secs_f64();
-        self.run("try_acquire", move |c| written(c.query_opt(&sql, &[&holder, &ttl])?))
+        self.run("try_acquire", move |c| {
+            written(c.query_opt(&sql, &[&holder, &ttl])?)
+        })
     }
 
     /// Extend this holder's tenure. `None` means "not the leader any more".
@@ -283,6 +287,20 @@ impl<'c> Lease<'c> {
         let sql = self.sql.release.clone();
         let holder = self.holder.as_str().to_string();
         self.run("release", move |c| written(c.query_opt(&sql, &[&holder])?))
+    }
+
+    /// The process id of the backend serving this lease's connection (opening
+    /// it first if an earlier error discarded it).
+    ///
+    /// ```no_run
+    /// # fn f(lease: &mut leasecheck::Lease) -> Result<(), leasecheck::LeaseError> {
+    /// let pid = lease.backend_pid()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn backend_pid(&mut self) -> Result<i32, LeaseError> {
+        self.run("pg_backend_pid", |c| {
+            c.query_one("SELECT pg_backend_pid()", &[])?.try_get(0)
+        })
     }
 
     /// The holder id this lease acts for.
@@ -338,10 +356,12 @@ impl<'c> Lease<'c> {
                 client,
             } => {
                 if client.is_none() {
-                    let fresh = config.connect(NoTls).map_err(|source| LeaseError::Connect {
-                        target: target.clone(),
-                        source,
-                    })?;
+                    let fresh = config
+                        .connect(NoTls)
+                        .map_err(|source| LeaseError::Connect {
+                            target: target.clone(),
+                            source,
+                        })?;
                     tracing::info!(%target, holder = %self.holder, "reopened the lease connection");
                     *client = Some(fresh);
                 }
@@ -365,4 +385,3 @@ fn written(row: Option<postgres::Row>) -> Result<Option<Time>, postgres::Error> 
     row.map(|row| row.try_get::<_, i64>(0).map(Time::from_micros))
         .transpose()
 }
-

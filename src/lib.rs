@@ -11,18 +11,32 @@
 //! - The pure model, the checker and histories live in the
 //!   [`leasecheck_model`] crate, re-exported as [`model`].
 
+pub mod battery;
+mod contender;
 mod diagnostic;
+pub mod fault;
+mod history;
 mod holder;
 mod ident;
 mod lease;
 pub mod provision;
+pub mod proxy;
+pub mod report;
 mod schema;
+pub mod spec;
+pub mod stress;
+mod subject;
+pub mod takeover;
 mod ttl;
 
+pub use contender::Contender;
+pub use history::{Recorder, Reply, HARNESS};
 pub use holder::{HolderError, HolderId};
 pub use ident::{Ident, IdentError, TableName};
 pub use lease::{Lease, LeaseError};
 pub use leasecheck_model as model;
 pub use provision::{Postgres, ProvisionError, Source};
 pub use schema::{Schema, SchemaError};
+pub use spec::{Isolation, Operation, Spec, SpecError, SpecLease};
+pub use subject::{RunError, Subject};
 pub use ttl::{Ttl, TtlError, DEFAULT_TTL, TTL_ENV};

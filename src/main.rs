@@ -1,1 +1,346 @@
-fn main() {}
+//! `leasecheck`: prove, or refute with a replayable counterexample, that a
+//! Postgres-backed leader-election lease is safe.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use leasecheck::battery::{self, Battery, Settings};
+use leasecheck::fault::Fault;
+use leasecheck::model::check;
+use leasecheck::model::history::History;
+use leasecheck::report::{Report, Scenario, Status};
+use leasecheck::stress::RaceOptions;
+use leasecheck::takeover::TakeoverOptions;
+use leasecheck::{Postgres, Subject, Ttl};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "leasecheck",
+    version,
+    about = "Prove, or refute with a replayable counterexample, that a Postgres-backed leader-election lease is safe",
+    after_help = "Exit status: 0 every property held, 1 a property was violated, 2 the run could not be done."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// P1: N candidates on N connections race try_acquire on a free or stale lease; exactly one must win.
+    Race(RunArgs),
+    /// P2-P6: a leader stalls past its TTL under each fault; exactly one standby must take over and the leader must learn.
+    Takeover(RunArgs),
+    /// Everything (the CI gate): race, release and non-holder semantics, takeover under every fault, history checks.
+    Check(RunArgs),
+    /// Check a recorded history (JSON lines, from --history) offline: P6 and P7.
+    CheckHistory {
+        /// The history file.
+        file: PathBuf,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct RunArgs {
+    /// The lease to check, as a spec file (default: the built-in reference lease).
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Postgres to run against (default: DATABASE_URL, else a throwaway local cluster, else a container).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Lease TTL in seconds (default: the spec's ttl_seconds, else 0.2).
+    #[arg(long, value_name = "SECS")]
+    ttl: Option<String>,
+    /// Candidates racing in each round.
+    #[arg(long, default_value_t = 32)]
+    candidates: usize,
+    /// Race rounds.
+    #[arg(long, default_value_t = 50)]
+    rounds: usize,
+    /// Standbys polling during a takeover.
+    #[arg(long, default_value_t = 3)]
+    standbys: usize,
+    /// Faults to stall the leader with (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',', value_name = "FAULT")]
+    faults: Vec<Fault>,
+    /// Takeover trials per fault.
+    #[arg(long, default_value_t = 1)]
+    trials: usize,
+    /// Leader renew interval, milliseconds (default: TTL / 4).
+    #[arg(long, value_name = "MS")]
+    renew_interval: Option<u64>,
+    /// Standby poll interval, milliseconds (default: TTL / 10).
+    #[arg(long, value_name = "MS")]
+    poll_interval: Option<u64>,
+    /// How long a fault stalls the leader, milliseconds (default: 3 x TTL).
+    #[arg(long, value_name = "MS")]
+    stall: Option<u64>,
+    /// Allowance over TTL + poll interval for a takeover, milliseconds.
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    slack: u64,
+    /// Seed of every random choice (printed with every failure; default: random).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Also write the report as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write every recorded operation as JSON lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+    /// Do not record histories (faster; no P6/P7 checks).
+    #[arg(long)]
+    no_record: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEASECHECK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("leasecheck: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Race(args) => battery_command(Battery::Race, "race", args),
+        Command::Takeover(args) => battery_command(Battery::Takeover, "takeover", args),
+        Command::Check(args) => battery_command(Battery::All, "check", args),
+        Command::CheckHistory { file, json } => check_history(&file, json),
+    }
+}
+
+fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let history = History::read_jsonl(std::io::BufReader::new(f))
+        .with_context(|| format!("{} is not a leasecheck history", file.display()))?;
+    let verdict = check::check(&history);
+    let mut scenario = Scenario::new(format!("history {}", file.display()));
+    scenario.figure("events", history.events.len());
+    for v in &verdict.violations {
+        scenario.violation(
+            v.property,
+            v.message.clone(),
+            check::timeline(&history, &v.window),
+        );
+    }
+    if let Some(i) = verdict.inconclusive.first() {
+        if scenario.status == Status::Passed {
+            scenario.status = Status::Error(format!("the checker could not decide: {i}"));
+        }
+    }
+    let report = Report {
+        subject: format!("recorded history {}", file.display()),
+        database: "none (offline)".into(),
+        ttl_seconds: history.ttl.as_secs_f64(),
+        seed: 0,
+        replay: format!("leasecheck check-history {}", file.display()),
+        scenarios: vec![scenario],
+        history_file: None,
+    };
+    print_report(&report, json);
+    Ok(report.exit_code() as u8)
+}
+
+fn battery_command(battery: Battery, name: &str, args: RunArgs) -> Result<u8> {
+    let spec = match &args.spec {
+        Some(path) => Some(leasecheck::spec::Spec::load(path)?),
+        None => None,
+    };
+    let ttl = match (&args.ttl, spec.as_ref().and_then(|s| s.ttl())) {
+        (Some(text), _) => Ttl::parse(text)?,
+        (None, Some(ttl)) => ttl,
+        (None, None) => Ttl::from_secs_f64(0.2)?,
+    };
+    let faults = if args.faults.is_empty() {
+        Fault::ALL.to_vec()
+    } else {
+        args.faults.clone()
+    };
+    let ttl_ms = ttl.as_duration().as_secs_f64() * 1e3;
+    let ms = |v: Option<u64>, default: f64| {
+        Duration::from_micros((v.map(|v| v as f64).unwrap_or(default) * 1e3) as u64)
+    };
+    let takeover = TakeoverOptions {
+        standbys: args.standbys,
+        renew_interval: ms(args.renew_interval, ttl_ms / 4.0),
+        poll_interval: ms(args.poll_interval, ttl_ms / 10.0),
+        stall: ms(args.stall, ttl_ms * 3.0),
+        slack: Duration::from_millis(args.slack),
+        warmup_renews: 3,
+    };
+    if takeover.stall <= ttl.as_duration() {
+        bail!(
+            "--stall ({:?}) must be longer than the TTL ({ttl})",
+            takeover.stall
+        );
+    }
+    if takeover.renew_interval >= ttl.as_duration() {
+        bail!(
+            "--renew-interval ({:?}) must be shorter than the TTL ({ttl})",
+            takeover.renew_interval
+        );
+    }
+    if args.candidates < 2 || args.candidates > 1000 {
+        bail!(
+            "--candidates must be between 2 and 1000, not {}",
+            args.candidates
+        );
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let settings = Settings {
+        race: RaceOptions {
+            candidates: args.candidates,
+            rounds: args.rounds,
+            seed,
+        },
+        takeover,
+        faults,
+        trials: args.trials.max(1),
+        record: !args.no_record,
+    };
+
+    let pg = match &args.database_url {
+        Some(url) => Postgres::from_url(url)?,
+        None => Postgres::provision()?,
+    };
+    let database = format!("{} ({})", pg.target(), pg.source());
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                eprintln!("leasecheck: interrupted twice, exiting now");
+                std::process::exit(2);
+            }
+            eprintln!("leasecheck: interrupted: undoing faults and dropping the schema, then reporting what was done");
+        })
+        .context("cannot install the Ctrl-C handler")?;
+    }
+
+    let total = match battery {
+        Battery::Race => settings.race.rounds + 1,
+        Battery::Takeover => settings.faults.len() * settings.trials,
+        Battery::All => settings.race.rounds + 2 + settings.faults.len() * settings.trials,
+    } as u64;
+    let bar = progress_bar(total, args.no_progress || args.json);
+    let tick = || bar.inc(1);
+
+    let subject_name = match (&spec, &args.spec) {
+        (Some(spec), Some(path)) => format!("{} (spec {})", spec.name(), path.display()),
+        _ => "reference lease (built-in)".to_string(),
+    };
+    let pg_ref = &pg;
+    let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + '_> = match spec {
+        Some(spec) => Box::new(move || Subject::from_spec(pg_ref, spec.clone(), ttl)),
+        None => Box::new(move || Subject::reference(pg_ref, ttl)),
+    };
+    let outcome = battery::run(&pg, make.as_ref(), battery, &settings, &cancel, &tick);
+    bar.finish_and_clear();
+
+    let history_file = match &args.history {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            outcome
+                .history
+                .write_jsonl(&mut w)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
+    let report = Report {
+        subject: subject_name,
+        database,
+        ttl_seconds: ttl.as_secs_f64(),
+        seed,
+        replay: replay_command(name, seed),
+        scenarios: outcome.scenarios,
+        history_file,
+    };
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.to_junit())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    print_report(&report, args.json);
+
+    Ok(report.exit_code() as u8)
+}
+
+fn print_report(report: &Report, json: bool) {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.render_text());
+    }
+}
+
+fn progress_bar(total: u64, off: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if off || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    // Runs shorter than a couple of seconds never show it.
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// The command line that replays this run: the same arguments with the seed pinned.
+fn replay_command(_name: &str, seed: u64) -> String {
+    let mut out = vec!["leasecheck".to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--seed" {
+            args.next();
+            continue;
+        }
+        if a.starts_with("--seed=") {
+            continue;
+        }
+        out.push(shell_quote(&a));
+    }
+    out.push(format!("--seed {seed}"));
+    out.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

@@ -127,7 +127,9 @@ impl Postgres {
         match forced.as_str() {
             "url" => {
                 let url = std::env::var(DATABASE_URL_ENV).map_err(|_| {
-                    ProvisionError::Local(format!("{SOURCE_ENV}=url but {DATABASE_URL_ENV} is not set"))
+                    ProvisionError::Local(format!(
+                        "{SOURCE_ENV}=url but {DATABASE_URL_ENV} is not set"
+                    ))
                 })?;
                 Postgres::from_url(&url)
             }
@@ -221,8 +223,7 @@ impl Postgres {
             .map_err(|e| fail(e.to_string()))?;
         let url = format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10");
         // The ready line comes before the port forward always works; retry briefly.
-        wait_until_ready(&url, || Ok(()))
-            .map_err(fail)?;
+        wait_until_ready(&url, || Ok(())).map_err(fail)?;
         Ok(Postgres {
             url,
             backend: Backend::Container(Box::new(container)),
@@ -316,7 +317,10 @@ fn image_from_env() -> String {
 
 /// Poll until a connection to `url` succeeds, asking `alive` between attempts
 /// whether the server process is still there.
-fn wait_until_ready(url: &str, mut alive: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+fn wait_until_ready(
+    url: &str,
+    mut alive: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
     let mut config: postgres::Config = url.parse().map_err(|e| format!("bad URL: {e}"))?;
     config.connect_timeout(Duration::from_secs(2));
@@ -325,7 +329,11 @@ fn wait_until_ready(url: &str, mut alive: impl FnMut() -> Result<(), String>) ->
             Ok(mut client) => match client.simple_query("SELECT 1") {
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() > deadline => {
-                    return Err(format!("{} never answered: {}", describe(&config), pg_message(&e)))
+                    return Err(format!(
+                        "{} never answered: {}",
+                        describe(&config),
+                        pg_message(&e)
+                    ))
                 }
                 Err(_) => {}
             },
@@ -371,7 +379,16 @@ impl LocalCluster {
         initdb
             .arg("-D")
             .arg(&data)
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ])
             .stdin(Stdio::null())
             .current_dir(dir.path());
         as_user(&mut initdb, runas);
@@ -430,7 +447,11 @@ impl LocalCluster {
         let log = std::fs::File::create(dir.join("postgres.log"))
             .map_err(|e| format!("cannot create the server log: {e}"))?;
         if let Some((uid, gid)) = runas {
-            let _ = nix::unistd::chown(&dir.join("postgres.log"), Some(uid.into()), Some(gid.into()));
+            let _ = nix::unistd::chown(
+                &dir.join("postgres.log"),
+                Some(uid.into()),
+                Some(gid.into()),
+            );
         }
         let err = log
             .try_clone()
@@ -533,7 +554,10 @@ fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
 fn as_user(cmd: &mut Command, runas: Option<(u32, u32)>) {
     use std::os::unix::process::CommandExt;
     if let Some((uid, gid)) = runas {
-        cmd.uid(uid).gid(gid).env("HOME", "/tmp").env_remove("PGDATA");
+        cmd.uid(uid)
+            .gid(gid)
+            .env("HOME", "/tmp")
+            .env_remove("PGDATA");
     }
 }
 
@@ -544,7 +568,10 @@ fn find_bindir() -> Result<PathBuf, String> {
         return if has(&dir) {
             Ok(dir)
         } else {
-            Err(format!("{BINDIR_ENV}={} has no initdb and postgres", dir.display()))
+            Err(format!(
+                "{BINDIR_ENV}={} has no initdb and postgres",
+                dir.display()
+            ))
         };
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")

@@ -23,9 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A candidate for leadership: a small integer standing for a holder id.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Candidate(pub u16);
 

@@ -43,7 +43,11 @@ fn concurrent_try_acquire_on_a_free_lease_has_exactly_one_winner() {
                 .collect()
         });
         assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
-        assert_eq!(db.row().0, winners[0], "round {round}: the row names the winner");
+        assert_eq!(
+            db.row().0,
+            winners[0],
+            "round {round}: the row names the winner"
+        );
     }
 }
 
@@ -69,7 +73,10 @@ fn renew_returns_false_after_a_standby_took_over_a_stale_lease() {
     assert!(leader.try_acquire().unwrap().is_some());
     db.age(PAST_TTL);
     assert!(standby.try_acquire().unwrap().is_some());
-    assert!(leader.renew().unwrap().is_none(), "deposed leader must learn");
+    assert!(
+        leader.renew().unwrap().is_none(),
+        "deposed leader must learn"
+    );
     assert_eq!(db.row().0, "standby");
 }
 
@@ -81,7 +88,10 @@ fn a_stale_holder_that_was_not_taken_over_renews_successfully() {
     db.age(PAST_TTL);
     assert!(leader.renew().unwrap().is_some());
     let mut standby = db.lease("standby", TTL);
-    assert!(standby.try_acquire().unwrap().is_none(), "renewed: fresh again");
+    assert!(
+        standby.try_acquire().unwrap().is_none(),
+        "renewed: fresh again"
+    );
 }
 
 #[test]
@@ -92,7 +102,10 @@ fn release_frees_the_lease_at_once() {
     assert!(leader.try_acquire().unwrap().is_some());
     assert!(leader.release().unwrap().is_some());
     assert_eq!(db.row().0, "");
-    assert!(next.try_acquire().unwrap().is_some(), "no waiting for the TTL");
+    assert!(
+        next.try_acquire().unwrap().is_some(),
+        "no waiting for the TTL"
+    );
 }
 
 #[test]
@@ -146,13 +159,22 @@ fn each_operation_returns_the_server_time_it_wrote() {
 #[test]
 fn the_single_row_constraint_rejects_a_second_row() {
     let mut db = db();
-    let sql = format!("INSERT INTO {} (id, leader) VALUES (2, 'intruder')", db.table);
+    let sql = format!(
+        "INSERT INTO {} (id, leader) VALUES (2, 'intruder')",
+        db.table
+    );
     let err = db.admin().execute(&sql, &[]).expect_err("a second row");
     let code = err.code().expect("a server error");
     assert_eq!(code, &postgres::error::SqlState::CHECK_VIOLATION, "{err}");
     let sql = format!("INSERT INTO {} (leader) VALUES ('intruder')", db.table);
-    let err = db.admin().execute(&sql, &[]).expect_err("a duplicate default row");
-    assert_eq!(err.code(), Some(&postgres::error::SqlState::UNIQUE_VIOLATION));
+    let err = db
+        .admin()
+        .execute(&sql, &[])
+        .expect_err("a duplicate default row");
+    assert_eq!(
+        err.code(),
+        Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
 }
 
 #[test]
@@ -163,9 +185,15 @@ fn table_setup_is_idempotent_and_restores_a_missing_seed_row() {
     lease.ensure_table().unwrap();
     let sql = format!("DELETE FROM {}", db.table);
     db.admin().execute(&sql, &[]).unwrap();
-    assert!(lease.try_acquire().unwrap().is_none(), "no row: nobody can lead");
+    assert!(
+        lease.try_acquire().unwrap().is_none(),
+        "no row: nobody can lead"
+    );
     lease.ensure_table().unwrap();
-    assert!(lease.try_acquire().unwrap().is_some(), "the seed row is back");
+    assert!(
+        lease.try_acquire().unwrap().is_some(),
+        "the seed row is back"
+    );
 }
 
 #[test]
@@ -185,9 +213,24 @@ fn an_owned_connection_recovers_after_its_backend_is_killed() {
         .get(0);
     assert!(killed);
     let err = lease.try_acquire().expect_err("the backend is gone");
-    assert!(matches!(err, LeaseError::Statement { what: "try_acquire", .. }), "{err}");
-    assert!(lease.client().is_none(), "the broken connection was discarded");
-    assert!(lease.try_acquire().unwrap().is_some(), "a new connection serves the next call");
+    assert!(
+        matches!(
+            err,
+            LeaseError::Statement {
+                what: "try_acquire",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        lease.client().is_none(),
+        "the broken connection was discarded"
+    );
+    assert!(
+        lease.try_acquire().unwrap().is_some(),
+        "a new connection serves the next call"
+    );
     let new_pid: i32 = lease
         .client()
         .expect("reopened")
@@ -201,7 +244,10 @@ fn an_owned_connection_recovers_after_its_backend_is_killed() {
 fn an_injected_connection_is_never_replaced() {
     let mut db = db();
     let mut client = db.connect();
-    let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
     {
         let mut lease = Lease::with_client(
             &mut client,
@@ -223,9 +269,15 @@ fn an_injected_connection_is_never_replaced() {
         HolderId::new("leader").unwrap(),
     );
     assert!(lease.renew().is_err());
-    assert!(lease.renew().is_err(), "still the caller's broken connection");
+    assert!(
+        lease.renew().is_err(),
+        "still the caller's broken connection"
+    );
     drop(lease);
-    assert!(client.is_closed(), "the caller's own connection, not a new one");
+    assert!(
+        client.is_closed(),
+        "the caller's own connection, not a new one"
+    );
 }
 
 #[test]
@@ -251,5 +303,8 @@ fn a_sql_error_names_the_operation_and_quotes_postgres() {
     let err = lease.try_acquire().expect_err("no table");
     let text = err.to_string();
     assert!(text.contains("try_acquire"), "{text}");
-    assert!(text.contains("does not exist"), "Postgres's own message: {text}");
+    assert!(
+        text.contains("does not exist"),
+        "Postgres's own message: {text}"
+    );
 }

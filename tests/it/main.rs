@@ -2,6 +2,7 @@
 //! Postgres (see `support::db`), in a schema of its own.
 
 mod differential;
+mod fault;
 mod lease;
 mod provision;
 mod support;

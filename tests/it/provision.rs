@@ -53,9 +53,8 @@ fn a_throwaway_cluster_is_torn_down_when_a_test_panics() {
 fn a_container_from_the_locally_built_image_serves_a_lease() {
     let image = std::env::var(leasecheck::provision::IMAGE_ENV)
         .unwrap_or_else(|_| DEFAULT_IMAGE.to_string());
-    let pg = Postgres::start_container(&image).unwrap_or_else(|e| {
-        panic!("{e}\n(build the image with scripts/build-postgres-image.sh)")
-    });
+    let pg = Postgres::start_container(&image)
+        .unwrap_or_else(|e| panic!("{e}\n(build the image with scripts/build-postgres-image.sh)"));
     assert_eq!(pg.source(), Source::Container);
     serves_a_lease(&pg);
     pg.stop().expect("container removed");
@@ -66,7 +65,10 @@ fn an_unreachable_database_url_is_a_clear_error() {
     let err = Postgres::from_url("postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2")
         .expect_err("nothing listens on port 1")
         .to_string();
-    assert!(err.contains("DATABASE_URL") && err.contains("127.0.0.1:1"), "{err}");
+    assert!(
+        err.contains("DATABASE_URL") && err.contains("127.0.0.1:1"),
+        "{err}"
+    );
     let err = Postgres::from_url("postgres://[::1")
         .expect_err("malformed")
         .to_string();

@@ -72,7 +72,10 @@ impl Db {
             "SELECT leader, (extract(epoch FROM acquired_at) * 1000000)::int8 FROM {}",
             self.table
         );
-        let row = self.admin().query_one(&sql, &[]).expect("read the lease row");
+        let row = self
+            .admin()
+            .query_one(&sql, &[])
+            .expect("read the lease row");
         (row.get(0), row.get(1))
     }
 }

@@ -4,9 +4,26 @@ use leasecheck::{HolderId, Ident, TableName, Ttl, TTL_ENV};
 
 #[test]
 fn zero_negative_nan_infinite_and_non_numeric_ttls_are_rejected_quoting_the_value() {
-    for bad in ["0", "0.0", "-1", "-0.5", "NaN", "nan", "inf", "-inf", "ten", "", "1s", "0.0000001", "1e12"] {
+    for bad in [
+        "0",
+        "0.0",
+        "-1",
+        "-0.5",
+        "NaN",
+        "nan",
+        "inf",
+        "-inf",
+        "ten",
+        "",
+        "1s",
+        "0.0000001",
+        "1e12",
+    ] {
         let err = Ttl::parse(bad).expect_err(bad).to_string();
-        assert!(err.contains(&format!("{bad:?}")), "error for {bad:?} must quote it: {err}");
+        assert!(
+            err.contains(&format!("{bad:?}")),
+            "error for {bad:?} must quote it: {err}"
+        );
     }
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         assert!(Ttl::from_secs_f64(bad).is_err(), "{bad} must be rejected");
@@ -52,12 +69,22 @@ fn the_process_holder_id_is_host_pid_random_and_fixed() {
 
 #[test]
 fn table_names_are_validated_and_never_pasted_unchecked() {
-    for bad in ["", "Lease", "lease-lock", "1lease", "lease lock", "x\"; DROP TABLE y; --", &"a".repeat(64)] {
+    for bad in [
+        "",
+        "Lease",
+        "lease-lock",
+        "1lease",
+        "lease lock",
+        "x\"; DROP TABLE y; --",
+        &"a".repeat(64),
+    ] {
         let err = Ident::new(bad).expect_err(bad).to_string();
         assert!(err.contains(&format!("{bad:?}")), "{err}");
     }
     assert_eq!(
-        TableName::qualified("s1", "lease_lock").unwrap().to_string(),
+        TableName::qualified("s1", "lease_lock")
+            .unwrap()
+            .to_string(),
         "\"s1\".\"lease_lock\""
     );
 }

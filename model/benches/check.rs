@@ -1,0 +1,129 @@
+//! Throughput of the history checker on race histories of 10^3..10^6 calls.
+//!
+//! Run: `cargo bench -p leasecheck-model --bench check`. Criterion reports
+//! elements per second, one element being one event of the history.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use leasecheck_model::check::check;
+use leasecheck_model::history::{Call, Event, History, Outcome};
+use leasecheck_model::{Candidate, Op, Span, Time};
+
+const HARNESS: u16 = 0;
+
+/// Deterministic pseudo-random numbers (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+}
+
+fn event(c: u16, call: Call, inv: i64, comp: i64, st: Option<i64>, outcome: Outcome) -> Event {
+    Event {
+        candidate: Candidate(c),
+        call,
+        invoke: Time(inv),
+        complete: Time(comp),
+        server_time: st.map(Time),
+        outcome,
+    }
+}
+
+/// Race rounds: a reset (or, on a held lease, an age by TTL + 1), then 2..=64
+/// candidates call try_acquire at once; the earliest write wins; half the
+/// rounds the winner renews 1..=3 times. Every `bad_every`-th round (if not
+/// 0) has a second winner. Same generator as tests/check.rs.
+fn race_history(ops: usize, seed: u64, bad_every: usize) -> History {
+    let ttl = Span::from_secs(10).as_micros();
+    let acquire = Call::Lease { op: Op::TryAcquire };
+    let mut rng = Rng(seed);
+    let mut t = 1_000_000_000i64;
+    let mut events = Vec::with_capacity(ops + 80);
+    let mut held = false;
+    let mut round = 0;
+    while events.len() < ops {
+        round += 1;
+        let end = t + rng.range(5, 30);
+        let harness = if held && rng.range(0, 2) == 0 {
+            Call::Age { by: Span(ttl + 1) }
+        } else {
+            Call::Reset
+        };
+        events.push(event(HARNESS, harness, t, end, None, Outcome::Ok));
+        t = end + 10;
+        let n = rng.range(2, 64) as u16;
+        let calls: Vec<(u16, i64, i64, i64)> = (1..=n)
+            .map(|c| {
+                let inv = t + rng.range(0, 30);
+                let point = inv + rng.range(1, 40);
+                (c, inv, point, point + rng.range(1, 40))
+            })
+            .collect();
+        let w = (0..calls.len()).min_by_key(|&i| (calls[i].2, i)).unwrap();
+        let bad = bad_every > 0 && round % bad_every == 0;
+        let mut last = t;
+        for (i, &(c, inv, point, comp)) in calls.iter().enumerate() {
+            let won = i == w || (bad && i == (w + 1) % calls.len());
+            let outcome = if won { Outcome::Ok } else { Outcome::Fail };
+            events.push(event(c, acquire, inv, comp, won.then_some(point), outcome));
+            last = last.max(comp);
+        }
+        if rng.range(0, 1) == 0 {
+            let (c, _, _, comp) = calls[w];
+            let mut at = comp + rng.range(1, 20);
+            for _ in 0..rng.range(1, 3) {
+                let point = at + rng.range(1, 30);
+                let done = point + rng.range(1, 30);
+                let renew = Call::Lease { op: Op::Renew };
+                events.push(event(c, renew, at, done, Some(point), Outcome::Ok));
+                last = last.max(done);
+                at = done + rng.range(1, 20);
+            }
+        }
+        held = true;
+        t = last + rng.range(10, 100);
+    }
+    events.sort_by_key(|e| (e.complete, e.invoke));
+    History {
+        ttl: Span(ttl),
+        events,
+    }
+}
+
+fn bench_check(c: &mut Criterion) {
+    let mut group = c.benchmark_group("check_race");
+    group.sample_size(10);
+    for ops in [1_000, 10_000, 100_000, 1_000_000] {
+        let h = race_history(ops, 1, 0);
+        assert!(check(&h).is_pass(), "the generated history is legal");
+        group.throughput(Throughput::Elements(h.events.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(ops), &h, |b, h| {
+            b.iter(|| check(black_box(h)))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("check_race_1pct_violating");
+    group.sample_size(10);
+    let ops = 100_000;
+    let h = race_history(ops, 2, 100);
+    let v = check(&h);
+    assert!(!v.violations.is_empty() && v.inconclusive.is_empty());
+    group.throughput(Throughput::Elements(h.events.len() as u64));
+    group.bench_with_input(BenchmarkId::from_parameter(ops), &h, |b, h| {
+        b.iter(|| check(black_box(h)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_check);
+criterion_main!(benches);

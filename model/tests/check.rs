@@ -1,0 +1,853 @@
+//! The history checker on hand-made histories: legal ones pass, each kind of
+//! violation is caught, and a brute-force search agrees on small random ones.
+
+use leasecheck_model::check::{
+    check, check_linearizable, check_tenures, check_with, timeline, Options, Property, Verdict,
+};
+use leasecheck_model::history::{Call, Event, History, HistoryError, Outcome};
+use leasecheck_model::{Candidate, Lease, Op, Span, Time};
+use std::collections::HashSet;
+
+use Op::{Release, Renew, TryAcquire};
+use Outcome::{Fail, Ok as Won, Unknown};
+
+const TTL: Span = Span::from_secs(10);
+const HARNESS: u16 = 0;
+
+/// Milliseconds to microseconds.
+fn ms(x: f64) -> i64 {
+    (x * 1000.0).round() as i64
+}
+
+/// A lease call by `c`, times in milliseconds.
+fn call(
+    c: u16,
+    op: Op,
+    invoke: f64,
+    complete: f64,
+    server: Option<f64>,
+    outcome: Outcome,
+) -> Event {
+    Event {
+        candidate: Candidate(c),
+        call: Call::Lease { op },
+        invoke: Time(ms(invoke)),
+        complete: Time(ms(complete)),
+        server_time: server.map(|s| Time(ms(s))),
+        outcome,
+    }
+}
+
+fn reset(invoke: f64, complete: f64) -> Event {
+    harness(Call::Reset, invoke, complete)
+}
+
+fn age(by: Span, invoke: f64, complete: f64) -> Event {
+    harness(Call::Age { by }, invoke, complete)
+}
+
+fn harness(call: Call, invoke: f64, complete: f64) -> Event {
+    Event {
+        candidate: Candidate(HARNESS),
+        call,
+        invoke: Time(ms(invoke)),
+        complete: Time(ms(complete)),
+        server_time: None,
+        outcome: Won,
+    }
+}
+
+fn hist(events: Vec<Event>) -> History {
+    History { ttl: TTL, events }
+}
+
+fn props(v: &Verdict) -> Vec<Property> {
+    v.violations.iter().map(|v| v.property).collect()
+}
+
+#[track_caller]
+fn assert_pass(h: &History) {
+    let v = check(h);
+    assert!(
+        v.is_pass(),
+        "expected a pass, got {:#?}\n{}",
+        v,
+        timeline(h, &(0..h.events.len()).collect::<Vec<_>>())
+    );
+    assert_eq!(v.ops_checked, h.events.len());
+}
+
+#[track_caller]
+fn assert_p7_violation(h: &History) -> Verdict {
+    let v = check(h);
+    assert!(
+        props(&v).contains(&Property::P7Linearizable),
+        "expected a P7 violation, got {v:#?}"
+    );
+    assert!(v.inconclusive.is_empty(), "{v:#?}");
+    v
+}
+
+// ---------------------------------------------------------------- legal
+
+#[test]
+fn p7_p6_accept_sequential_acquire_renew_release() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(1, Renew, 3000.0, 3001.0, Some(3000.5), Won),
+        call(2, TryAcquire, 5000.0, 5001.0, None, Fail),
+        call(1, TryAcquire, 5002.0, 5003.0, None, Fail), // not re-entrant
+        call(2, Renew, 5004.0, 5005.0, None, Fail),
+        call(2, Release, 5006.0, 5007.0, None, Fail),
+        call(1, Release, 6000.0, 6001.0, Some(6000.5), Won),
+        call(2, TryAcquire, 6500.0, 6501.0, Some(6500.5), Won),
+        call(2, Renew, 9000.0, 9001.0, Some(9000.5), Won),
+        call(1, Renew, 9500.0, 9501.0, None, Fail),
+        call(1, Release, 9600.0, 9601.0, None, Fail),
+        call(2, Release, 9700.0, 9701.0, Some(9700.5), Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p1_p7_accept_a_race_round_with_one_winner() {
+    let mut events = vec![reset(0.0, 0.5)];
+    for c in 1..=8u16 {
+        let start = 1.0 + f64::from(c) * 0.01;
+        let won = c == 5;
+        events.push(call(
+            c,
+            TryAcquire,
+            start,
+            start + 2.0,
+            won.then_some(1.5),
+            if won { Won } else { Fail },
+        ));
+    }
+    // the winner renews while the losers are still in flight
+    events.push(call(5, Renew, 2.0, 2.5, Some(2.2), Won));
+    assert_pass(&hist(events));
+}
+
+#[test]
+fn p1_p7_accept_a_race_round_on_a_stale_lease() {
+    let mut events = vec![call(3, TryAcquire, 0.0, 1.0, Some(0.5), Won)];
+    events.push(age(Span(TTL.as_micros() + 1), 10.0, 10.5));
+    for c in 1..=6u16 {
+        let won = c == 3; // the old holder may take its own stale lease back
+        events.push(call(
+            c,
+            TryAcquire,
+            11.0,
+            14.0,
+            won.then_some(12.0),
+            if won { Won } else { Fail },
+        ));
+    }
+    assert_pass(&hist(events));
+}
+
+#[test]
+fn p2_p6_p7_accept_a_stale_takeover_after_the_ttl() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(2, TryAcquire, 5000.0, 5001.0, None, Fail),
+        call(2, TryAcquire, 10_000.0, 10_001.0, None, Fail), // 10 s old: still fresh
+        call(2, TryAcquire, 10_001.0, 10_002.0, Some(10_001.5), Won),
+        call(1, Renew, 12_000.0, 12_001.0, None, Fail), // the deposed leader learns
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p7_accepts_an_unknown_acquire_that_took_effect() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 5.0, None, Unknown),
+        call(1, Renew, 100.0, 101.0, Some(100.5), Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p7_accepts_an_unknown_acquire_that_never_happened() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 5.0, None, Unknown),
+        call(2, TryAcquire, 100.0, 101.0, Some(100.5), Won),
+        call(1, Renew, 200.0, 201.0, None, Fail),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p7_rejects_an_unknown_acquire_needed_both_ways() {
+    // c1's renew needs the acquire to have happened, c2's win needs it not to.
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 5.0, None, Unknown),
+        call(1, Renew, 100.0, 101.0, Some(100.5), Won),
+        call(2, TryAcquire, 200.0, 201.0, Some(200.5), Won),
+    ]);
+    assert_p7_violation(&h);
+}
+
+#[test]
+fn p5_p7_accept_a_fail_try_acquire_concurrent_with_a_release() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(1, Release, 5000.0, 5010.0, Some(5005.0), Won),
+        call(2, TryAcquire, 5001.0, 5020.0, None, Fail), // linearizes before the release
+        call(3, TryAcquire, 5030.0, 5031.0, Some(5030.5), Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p7_accepts_now_values_out_of_commit_order() {
+    // c1's statement took now() = 5 ms but reached the row after c2's, whose
+    // now() is 6 ms: the row went to c2 and c1 failed. Postgres does this.
+    let h = hist(vec![
+        reset(0.0, 1.0),
+        call(1, TryAcquire, 4.0, 20.0, Some(5.0), Fail),
+        call(2, TryAcquire, 5.5, 8.0, Some(6.0), Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p7_tolerates_a_server_time_slightly_outside_the_window() {
+    let h = hist(vec![
+        call(1, TryAcquire, 10.0, 11.0, Some(9.8), Won),
+        call(2, TryAcquire, 10.5, 12.0, None, Fail),
+        call(1, Renew, 20.0, 21.0, Some(21.3), Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p7_accepts_any_start_when_told_the_initial_state_is_unknown() {
+    let h = hist(vec![call(1, TryAcquire, 0.0, 1.0, None, Fail)]);
+    let options = Options {
+        start_free: false,
+        ..Options::default()
+    };
+    assert!(check_with(&h, &options).is_pass());
+    assert_p7_violation(&h);
+}
+
+// ---------------------------------------------------------------- violations
+
+#[test]
+fn p1_p7_reject_two_winners_on_a_free_lease() {
+    let mut events = vec![reset(0.0, 0.5)];
+    for c in 1..=6u16 {
+        let won = c == 2 || c == 5;
+        events.push(call(
+            c,
+            TryAcquire,
+            1.0,
+            3.0,
+            won.then_some(1.0 + f64::from(c) * 0.1),
+            if won { Won } else { Fail },
+        ));
+    }
+    let h = hist(events);
+    let v = assert_p7_violation(&h);
+    let p7 = &v.violations[0];
+    assert_eq!(p7.property, Property::P7Linearizable);
+    // the window shows both winners (events 2 and 5), not the losers
+    assert!(p7.window.contains(&2) && p7.window.contains(&5), "{p7:#?}");
+    assert!(p7.window.len() <= 4, "{p7:#?}");
+    assert!(p7.message.contains("fresh"), "{}", p7.message);
+    let table = timeline(&h, &p7.window);
+    assert!(table.contains("c2") && table.contains("c5"), "{table}");
+}
+
+#[test]
+fn p2_p6_p7_reject_a_takeover_while_fresh() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(2, TryAcquire, 5000.0, 5001.0, Some(5000.5), Won),
+    ]);
+    let v = assert_p7_violation(&h);
+    assert!(
+        props(&v).contains(&Property::P6NoOverlappingTenure),
+        "{v:#?}"
+    );
+    assert_eq!(v.violations[0].window, vec![0, 1]);
+}
+
+#[test]
+fn p2_p7_reject_a_takeover_at_exactly_the_ttl() {
+    // acquired_at = 0, now = ttl: exactly ttl old is still fresh
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.0), Won),
+        call(2, TryAcquire, 9999.0, 10_001.0, Some(10_000.0), Won),
+    ]);
+    assert_p7_violation(&h);
+    let mut ok = h.clone();
+    ok.events[1].server_time = Some(Time(10_000_001));
+    assert!(check_linearizable(&ok, &Options::default()).is_pass());
+}
+
+#[test]
+fn p4_p7_reject_a_renew_ok_after_a_takeover() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(2, TryAcquire, 10_500.0, 10_501.0, Some(10_500.5), Won),
+        call(1, Renew, 11_000.0, 11_001.0, Some(11_000.5), Won),
+    ]);
+    let v = assert_p7_violation(&h);
+    assert!(v.violations[0].message.contains("not the leader"), "{v:#?}");
+}
+
+#[test]
+fn p4_p7_reject_a_delayed_renew_ok_across_a_takeover() {
+    // sent at 9 s, before the lease went stale, but answered after the takeover
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(1, Renew, 9000.0, 12_000.0, None, Won),
+        call(2, TryAcquire, 10_500.0, 10_501.0, Some(10_500.5), Won),
+    ]);
+    assert_p7_violation(&h);
+}
+
+#[test]
+fn p5_p7_reject_a_release_ok_by_a_non_holder() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(2, Release, 100.0, 101.0, Some(100.5), Won),
+    ]);
+    let v = assert_p7_violation(&h);
+    assert_eq!(v.violations[0].window, vec![0, 1]);
+}
+
+#[test]
+fn p7_rejects_a_fail_try_acquire_on_a_lease_that_must_be_free() {
+    let h = hist(vec![
+        reset(0.0, 1.0),
+        call(1, TryAcquire, 2.0, 3.0, None, Fail),
+    ]);
+    let v = assert_p7_violation(&h);
+    assert!(v.violations[0].message.contains("free"), "{v:#?}");
+    // after a release, too
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(1, Release, 5000.0, 5010.0, Some(5005.0), Won),
+        call(2, TryAcquire, 5011.0, 5020.0, None, Fail),
+    ]);
+    assert_p7_violation(&h);
+}
+
+#[test]
+fn p6_rejects_overlapping_claims() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, None, Won),
+        call(2, TryAcquire, 5000.0, 5001.0, None, Won),
+    ]);
+    let v = check_tenures(&h);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert_eq!(v[0].property, Property::P6NoOverlappingTenure);
+    assert_eq!(v[0].window, vec![0, 1]);
+    // a renew extends the claim past a takeover that the acquire alone allows
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(1, Renew, 8000.0, 8001.0, Some(8000.5), Won),
+        call(2, TryAcquire, 12_000.0, 12_001.0, Some(12_000.5), Won),
+    ]);
+    assert_eq!(check_tenures(&h).len(), 1);
+    assert_p7_violation(&h);
+}
+
+#[test]
+fn p6_claims_end_at_release_reset_and_age() {
+    let released = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(1, Release, 100.0, 101.0, Some(100.5), Won),
+        call(2, TryAcquire, 101.0, 102.0, Some(101.5), Won),
+    ]);
+    let was_reset = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        reset(100.0, 101.0),
+        call(2, TryAcquire, 101.5, 102.0, Some(101.7), Won),
+    ]);
+    let aged = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        age(Span(TTL.as_micros() + 1), 100.0, 101.0),
+        call(2, TryAcquire, 101.5, 102.0, Some(101.7), Won),
+    ]);
+    for h in [released, was_reset, aged] {
+        assert!(check_tenures(&h).is_empty());
+        assert_pass(&h);
+    }
+    // an unknown renew does not extend the claim
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(1, Renew, 8000.0, 8001.0, None, Unknown),
+        call(2, TryAcquire, 10_001.0, 10_002.0, Some(10_001.5), Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p7_budget_exhaustion_is_inconclusive_not_a_pass() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 5.0, None, Unknown),
+        call(2, TryAcquire, 0.0, 5.0, None, Unknown),
+        call(1, Renew, 4.0, 11.0, None, Won),
+    ]);
+    let tight = Options {
+        steps_per_op: 0,
+        min_steps: 2,
+        ..Options::default()
+    };
+    let v = check_linearizable(&h, &tight);
+    assert!(v.violations.is_empty(), "{v:#?}");
+    assert_eq!(v.inconclusive.len(), 1, "{v:#?}");
+    assert!(!v.is_pass());
+    assert!(check(&h).is_pass());
+}
+
+#[test]
+fn p7_a_non_positive_ttl_is_inconclusive() {
+    let h = History {
+        ttl: Span(0),
+        events: vec![call(1, TryAcquire, 0.0, 1.0, None, Won)],
+    };
+    let v = check(&h);
+    assert!(v.violations.is_empty());
+    assert_eq!(v.inconclusive.len(), 1);
+}
+
+#[test]
+fn property_names_cover_p1_to_p8() {
+    let names: Vec<String> = Property::ALL.iter().map(ToString::to_string).collect();
+    assert_eq!(names.len(), 8);
+    assert_eq!(names[0], "P1 exactly one winner");
+    assert_eq!(names[5], "P6 no overlapping tenure");
+    for (i, p) in Property::ALL.iter().enumerate() {
+        assert_eq!(p.id(), format!("P{}", i + 1));
+        assert!(p.name().ends_with(p.title()));
+    }
+}
+
+// ---------------------------------------------------------------- JSON lines
+
+#[test]
+fn history_jsonl_round_trips() {
+    let mut h = race_history(300, 7);
+    h.events.push(call(9, Renew, 1.0, 2.0, None, Unknown));
+    h.events.push(age(Span(12), 3.0, 4.0));
+    let mut out = Vec::new();
+    h.write_jsonl(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("{\"ttl\":10000000}\n"));
+    assert_eq!(text.lines().count(), h.events.len() + 1);
+    let back = History::read_jsonl(text.as_bytes()).unwrap();
+    assert_eq!(back, h);
+}
+
+#[test]
+fn history_jsonl_reads_extra_keys_blank_lines_and_null() {
+    let text = "\n{ \"ttl\" : 5000, \"version\": [1, {\"x\": null}] }\n\n\
+        {\"candidate\":2,\"call\":\"lease\",\"op\":\"release\",\"invoke\":1,\"complete\":2,\
+         \"server_time\":null,\"outcome\":\"fail\",\"note\":\"a \\\"quoted\\\" \\u00e9\"}\n";
+    let h = History::read_jsonl(text.as_bytes()).unwrap();
+    assert_eq!(h.ttl, Span(5000));
+    assert_eq!(
+        h.events,
+        vec![Event {
+            candidate: Candidate(2),
+            call: Call::Lease { op: Release },
+            invoke: Time(1),
+            complete: Time(2),
+            server_time: None,
+            outcome: Fail,
+        }]
+    );
+}
+
+#[test]
+fn history_jsonl_errors_name_the_line() {
+    let good =
+        "{\"candidate\":1,\"call\":\"reset\",\"invoke\":1,\"complete\":2,\"outcome\":\"ok\"}";
+    let cases: &[(&str, Option<usize>)] = &[
+        ("", None),
+        ("\n\n", None),
+        (good, Some(1)), // no header
+        ("{\"ttl\":0}", Some(1)),
+        ("{\"ttl\":1.5}", Some(1)),
+        ("{\"ttl\":10}\n{\"candidate\":1,", Some(2)),
+        ("{\"ttl\":10}\n\n{\"candidate\":1,\"call\":\"reset\"}", Some(3)),
+        ("{\"ttl\":10}\n{\"candidate\":70000,\"call\":\"reset\",\"invoke\":1,\"complete\":2,\"outcome\":\"ok\"}", Some(2)),
+        ("{\"ttl\":10}\n{\"candidate\":1,\"call\":\"reset\",\"invoke\":3,\"complete\":2,\"outcome\":\"ok\"}", Some(2)),
+        ("{\"ttl\":10}\n{\"candidate\":1,\"call\":\"lease\",\"op\":\"steal\",\"invoke\":1,\"complete\":2,\"outcome\":\"ok\"}", Some(2)),
+        ("{\"ttl\":10}\n{\"candidate\":1,\"call\":\"reset\",\"invoke\":1,\"complete\":2,\"outcome\":\"maybe\"}", Some(2)),
+        ("{\"ttl\":10}\n{\"candidate\":1,\"call\":\"reset\",\"invoke\":1,\"complete\":2,\"outcome\":\"ok\"} x", Some(2)),
+    ];
+    for &(text, line) in cases {
+        let err = History::read_jsonl(text.as_bytes()).unwrap_err();
+        assert_eq!(err.line(), line, "{text:?}: {err}");
+        if line.is_none() {
+            assert!(matches!(err, HistoryError::MissingHeader));
+        }
+        let shown = err.to_string();
+        if let Some(l) = line {
+            assert!(shown.starts_with(&format!("line {l}:")), "{shown}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- scale
+
+#[test]
+fn p7_p6_accept_a_race_history_of_100k_ops() {
+    let h = race_history(100_000, 42);
+    assert!(h.events.len() >= 100_000);
+    assert_pass(&h);
+}
+
+#[test]
+fn p7_p6_find_an_injected_second_winner_in_a_race_history() {
+    let mut h = race_history(100_000, 43);
+    // turn a loser in the middle into a second winner
+    let mid = h.events.len() / 2;
+    let i = (mid..h.events.len())
+        .find(|&i| h.events[i].outcome == Fail)
+        .unwrap();
+    h.events[i].outcome = Won;
+    h.events[i].server_time = Some(h.events[i].complete);
+    let v = check(&h);
+    assert!(v.inconclusive.is_empty(), "{v:#?}");
+    let p7: Vec<_> = v
+        .violations
+        .iter()
+        .filter(|v| v.property == Property::P7Linearizable)
+        .collect();
+    assert_eq!(p7.len(), 1, "{v:#?}");
+    assert!(p7[0].window.contains(&i), "{:#?}", p7[0]);
+    assert!(p7[0].window.len() <= 10, "{:#?}", p7[0]);
+}
+
+/// Deterministic pseudo-random numbers (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+}
+
+/// Race rounds: a reset (or, on a held lease, an age by TTL + 1), then 2..=64
+/// candidates call try_acquire at once; the earliest write wins; half the
+/// rounds the winner renews 1..=3 times. Same generator as benches/check.rs.
+fn race_history(ops: usize, seed: u64) -> History {
+    let ttl = TTL.as_micros();
+    let mut rng = Rng(seed);
+    let mut t = 1_000_000_000i64;
+    let mut events = Vec::with_capacity(ops + 80);
+    let mut held = false;
+    let acquire = |c: u16, inv: i64, comp: i64, st: Option<i64>, outcome| Event {
+        candidate: Candidate(c),
+        call: Call::Lease { op: TryAcquire },
+        invoke: Time(inv),
+        complete: Time(comp),
+        server_time: st.map(Time),
+        outcome,
+    };
+    while events.len() < ops {
+        let end = t + rng.range(5, 30);
+        if held && rng.range(0, 2) == 0 {
+            events.push(Event {
+                candidate: Candidate(HARNESS),
+                call: Call::Age { by: Span(ttl + 1) },
+                invoke: Time(t),
+                complete: Time(end),
+                server_time: None,
+                outcome: Won,
+            });
+        } else {
+            events.push(Event {
+                candidate: Candidate(HARNESS),
+                call: Call::Reset,
+                invoke: Time(t),
+                complete: Time(end),
+                server_time: None,
+                outcome: Won,
+            });
+        }
+        t = end + 10;
+        let n = rng.range(2, 64) as u16;
+        let calls: Vec<(u16, i64, i64, i64)> = (1..=n)
+            .map(|c| {
+                let inv = t + rng.range(0, 30);
+                let point = inv + rng.range(1, 40);
+                (c, inv, point, point + rng.range(1, 40))
+            })
+            .collect();
+        let w = (0..calls.len()).min_by_key(|&i| (calls[i].2, i)).unwrap();
+        let mut last = t;
+        for (i, &(c, inv, point, comp)) in calls.iter().enumerate() {
+            let won = i == w;
+            events.push(acquire(
+                c,
+                inv,
+                comp,
+                won.then_some(point),
+                if won { Won } else { Fail },
+            ));
+            last = last.max(comp);
+        }
+        if rng.range(0, 1) == 0 {
+            let (c, _, _, comp) = calls[w];
+            let mut at = comp + rng.range(1, 20);
+            for _ in 0..rng.range(1, 3) {
+                let point = at + rng.range(1, 30);
+                let done = point + rng.range(1, 30);
+                events.push(Event {
+                    candidate: Candidate(c),
+                    call: Call::Lease { op: Renew },
+                    invoke: Time(at),
+                    complete: Time(done),
+                    server_time: Some(Time(point)),
+                    outcome: Won,
+                });
+                last = last.max(done);
+                at = done + rng.range(1, 20);
+            }
+        }
+        held = true;
+        t = last + rng.range(10, 100);
+    }
+    events.sort_by_key(|e| (e.complete, e.invoke));
+    History {
+        ttl: Span(ttl),
+        events,
+    }
+}
+
+// ---------------------------------------------------------------- brute force
+
+/// Decide P7 by brute force: every order consistent with real time, every
+/// now() in each window, each Unknown call left out or applied, on the real
+/// model `Lease`.
+fn brute_force(h: &History) -> bool {
+    struct C {
+        olo: i64,
+        ohi: i64,
+        nows: Vec<i64>,
+        e: Event,
+    }
+    let calls: Vec<C> = h
+        .events
+        .iter()
+        .filter(|e| matches!(e.call, Call::Lease { .. }) || e.outcome != Fail)
+        .map(|e| {
+            let (olo, ohi, nows) = match e.server_time {
+                Some(st) => (e.invoke.0.min(st.0), e.complete.0.max(st.0), vec![st.0]),
+                None => (
+                    e.invoke.0,
+                    e.complete.0,
+                    (e.invoke.0..=e.complete.0).collect(),
+                ),
+            };
+            C {
+                olo,
+                ohi,
+                nows,
+                e: *e,
+            }
+        })
+        .collect();
+    fn go(calls: &[C], done: u32, lease: Lease, dead: &mut HashSet<(u32, Lease)>) -> bool {
+        if done.count_ones() as usize == calls.len() {
+            return true;
+        }
+        if dead.contains(&(done, lease)) {
+            return false;
+        }
+        let pending = |j: usize| done & (1 << j) == 0;
+        for (i, c) in calls.iter().enumerate() {
+            if !pending(i) || (0..calls.len()).any(|j| pending(j) && calls[j].ohi < c.olo) {
+                continue;
+            }
+            let next = done | (1 << i);
+            if c.e.outcome == Unknown && go(calls, next, lease, dead) {
+                return true;
+            }
+            for &now in &c.nows {
+                let mut l = lease;
+                let result = match c.e.call {
+                    Call::Lease { op } => l.apply(c.e.candidate, op, Time(now)),
+                    Call::Reset => {
+                        l.reset();
+                        true
+                    }
+                    Call::Age { by } => {
+                        l.age(by);
+                        true
+                    }
+                };
+                let allowed = match c.e.outcome {
+                    Won => result,
+                    Fail => !result,
+                    Unknown => true,
+                };
+                if allowed && go(calls, next, l, dead) {
+                    return true;
+                }
+            }
+        }
+        dead.insert((done, lease));
+        false
+    }
+    go(&calls, 0, Lease::new(h.ttl), &mut HashSet::new())
+}
+
+/// A small random history of up to `calls_max` calls invoked in
+/// `0..=spread`, each lasting up to `length`: simulated on the model (each call at a random
+/// point of its window, with a random now() in the window, or exactly the
+/// point when `now_is_point`), some outcomes made Unknown, and when `mutate`
+/// one outcome changed at random.
+fn small_history(
+    rng: &mut Rng,
+    (spread, length, calls_max): (i64, i64, i64),
+    now_is_point: bool,
+    mutate: bool,
+) -> History {
+    let ttl = rng.range(1, 6);
+    let n = rng.range(1, calls_max) as usize;
+    let mut calls = Vec::new();
+    for _ in 0..n {
+        let inv = rng.range(0, spread);
+        let comp = inv + rng.range(0, length);
+        let kind = rng.range(0, 99);
+        let call = match kind {
+            0..=44 => Call::Lease { op: TryAcquire },
+            45..=69 => Call::Lease { op: Renew },
+            70..=84 => Call::Lease { op: Release },
+            85..=92 => Call::Reset,
+            _ => Call::Age {
+                by: Span(rng.range(1, 6)),
+            },
+        };
+        let candidate = match call {
+            Call::Lease { .. } => Candidate(rng.range(1, 3) as u16),
+            _ => Candidate(HARNESS),
+        };
+        let point = rng.range(inv, comp);
+        let now = if now_is_point {
+            point
+        } else {
+            rng.range(inv, comp)
+        };
+        calls.push((
+            point,
+            rng.next(),
+            now,
+            Event {
+                candidate,
+                call,
+                invoke: Time(inv),
+                complete: Time(comp),
+                server_time: None,
+                outcome: Won,
+            },
+        ));
+    }
+    calls.sort_by_key(|c| (c.0, c.1));
+    let mut lease = Lease::new(Span(ttl));
+    let mut events = Vec::new();
+    for (_, r, now, mut e) in calls {
+        let unknown = r % 7 == 0;
+        let skip = unknown && r % 2 == 0;
+        let result = if skip {
+            false
+        } else {
+            match e.call {
+                Call::Lease { op } => lease.apply(e.candidate, op, Time(now)),
+                Call::Reset => {
+                    lease.reset();
+                    true
+                }
+                Call::Age { by } => {
+                    lease.age(by);
+                    true
+                }
+            }
+        };
+        e.outcome = if unknown {
+            Unknown
+        } else if result {
+            Won
+        } else {
+            Fail
+        };
+        if matches!(e.call, Call::Lease { .. }) && (r >> 8) % 2 == 0 && !unknown {
+            e.server_time = Some(Time(now));
+        }
+        events.push(e);
+    }
+    if mutate && !events.is_empty() {
+        let i = rng.range(0, events.len() as i64 - 1) as usize;
+        events[i].outcome = [Won, Fail, Unknown][rng.range(0, 2) as usize];
+        if rng.range(0, 1) == 0 {
+            events[i].server_time = None;
+        }
+    }
+    // recorded in completion order
+    events.sort_by_key(|e| e.complete);
+    History {
+        ttl: Span(ttl),
+        events,
+    }
+}
+
+#[test]
+fn p7_agrees_with_brute_force_on_small_random_histories() {
+    let mut rng = Rng(2024);
+    let (mut legal, mut illegal) = (0, 0);
+    for case in 0..9000 {
+        // sparse, dense and very dense windows
+        let shape = [(16, 4, 7), (8, 6, 9), (5, 8, 9)][case % 3];
+        let h = small_history(&mut rng, shape, case % 5 == 0, case % 2 == 1);
+        let expected = brute_force(&h);
+        let v = check_linearizable(&h, &Options::default());
+        assert!(v.inconclusive.is_empty(), "{v:#?}");
+        assert_eq!(
+            v.violations.is_empty(),
+            expected,
+            "case {case}: brute force says {expected}, checker says {v:#?}\n{h:#?}\n{}",
+            timeline(&h, &(0..h.events.len()).collect::<Vec<_>>())
+        );
+        if expected {
+            legal += 1;
+        } else {
+            illegal += 1;
+        }
+    }
+    assert!(
+        legal > 1000 && illegal > 500,
+        "{legal} legal, {illegal} illegal"
+    );
+}
+
+#[test]
+fn p6_p7_accept_every_simulated_history() {
+    let mut rng = Rng(99);
+    for case in 0..3000 {
+        let h = small_history(&mut rng, [(16, 4, 8), (6, 6, 8)][case % 2], true, false);
+        let v = check(&h);
+        assert!(
+            v.is_pass(),
+            "case {case}: {v:#?}\n{}",
+            timeline(&h, &(0..h.events.len()).collect::<Vec<_>>())
+        );
+    }
+}

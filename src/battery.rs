@@ -1,0 +1,345 @@
+//! The batteries behind `leasecheck race`, `takeover` and `check`: run the
+//! scenarios, judge each one's history with the checker, and build the
+//! [`Report`].
+
+use crate::fault::Fault;
+use crate::history::{Recorder, Reply};
+use crate::provision::Postgres;
+use crate::report::{Scenario, Status};
+use crate::stress::{self, RaceOptions};
+use crate::subject::{RunError, Subject};
+use crate::takeover::{self, TakeoverOptions};
+use leasecheck_model::check::{self, Property};
+use leasecheck_model::history::{Call, Event, History};
+use leasecheck_model::{Candidate, Op};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Which scenarios to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Battery {
+    /// P1: the race battery only.
+    Race,
+    /// P2-P6: takeovers under the chosen faults only.
+    Takeover,
+    /// Everything: race, release and non-holder semantics, every takeover.
+    All,
+}
+
+/// Settings of a battery.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Race settings (seed included).
+    pub race: RaceOptions,
+    /// Takeover settings.
+    pub takeover: TakeoverOptions,
+    /// Faults to run takeovers under.
+    pub faults: Vec<Fault>,
+    /// Takeover trials per fault.
+    pub trials: usize,
+    /// Whether to record histories (and check them).
+    pub record: bool,
+}
+
+/// Everything a battery produced.
+pub struct Outcome {
+    /// The verdicts.
+    pub scenarios: Vec<Scenario>,
+    /// All recorded events, scenario after scenario.
+    pub history: History,
+}
+
+/// Run `battery` against a fresh subject made by `make` for each scenario.
+/// Errors of one scenario are reported in it; the others still run.
+pub fn run(
+    pg: &Postgres,
+    make: &dyn Fn() -> Result<Subject, RunError>,
+    battery: Battery,
+    settings: &Settings,
+    cancel: &AtomicBool,
+    tick: &(dyn Fn() + Sync),
+) -> Outcome {
+    let mut scenarios = Vec::new();
+    let mut all = History::default();
+    let mut plan: Vec<Plan> = Vec::new();
+    if matches!(battery, Battery::Race | Battery::All) {
+        plan.push(Plan::Race);
+    }
+    if battery == Battery::All {
+        plan.push(Plan::Semantics);
+    }
+    if matches!(battery, Battery::Takeover | Battery::All) {
+        for &fault in &settings.faults {
+            for trial in 0..settings.trials {
+                plan.push(Plan::Takeover(fault, trial));
+            }
+        }
+    }
+    for step in plan {
+        let name = step.name(settings.trials);
+        let mut scenario = Scenario::new(name);
+        if cancel.load(Ordering::Relaxed) {
+            scenario.status = Status::Interrupted;
+            scenarios.push(scenario);
+            continue;
+        }
+        let started = Instant::now();
+        let result = make().and_then(|mut subject| {
+            let ttl = subject.ttl();
+            all.ttl = ttl.as_span();
+            let rec = Recorder::new(ttl, settings.record);
+            let ran = match step {
+                Plan::Race => race(&mut subject, settings, &rec, cancel, tick, &mut scenario),
+                Plan::Semantics => semantics(&mut subject, &rec, &mut scenario),
+                Plan::Takeover(fault, _) => {
+                    takeover(pg, &mut subject, fault, settings, &rec, &mut scenario)
+                }
+            };
+            tick();
+            let history = rec.history();
+            if ran.is_ok() && settings.record {
+                judge(&history, &mut scenario);
+            }
+            all.events.extend(history.events);
+            subject.drop_schema()?;
+            ran
+        });
+        scenario.duration = started.elapsed();
+        match result {
+            Ok(()) => {}
+            Err(RunError::Settings(why)) if why.starts_with("not applicable") => {
+                scenario.status = Status::NotApplicable(why);
+            }
+            Err(RunError::Interrupted) => scenario.status = Status::Interrupted,
+            Err(e) => scenario.status = Status::Error(e.to_string()),
+        }
+        if cancel.load(Ordering::Relaxed) && scenario.status == Status::Passed {
+            scenario.status = Status::Interrupted;
+        }
+        scenarios.push(scenario);
+    }
+    Outcome {
+        scenarios,
+        history: all,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Plan {
+    Race,
+    Semantics,
+    Takeover(Fault, usize),
+}
+
+impl Plan {
+    fn name(self, trials: usize) -> String {
+        match self {
+            Plan::Race => "race".into(),
+            Plan::Semantics => "release-and-non-holder".into(),
+            Plan::Takeover(f, _) if trials <= 1 => format!("takeover/{f}"),
+            Plan::Takeover(f, t) => format!("takeover/{f}#{}", t + 1),
+        }
+    }
+}
+
+fn race(
+    subject: &mut Subject,
+    settings: &Settings,
+    rec: &Recorder,
+    cancel: &AtomicBool,
+    tick: &(dyn Fn() + Sync),
+    scenario: &mut Scenario,
+) -> Result<(), RunError> {
+    let r = stress::race(subject, &settings.race, rec, cancel, tick)?;
+    scenario.figure("candidates", r.candidates);
+    scenario.figure("rounds", r.rounds);
+    scenario.figure("p50", micros(r.latency.value_at_quantile(0.5)));
+    scenario.figure("p99", micros(r.latency.value_at_quantile(0.99)));
+    scenario.figure("max", micros(r.latency.max()));
+    for bad in r.bad_rounds.iter().take(3) {
+        let winners: Vec<String> = bad.winners.iter().map(|c| c.to_string()).collect();
+        let what = if bad.stale { "a stale" } else { "a free" };
+        scenario.violation(
+            Property::P1ExactlyOneWinner,
+            format!(
+                "round {}: {} candidates raced on {what} lease and {} won [{}]",
+                bad.round,
+                r.candidates,
+                bad.winners.len(),
+                winners.join(", ")
+            ),
+            timeline_of(rec.ttl_span(), &bad.events),
+        );
+    }
+    if r.bad_rounds.len() > 3 {
+        scenario.figure("bad rounds", r.bad_rounds.len());
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Err(RunError::Interrupted);
+    }
+    Ok(())
+}
+
+/// P5 and the non-holder rules, as one short sequence on a real lease.
+fn semantics(
+    subject: &mut Subject,
+    rec: &Recorder,
+    scenario: &mut Scenario,
+) -> Result<(), RunError> {
+    let (a, b) = (Candidate(0), Candidate(1));
+    let mut ca = subject.contender(a, None)?;
+    let mut cb = subject.contender(b, None)?;
+    subject.reset()?;
+    let steps: [(Candidate, Op, bool, Property, &str); 7] = [
+        (
+            a,
+            Op::TryAcquire,
+            true,
+            Property::P1ExactlyOneWinner,
+            "acquire of a free lease",
+        ),
+        (
+            a,
+            Op::TryAcquire,
+            false,
+            Property::P2NoEarlyTakeover,
+            "re-acquire by the holder of a fresh lease",
+        ),
+        (
+            b,
+            Op::TryAcquire,
+            false,
+            Property::P2NoEarlyTakeover,
+            "acquire of a fresh lease held by another",
+        ),
+        (
+            b,
+            Op::Renew,
+            false,
+            Property::P5ReleaseFreesAtOnce,
+            "renew by a non-holder",
+        ),
+        (
+            b,
+            Op::Release,
+            false,
+            Property::P5ReleaseFreesAtOnce,
+            "release by a non-holder",
+        ),
+        (
+            a,
+            Op::Release,
+            true,
+            Property::P5ReleaseFreesAtOnce,
+            "release by the holder",
+        ),
+        (
+            b,
+            Op::TryAcquire,
+            true,
+            Property::P5ReleaseFreesAtOnce,
+            "acquire right after a release",
+        ),
+    ];
+    let mut seen: Vec<Event> = Vec::new();
+    for (who, op, expect, property, what) in steps {
+        let c = if who == a { &mut ca } else { &mut cb };
+        let (r, e) = rec.call(who, Call::Lease { op }, || c.call(op));
+        seen.push(e);
+        let Reply { took_effect, .. } = r?;
+        if took_effect != expect {
+            scenario.violation(
+                property,
+                format!("{what}: {who} {op} returned {took_effect}, expected {expect}"),
+                timeline_of(rec.ttl_span(), &seen),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn takeover(
+    pg: &Postgres,
+    subject: &mut Subject,
+    fault: Fault,
+    settings: &Settings,
+    rec: &Recorder,
+    scenario: &mut Scenario,
+) -> Result<(), RunError> {
+    if let Err(why) = fault.applicable(pg) {
+        return Err(RunError::Settings(format!("not applicable: {why}")));
+    }
+    let r = takeover::trial(pg, subject, fault, &settings.takeover, rec)?;
+    if let Some(w) = r.winner {
+        scenario.figure("winner", w);
+    }
+    if let Some(l) = r.takeover_latency {
+        scenario.figure("takeover", format!("{:.0}ms", l.as_secs_f64() * 1e3));
+        let floor = subject.ttl().as_duration() + settings.takeover.poll_interval;
+        scenario.figure("floor", format!("{:.0}ms", floor.as_secs_f64() * 1e3));
+    }
+    if let Some(learned) = r.leader_learned {
+        scenario.figure(
+            "leader renew after stall",
+            if learned { "false" } else { "true" },
+        );
+    }
+    for f in r.findings {
+        scenario.violation(
+            f.property,
+            f.message,
+            timeline_of(rec.ttl_span(), &f.events),
+        );
+    }
+    Ok(())
+}
+
+/// Judge a scenario's history with the checker (P6, P7).
+fn judge(history: &History, scenario: &mut Scenario) {
+    let verdict = check::check(history);
+    for v in verdict.violations.iter().take(3) {
+        let window = context(history, &v.window);
+        scenario.violation(
+            v.property,
+            v.message.clone(),
+            check::timeline(history, &window),
+        );
+    }
+    if verdict.violations.len() > 3 {
+        scenario.figure("checker violations", verdict.violations.len());
+    }
+    if let Some(i) = verdict.inconclusive.first() {
+        if scenario.status == Status::Passed {
+            scenario.status = Status::Error(format!("the checker could not decide: {i}"));
+        }
+    }
+}
+
+/// The events of `window` and a few around them, at most 24.
+fn context(history: &History, window: &[usize]) -> Vec<usize> {
+    let (Some(&lo), Some(&hi)) = (window.iter().min(), window.iter().max()) else {
+        return Vec::new();
+    };
+    if hi - lo >= 24 {
+        return window.to_vec();
+    }
+    let lo = lo.saturating_sub(3);
+    let hi = (hi + 3).min(history.events.len().saturating_sub(1));
+    (lo..=hi).collect()
+}
+
+fn timeline_of(ttl: leasecheck_model::Span, events: &[Event]) -> String {
+    let mut events = events.to_vec();
+    events.sort_by_key(|e| (e.invoke, e.complete));
+    let history = History { ttl, events };
+    let all: Vec<usize> = (0..history.events.len()).collect();
+    check::timeline(&history, &all)
+}
+
+fn micros(v: u64) -> String {
+    if v >= 10_000 {
+        format!("{:.1}ms", v as f64 / 1e3)
+    } else {
+        format!("{:.2}ms", v as f64 / 1e3)
+    }
+}

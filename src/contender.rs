@@ -1,0 +1,56 @@
+//! A candidate's handle on the lease under test, whatever implements it.
+
+use crate::history::Reply;
+use crate::holder::HolderId;
+use crate::lease::{Lease, LeaseError};
+use leasecheck_model::Op;
+
+/// One candidate's connection to the lease under test: the reference [`Lease`]
+/// or a spec file's statements.
+pub trait Contender: Send {
+    /// Perform `op` for this candidate.
+    fn call(&mut self, op: Op) -> Result<Reply, LeaseError>;
+    /// The process id of the backend serving this candidate now.
+    fn backend_pid(&mut self) -> Result<i32, LeaseError>;
+    /// The holder id this candidate acts for.
+    fn holder(&self) -> &HolderId;
+}
+
+impl Contender for Lease<'static> {
+    fn call(&mut self, op: Op) -> Result<Reply, LeaseError> {
+        let written = match op {
+            Op::TryAcquire => self.try_acquire()?,
+            Op::Renew => self.renew()?,
+            Op::Release => self.release()?,
+        };
+        Ok(Reply {
+            took_effect: written.is_some(),
+            server_time: written,
+        })
+    }
+
+    fn backend_pid(&mut self) -> Result<i32, LeaseError> {
+        Lease::backend_pid(self)
+    }
+
+    fn holder(&self) -> &HolderId {
+        Lease::holder(self)
+    }
+}
+
+impl Contender for crate::spec::SpecLease {
+    fn call(&mut self, op: Op) -> Result<Reply, LeaseError> {
+        Ok(Reply {
+            took_effect: crate::spec::SpecLease::call(self, op)?,
+            server_time: None,
+        })
+    }
+
+    fn backend_pid(&mut self) -> Result<i32, LeaseError> {
+        crate::spec::SpecLease::backend_pid(self)
+    }
+
+    fn holder(&self) -> &HolderId {
+        crate::spec::SpecLease::holder(self)
+    }
+}

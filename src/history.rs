@@ -1,0 +1,121 @@
+//! Recording histories: every call of every runner, on one clock.
+//!
+//! The [`Recorder`] reads the wall clock once, at the start of a run, and
+//! from then on adds a monotonic clock's elapsed time to it: event times never
+//! go backwards, and they sit on the same axis as the server's `now()` (same
+//! machine, or a container sharing its kernel's clock).
+
+use leasecheck_model::history::{Call, Event, History, Outcome};
+use leasecheck_model::{Candidate, Time};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::ttl::Ttl;
+
+/// The candidate id the harness's own calls (reset, age) are recorded under.
+pub const HARNESS: Candidate = Candidate(u16::MAX);
+
+/// What a lease call returned: whether it took effect, and the server time it
+/// wrote where the lease reports one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// True iff the call took effect.
+    pub took_effect: bool,
+    /// The server's `now()` the call wrote, where known.
+    pub server_time: Option<Time>,
+}
+
+/// Collects the events of a run; shared by all the runner's threads.
+#[derive(Debug)]
+pub struct Recorder {
+    base: i64,
+    start: Instant,
+    enabled: bool,
+    events: Mutex<Vec<Event>>,
+    ttl: Ttl,
+}
+
+impl Recorder {
+    /// A recorder for a run with this TTL; `enabled = false` only times calls.
+    ///
+    /// ```
+    /// let rec = leasecheck::Recorder::new(leasecheck::Ttl::parse("1").unwrap(), true);
+    /// assert!(rec.history().events.is_empty());
+    /// ```
+    pub fn new(ttl: Ttl, enabled: bool) -> Recorder {
+        let base = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Recorder {
+            base,
+            start: Instant::now(),
+            enabled,
+            events: Mutex::new(Vec::new()),
+            ttl,
+        }
+    }
+
+    /// Now, on the run's clock (microseconds since the Unix epoch).
+    pub fn now(&self) -> Time {
+        let elapsed = i64::try_from(self.start.elapsed().as_micros()).unwrap_or(i64::MAX);
+        Time::from_micros(self.base.saturating_add(elapsed))
+    }
+
+    /// Time `f` as `call` by `who` and record it. An `Err` is recorded as an
+    /// unknown outcome (the call may or may not have taken effect).
+    pub fn call<E>(
+        &self,
+        who: Candidate,
+        call: Call,
+        f: impl FnOnce() -> Result<Reply, E>,
+    ) -> (Result<Reply, E>, Event) {
+        let invoke = self.now();
+        let result = f();
+        let complete = self.now();
+        let (outcome, server_time) = match &result {
+            Ok(r) if r.took_effect => (Outcome::Ok, r.server_time),
+            Ok(r) => (Outcome::Fail, r.server_time),
+            Err(_) => (Outcome::Unknown, None),
+        };
+        let event = Event {
+            candidate: who,
+            call,
+            invoke,
+            complete,
+            server_time,
+            outcome,
+        };
+        self.push(event);
+        (result, event)
+    }
+
+    /// Record an event made elsewhere.
+    pub fn push(&self, event: Event) {
+        if self.enabled {
+            if let Ok(mut events) = self.events.lock() {
+                events.push(event);
+            }
+        }
+    }
+
+    /// The history so far, events in order of completion.
+    pub fn history(&self) -> History {
+        let mut events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
+        events.sort_by_key(|e| (e.complete, e.invoke));
+        History {
+            ttl: self.ttl.as_span(),
+            events,
+        }
+    }
+
+    /// The TTL of the run, as the model's span.
+    pub fn ttl_span(&self) -> leasecheck_model::Span {
+        self.ttl.as_span()
+    }
+
+    /// Whether events are kept.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+}

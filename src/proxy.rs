@@ -1,0 +1,678 @@
+//! A loopback TCP proxy the harness owns, to inject a connection stall.
+//!
+//! [`Proxy::start`] listens on `127.0.0.1:<free port>`. Every client
+//! connection gets one upstream connection and two pump threads, one per
+//! direction. [`Proxy::hold`] (or the guard [`Proxy::hold_guard`]) makes
+//! every pump stop forwarding: a pump keeps at most one read buffer and then
+//! reads nothing more, so nothing reaches the other side (TCP flow control
+//! holds the rest in the kernel) until [`Proxy::release`]. A renew sent in
+//! time therefore reaches the server late, and its answer reaches the client
+//! late (DESIGN.md section 4, "connection stall").
+//!
+//! Dropping the proxy (or [`Proxy::close`]) releases any hold, stops the
+//! listener, shuts every connection down and joins every thread: a client
+//! blocked on a held connection gets a connection error rather than hanging.
+//!
+//! ```no_run
+//! use leasecheck::proxy::Proxy;
+//! let pg = leasecheck::Postgres::provision()?;
+//! let proxy = Proxy::in_front_of(pg.url())?;
+//! let mut client = postgres::Client::connect(&proxy.url_for(pg.url())?, postgres::NoTls)?;
+//! {
+//!     let _hold = proxy.hold_guard();
+//!     // a statement sent now reaches the server only when `_hold` drops
+//! }
+//! client.simple_query("SELECT 1")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::diagnostic::redact;
+use crate::fault::{Fault, FaultError};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const FAULT: Fault = Fault::ConnectionStall;
+/// How long opening an upstream connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Size of each pump's buffer.
+const BUFFER: usize = 16 * 1024;
+
+/// A loopback TCP proxy in front of one upstream server; see the module docs.
+pub struct Proxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    shared: Arc<Shared>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    gate: Mutex<Gate>,
+    changed: Condvar,
+    conns: Mutex<Conns>,
+}
+
+struct Gate {
+    held: bool,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Conns {
+    next: u64,
+    /// Clones of each open connection's sockets (client, upstream), to shut
+    /// them down on close.
+    open: HashMap<u64, (TcpStream, Option<TcpStream>)>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn closed(&self) -> bool {
+        lock(&self.gate).closed
+    }
+
+    /// Block while held; `false` once the proxy is closed.
+    fn wait_open(&self) -> bool {
+        let mut gate = lock(&self.gate);
+        while gate.held && !gate.closed {
+            gate = self
+                .changed
+                .wait(gate)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        !gate.closed
+    }
+
+    fn spawned(&self, handle: JoinHandle<()>) {
+        let mut conns = lock(&self.conns);
+        conns.threads.retain(|h| !h.is_finished());
+        conns.threads.push(handle);
+    }
+}
+
+impl Proxy {
+    /// Listen on `127.0.0.1:0` and forward every accepted connection to `upstream`.
+    ///
+    /// ```no_run
+    /// use leasecheck::proxy::Proxy;
+    /// let proxy = Proxy::start("127.0.0.1:5432".parse()?)?;
+    /// println!("connect to {}", proxy.addr());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start(upstream: SocketAddr) -> Result<Proxy, FaultError> {
+        let io = |what: String| {
+            move |source| FaultError::Io {
+                fault: FAULT,
+                what,
+                source,
+            }
+        };
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(io("cannot listen on 127.0.0.1".into()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("cannot read the listening address".into()))?;
+        let shared = Arc::new(Shared {
+            gate: Mutex::new(Gate {
+                held: false,
+                closed: false,
+            }),
+            changed: Condvar::new(),
+            conns: Mutex::new(Conns::default()),
+        });
+        let acceptor = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name(format!("proxy-accept-{}", addr.port()))
+                .spawn(move || accept_loop(listener, upstream, shared))
+                .map_err(io("cannot start the proxy's accept thread".into()))?
+        };
+        tracing::info!(fault = %FAULT, %addr, %upstream, "proxy listening");
+        Ok(Proxy {
+            addr,
+            upstream,
+            shared,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// A proxy in front of the server `url` names (see [`upstream_of`]).
+    ///
+    /// ```no_run
+    /// use leasecheck::proxy::Proxy;
+    /// let url = "postgres://postgres@127.0.0.1:5432/postgres";
+    /// let proxy = Proxy::in_front_of(url)?;
+    /// let through = proxy.url_for(url)?;
+    /// # Ok::<(), leasecheck::fault::FaultError>(())
+    /// ```
+    pub fn in_front_of(url: &str) -> Result<Proxy, FaultError> {
+        Proxy::start(upstream_of(url)?)
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server every connection is forwarded to.
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream
+    }
+
+    /// Stop forwarding on every connection, both ways, until [`Proxy::release`].
+    /// Idempotent: holding a held proxy changes nothing.
+    ///
+    /// Bytes a pump read before this call may still be delivered; bytes it
+    /// reads after it are delivered only after the release, in order.
+    pub fn hold(&self) {
+        let mut gate = lock(&self.shared.gate);
+        if gate.closed || gate.held {
+            return;
+        }
+        gate.held = true;
+        drop(gate);
+        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.upstream, "holding every connection");
+    }
+
+    /// Forward again, starting with whatever was held. Idempotent.
+    pub fn release(&self) {
+        let mut gate = lock(&self.shared.gate);
+        if !gate.held {
+            return;
+        }
+        gate.held = false;
+        drop(gate);
+        self.shared.changed.notify_all();
+        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.upstream, "released every connection");
+    }
+
+    /// Hold every connection until the returned guard is dropped (also while
+    /// unwinding from a panic). Holds are not counted: dropping any guard
+    /// releases the proxy.
+    ///
+    /// ```no_run
+    /// # fn f(proxy: &leasecheck::proxy::Proxy) {
+    /// let hold = proxy.hold_guard();
+    /// assert!(proxy.is_held());
+    /// drop(hold);
+    /// assert!(!proxy.is_held());
+    /// # }
+    /// ```
+    #[must_use = "dropping the guard releases the connections at once"]
+    pub fn hold_guard(&self) -> Hold<'_> {
+        self.hold();
+        Hold { proxy: self }
+    }
+
+    /// Whether the proxy is holding its connections.
+    pub fn is_held(&self) -> bool {
+        lock(&self.shared.gate).held
+    }
+
+    /// How many client connections are open (an upstream connection may
+    /// still be in progress for some).
+    pub fn open_connections(&self) -> usize {
+        lock(&self.shared.conns).open.len()
+    }
+
+    /// `url` rewritten to connect through this proxy: its host, `hostaddr`
+    /// and port are replaced by the proxy's address and everything else
+    /// (user, password, database, other parameters) is kept. Accepts both
+    /// `postgres://` URLs and `key=value` strings.
+    ///
+    /// The proxy forwards to [`Proxy::upstream`] whatever server `url` named:
+    /// passing the URL of the server the proxy fronts is the caller's part.
+    ///
+    /// ```no_run
+    /// # let proxy = leasecheck::proxy::Proxy::start("127.0.0.1:5432".parse()?)?;
+    /// let url = proxy.url_for("postgres://app:secret@db.internal:5432/app?sslmode=disable")?;
+    /// // postgres://app:secret@127.0.0.1:<proxy port>/app?sslmode=disable
+    /// let kv = proxy.url_for("host=db.internal port=5432 user=app dbname=app")?;
+    /// // user=app dbname=app host=127.0.0.1 port=<proxy port>
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn url_for(&self, url: &str) -> Result<String, FaultError> {
+        let bad = |reason: String| FaultError::Url {
+            fault: FAULT,
+            reason,
+        };
+        url.parse::<postgres::Config>().map_err(|e| {
+            bad(format!(
+                "connection string {} does not parse: {e}",
+                redact(url)
+            ))
+        })?;
+        let rewritten = match url_rest(url) {
+            Some((scheme, rest)) => rewrite_url(scheme, rest, self.addr),
+            None => rewrite_key_value(url, self.addr),
+        };
+        // Check the result with the driver's own parser.
+        let config: postgres::Config = rewritten.parse().map_err(|e| {
+            bad(format!(
+                "rewriting {} for the proxy broke it: {e}",
+                redact(url)
+            ))
+        })?;
+        let host_ok = matches!(config.get_hosts(), [postgres::config::Host::Tcp(h)] if *h == self.addr.ip().to_string());
+        let port_ok = config.get_ports() == [self.addr.port()];
+        if !host_ok || !port_ok || !config.get_hostaddrs().is_empty() {
+            return Err(bad(format!(
+                "cannot point {} at the proxy {}: the rewritten string connects to {}",
+                redact(url),
+                self.addr,
+                redact(&rewritten)
+            )));
+        }
+        Ok(rewritten)
+    }
+
+    /// Release any hold, stop listening, shut every connection down and wait
+    /// for every thread to end. Dropping the proxy does the same.
+    pub fn close(self) {
+        drop(self);
+    }
+
+    fn shutdown(&mut self) {
+        {
+            let mut gate = lock(&self.shared.gate);
+            if gate.closed {
+                return;
+            }
+            gate.closed = true;
+            gate.held = false;
+        }
+        self.shared.changed.notify_all();
+        if let Some(acceptor) = self.acceptor.take() {
+            // Wake the blocking accept; the acceptor sees `closed` and ends.
+            match TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)) {
+                Ok(_) => {
+                    let _ = acceptor.join();
+                }
+                Err(e) => tracing::warn!(proxy = %self.addr, %e,
+                    "cannot wake the proxy's accept thread; leaving it behind"),
+            }
+        }
+        {
+            let conns = lock(&self.shared.conns);
+            for (client, upstream) in conns.open.values() {
+                let _ = client.shutdown(Shutdown::Both);
+                if let Some(upstream) = upstream {
+                    let _ = upstream.shutdown(Shutdown::Both);
+                }
+            }
+        }
+        // Connection threads may still add pump threads while we join.
+        loop {
+            let threads = std::mem::take(&mut lock(&self.shared.conns).threads);
+            if threads.is_empty() {
+                break;
+            }
+            for thread in threads {
+                let _ = thread.join();
+            }
+        }
+        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.upstream, "proxy closed");
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proxy")
+            .field("addr", &self.addr)
+            .field("upstream", &self.upstream)
+            .field("held", &self.is_held())
+            .finish()
+    }
+}
+
+/// A hold on every connection of a [`Proxy`], released when dropped.
+#[derive(Debug)]
+#[must_use = "dropping the guard releases the connections at once"]
+pub struct Hold<'a> {
+    proxy: &'a Proxy,
+}
+
+impl Hold<'_> {
+    /// Release now (the same as dropping the guard).
+    pub fn release(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        self.proxy.release();
+    }
+}
+
+/// The TCP address of the server a connection string names: its first host
+/// (or `hostaddr`) and port, the first resolved address that accepts a TCP
+/// connection (so `localhost` finds whichever of `::1` and `127.0.0.1` the
+/// server listens on).
+///
+/// ```no_run
+/// let addr = leasecheck::proxy::upstream_of("postgres://postgres@localhost:5432/postgres")?;
+/// # Ok::<(), leasecheck::fault::FaultError>(())
+/// ```
+pub fn upstream_of(url: &str) -> Result<SocketAddr, FaultError> {
+    let bad = |reason: String| FaultError::Url {
+        fault: FAULT,
+        reason,
+    };
+    let config: postgres::Config = url.parse().map_err(|e| {
+        bad(format!(
+            "connection string {} does not parse: {e}",
+            redact(url)
+        ))
+    })?;
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let candidates: Vec<SocketAddr> =
+        match (config.get_hostaddrs().first(), config.get_hosts().first()) {
+            (Some(ip), _) => vec![SocketAddr::new(*ip, port)],
+            (None, Some(postgres::config::Host::Tcp(host))) => (host.as_str(), port)
+                .to_socket_addrs()
+                .map_err(|e| bad(format!("cannot resolve {host}: {e}")))?
+                .collect(),
+            (None, Some(postgres::config::Host::Unix(path))) => {
+                return Err(bad(format!(
+                    "{} is a Unix socket ({}); the proxy only carries TCP",
+                    redact(url),
+                    path.display()
+                )))
+            }
+            (None, None) => ("localhost", port)
+                .to_socket_addrs()
+                .map_err(|e| bad(format!("cannot resolve localhost: {e}")))?
+                .collect(),
+        };
+    let mut errors = Vec::new();
+    for addr in &candidates {
+        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
+            Ok(_) => return Ok(*addr),
+            Err(e) => errors.push(format!("{addr}: {e}")),
+        }
+    }
+    Err(bad(format!(
+        "no address of {} accepts a TCP connection: {}",
+        redact(url),
+        if errors.is_empty() {
+            "it resolves to nothing".into()
+        } else {
+            errors.join("; ")
+        }
+    )))
+}
+
+fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
+    for incoming in listener.incoming() {
+        if shared.closed() {
+            break;
+        }
+        match incoming {
+            Ok(client) => {
+                let conn_shared = Arc::clone(&shared);
+                let spawned = std::thread::Builder::new()
+                    .name("proxy-conn".into())
+                    .spawn(move || serve(client, upstream, conn_shared));
+                match spawned {
+                    Ok(handle) => shared.spawned(handle),
+                    Err(e) => {
+                        tracing::warn!(%e, "proxy: cannot start a connection thread; dropping the connection")
+                    }
+                }
+            }
+            Err(e)
+                if e.kind() == ErrorKind::Interrupted
+                    || e.kind() == ErrorKind::ConnectionAborted => {}
+            Err(e) => {
+                tracing::warn!(%e, "proxy: accept failed");
+                // Out of descriptors and the like: back off instead of spinning.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// One client connection: connect upstream, then pump both ways.
+fn serve(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) {
+    let id = {
+        let Ok(clone) = client.try_clone() else {
+            return;
+        };
+        let mut conns = lock(&shared.conns);
+        if shared.closed() {
+            return;
+        }
+        conns.next += 1;
+        let id = conns.next;
+        conns.open.insert(id, (clone, None));
+        id
+    };
+    let forget = |shared: &Shared| {
+        lock(&shared.conns).open.remove(&id);
+    };
+    let server = match TcpStream::connect_timeout(&upstream, CONNECT_TIMEOUT) {
+        Ok(server) => server,
+        Err(e) => {
+            tracing::warn!(%upstream, %e, "proxy: cannot connect upstream; closing the client connection");
+            let _ = client.shutdown(Shutdown::Both);
+            forget(&shared);
+            return;
+        }
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (Ok(server_clone), Ok(server_reader), Ok(client_writer)) =
+        (server.try_clone(), server.try_clone(), client.try_clone())
+    else {
+        let _ = client.shutdown(Shutdown::Both);
+        let _ = server.shutdown(Shutdown::Both);
+        forget(&shared);
+        return;
+    };
+    {
+        let mut conns = lock(&shared.conns);
+        if shared.closed() {
+            drop(conns);
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+            forget(&shared);
+            return;
+        }
+        if let Some(entry) = conns.open.get_mut(&id) {
+            entry.1 = Some(server_clone);
+        }
+    }
+    tracing::debug!(%upstream, id, "proxy: connection open");
+    let pumps = Arc::new(AtomicUsize::new(2));
+    let finish = {
+        let shared = Arc::clone(&shared);
+        let pumps = Arc::clone(&pumps);
+        move || {
+            if pumps.fetch_sub(1, Ordering::AcqRel) == 1 {
+                lock(&shared.conns).open.remove(&id);
+                tracing::debug!(id, "proxy: connection closed");
+            }
+        }
+    };
+    let back = {
+        let shared = Arc::clone(&shared);
+        let finish = finish.clone();
+        std::thread::Builder::new()
+            .name("proxy-pump".into())
+            .spawn(move || {
+                pump(server_reader, client_writer, &shared);
+                finish();
+            })
+    };
+    match back {
+        Ok(handle) => shared.spawned(handle),
+        Err(e) => {
+            tracing::warn!(%e, "proxy: cannot start a pump thread; closing the connection");
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+            finish();
+        }
+    }
+    pump(client, server, &shared);
+    finish();
+}
+
+/// Copy `from` to `to` until end of stream or an error, waiting at the gate
+/// before every write (and before passing on the end of stream).
+fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
+    let mut buf = vec![0u8; BUFFER];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => {
+                // Pass the half-close on, in order, after any held bytes.
+                if shared.wait_open() {
+                    let _ = to.shutdown(Shutdown::Write);
+                    return;
+                }
+                break;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if !shared.wait_open() || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    // An error or the proxy closing: end the whole connection, so the
+    // other pump and both peers see it.
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// `(scheme, rest)` of a `postgres://` or `postgresql://` URL.
+fn url_rest(url: &str) -> Option<(&str, &str)> {
+    ["postgres://", "postgresql://"]
+        .into_iter()
+        .find_map(|scheme| url.strip_prefix(scheme).map(|rest| (scheme, rest)))
+}
+
+fn host_port(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// Replace the host list of a URL and drop `host`, `hostaddr` and `port`
+/// parameters. Splits the way the driver does: credentials end at the first
+/// `@`, the host list at the next `/` or `?`.
+fn rewrite_url(scheme: &str, rest: &str, proxy: SocketAddr) -> String {
+    let (credentials, after) = match rest.find('@') {
+        Some(at) => rest.split_at(at + 1),
+        None => ("", rest),
+    };
+    let tail = &after[after.find(['/', '?']).unwrap_or(after.len())..];
+    let (path, query) = match tail.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (tail, None),
+    };
+    let kept: Vec<&str> = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+            !is_address_key(&percent_decode(key))
+        })
+        .collect();
+    let mut out = format!("{scheme}{credentials}{}{path}", host_port(proxy));
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    out
+}
+
+fn is_address_key(key: &str) -> bool {
+    matches!(key, "host" | "hostaddr" | "port")
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Replace `host`, `hostaddr` and `port` of a `key=value` string, keeping
+/// every other pair exactly as written. Tokenises the way the driver does
+/// (the string is known to parse).
+fn rewrite_key_value(s: &str, proxy: SocketAddr) -> String {
+    let mut kept = Vec::new();
+    let mut chars = s.char_indices().peekable();
+    loop {
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        let Some(&(start, _)) = chars.peek() else {
+            break;
+        };
+        while chars
+            .next_if(|(_, c)| !c.is_whitespace() && *c != '=')
+            .is_some()
+        {}
+        let key_end = chars.peek().map_or(s.len(), |&(i, _)| i);
+        let key = &s[start..key_end];
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        if chars.next_if(|(_, c)| *c == '=').is_none() {
+            break;
+        }
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        if chars.next_if(|(_, c)| *c == '\'').is_some() {
+            while let Some((_, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '\'' => break,
+                    _ => {}
+                }
+            }
+        } else {
+            while let Some((_, c)) = chars.next_if(|(_, c)| !c.is_whitespace()) {
+                if c == '\\' {
+                    chars.next();
+                }
+            }
+        }
+        let end = chars.peek().map_or(s.len(), |&(i, _)| i);
+        if !is_address_key(key) {
+            kept.push(&s[start..end]);
+        }
+    }
+    let address = format!("host={} port={}", proxy.ip(), proxy.port());
+    kept.push(&address);
+    kept.join(" ")
+}

@@ -1,0 +1,293 @@
+//! What a run found, for people (a one-screen summary), for machines
+//! (`--json`) and for CI systems (`--junit`).
+//!
+//! Exit codes are an interface: [`Report::exit_code`] is 0 when every
+//! property held, 1 when one was violated, 2 when the run could not be done.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// How one scenario ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum Status {
+    /// Every property it checks held.
+    Passed,
+    /// At least one property was violated (see the findings).
+    Violated,
+    /// It does not apply here (e.g. a backend stall against a remote server).
+    NotApplicable(String),
+    /// It could not be run.
+    Error(String),
+    /// Ctrl-C stopped the run before it finished.
+    Interrupted,
+}
+
+/// One violated property, with the window of the history that shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// The property, e.g. "P1 exactly one winner".
+    pub property: String,
+    /// What happened, in one sentence.
+    pub message: String,
+    /// A short timeline of the violating window.
+    pub timeline: String,
+}
+
+/// One scenario of a battery: a race, a takeover under one fault, ...
+#[derive(Clone, Debug, Serialize)]
+pub struct Scenario {
+    /// Its name, e.g. "takeover/backend-stall".
+    pub name: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub status: Status,
+    /// Figures worth printing (latencies, counts), in order.
+    pub figures: Vec<(String, String)>,
+    /// The violations it found.
+    pub findings: Vec<Finding>,
+    /// How long it took.
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+}
+
+impl Scenario {
+    /// A scenario with no figures or findings yet.
+    pub fn new(name: impl Into<String>) -> Scenario {
+        Scenario {
+            name: name.into(),
+            status: Status::Passed,
+            figures: Vec::new(),
+            findings: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// Add a figure.
+    pub fn figure(&mut self, name: impl Into<String>, value: impl ToString) {
+        self.figures.push((name.into(), value.to_string()));
+    }
+
+    /// Add a finding; the scenario is then violated.
+    pub fn violation(
+        &mut self,
+        property: impl ToString,
+        message: impl Into<String>,
+        timeline: String,
+    ) {
+        self.findings.push(Finding {
+            property: property.to_string(),
+            message: message.into(),
+            timeline,
+        });
+        self.status = Status::Violated;
+    }
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The lease under test.
+    pub subject: String,
+    /// Where Postgres came from and where it is.
+    pub database: String,
+    /// The TTL the lease ran with, in seconds.
+    pub ttl_seconds: f64,
+    /// The seed of every random choice of the run.
+    pub seed: u64,
+    /// The one command that replays this run.
+    pub replay: String,
+    /// The scenarios, in the order they ran.
+    pub scenarios: Vec<Scenario>,
+    /// The history file written, if any.
+    pub history_file: Option<String>,
+}
+
+impl Report {
+    /// 0 every property held, 1 a property was violated, 2 the run could not be done.
+    pub fn exit_code(&self) -> i32 {
+        if self.scenarios.iter().any(|s| s.status == Status::Violated) {
+            1
+        } else if self
+            .scenarios
+            .iter()
+            .any(|s| matches!(s.status, Status::Error(_) | Status::Interrupted))
+            || self.scenarios.is_empty()
+        {
+            2
+        } else {
+            0
+        }
+    }
+
+    /// The one-screen summary for a terminal.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "leasecheck: {}", self.subject);
+        let _ = writeln!(
+            out,
+            "  database {}   ttl {}s   seed {}",
+            self.database, self.ttl_seconds, self.seed
+        );
+        for s in &self.scenarios {
+            let mark = match &s.status {
+                Status::Passed => "ok  ".to_string(),
+                Status::Violated => "FAIL".to_string(),
+                Status::NotApplicable(_) => "n/a ".to_string(),
+                Status::Error(_) => "ERR ".to_string(),
+                Status::Interrupted => "INT ".to_string(),
+            };
+            let figures: Vec<String> = s.figures.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(
+                out,
+                "  {mark} {:<28} {:>6.1}s  {}",
+                s.name,
+                s.duration.as_secs_f64(),
+                figures.join("  ")
+            );
+            match &s.status {
+                Status::NotApplicable(why) => {
+                    let _ = writeln!(out, "         not applicable: {why}");
+                }
+                Status::Error(why) => {
+                    let _ = writeln!(out, "         could not run: {why}");
+                }
+                _ => {}
+            }
+        }
+        for s in &self.scenarios {
+            for f in &s.findings {
+                let _ = writeln!(
+                    out,
+                    "\nVIOLATION {} in {}: {}",
+                    f.property, s.name, f.message
+                );
+                for line in f.timeline.lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+        if let Some(h) = &self.history_file {
+            let _ = writeln!(out, "\nhistory written to {h}");
+        }
+        let verdict = match self.exit_code() {
+            0 => "all properties held".to_string(),
+            1 => {
+                let n: usize = self.scenarios.iter().map(|s| s.findings.len()).sum();
+                format!("{n} violation(s)")
+            }
+            _ => "the run could not be completed".to_string(),
+        };
+        let _ = writeln!(out, "\nresult: {verdict} (exit {})", self.exit_code());
+        if self.exit_code() != 0 {
+            let _ = writeln!(out, "seed: {}", self.seed);
+            let _ = writeln!(out, "replay: {}", self.replay);
+        }
+        out
+    }
+
+    /// The report as JSON.
+    pub fn to_json(&self) -> String {
+        let mut value = match serde_json::to_value(self) {
+            Ok(v) => v,
+            Err(e) => unreachable!("a report always serialises: {e}"),
+        };
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("exit_code".into(), self.exit_code().into());
+        }
+        value.to_string()
+    }
+
+    /// The report as a JUnit XML document: one test case per scenario.
+    pub fn to_junit(&self) -> String {
+        let failures = self
+            .scenarios
+            .iter()
+            .filter(|s| s.status == Status::Violated)
+            .count();
+        let errors = self
+            .scenarios
+            .iter()
+            .filter(|s| matches!(s.status, Status::Error(_) | Status::Interrupted))
+            .count();
+        let skipped = self
+            .scenarios
+            .iter()
+            .filter(|s| matches!(s.status, Status::NotApplicable(_)))
+            .count();
+        let total: f64 = self
+            .scenarios
+            .iter()
+            .map(|s| s.duration.as_secs_f64())
+            .sum();
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            out,
+            "<testsuites><testsuite name=\"leasecheck: {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{total:.3}\">",
+            xml(&self.subject),
+            self.scenarios.len()
+        );
+        let _ = writeln!(
+            out,
+            "  <properties><property name=\"seed\" value=\"{}\"/><property name=\"replay\" value=\"{}\"/></properties>",
+            self.seed,
+            xml(&self.replay)
+        );
+        for s in &self.scenarios {
+            let _ = write!(
+                out,
+                "  <testcase classname=\"leasecheck\" name=\"{}\" time=\"{:.3}\">",
+                xml(&s.name),
+                s.duration.as_secs_f64()
+            );
+            match &s.status {
+                Status::Passed => {}
+                Status::Violated => {
+                    for f in &s.findings {
+                        let _ = write!(
+                            out,
+                            "\n    <failure message=\"{}: {}\">{}\nseed: {}\nreplay: {}</failure>",
+                            xml(&f.property),
+                            xml(&f.message),
+                            xml(&f.timeline),
+                            self.seed,
+                            xml(&self.replay)
+                        );
+                    }
+                    out.push_str("\n  ");
+                }
+                Status::NotApplicable(why) => {
+                    let _ = write!(out, "<skipped message=\"{}\"/>", xml(why));
+                }
+                Status::Error(why) => {
+                    let _ = write!(out, "<error message=\"{}\"/>", xml(why));
+                }
+                Status::Interrupted => out.push_str("<error message=\"interrupted\"/>"),
+            }
+            out.push_str("</testcase>\n");
+        }
+        out.push_str("</testsuite></testsuites>\n");
+        out
+    }
+}
+
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,209 @@
+//! The race runner (P1): N candidates on N connections, racing `try_acquire`.
+//!
+//! Each candidate has its own connection and its own thread of a dedicated
+//! rayon pool sized for N (never the global pool: a barrier across more tasks
+//! than threads would deadlock). Rounds are aligned by a barrier; before each
+//! round the harness makes the lease free or, on alternate rounds where the
+//! lease can be aged, stale with the last winner still named. All N call
+//! `try_acquire` at once; exactly one must win.
+
+use crate::contender::Contender;
+use crate::history::{Recorder, HARNESS};
+use crate::subject::{RunError, Subject};
+use hdrhistogram::Histogram;
+use leasecheck_model::history::{Call, Event, Outcome};
+use leasecheck_model::{Candidate, Op};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::Duration;
+
+/// Settings of a race battery.
+#[derive(Clone, Debug)]
+pub struct RaceOptions {
+    /// How many candidates race (at least 2).
+    pub candidates: usize,
+    /// How many rounds.
+    pub rounds: usize,
+    /// Seed for the battery's choices (free or stale rounds, start order).
+    pub seed: u64,
+}
+
+/// A round that did not have exactly one winner.
+#[derive(Clone, Debug)]
+pub struct BadRound {
+    /// Round number, from 0.
+    pub round: usize,
+    /// Whether the lease was stale (rather than free) before the round.
+    pub stale: bool,
+    /// The candidates whose `try_acquire` returned true.
+    pub winners: Vec<Candidate>,
+    /// How many calls failed with an unknown outcome.
+    pub unknown: usize,
+    /// The round's events, for the timeline.
+    pub events: Vec<Event>,
+}
+
+/// What a race battery observed.
+#[derive(Debug)]
+pub struct RaceResult {
+    /// Candidates per round.
+    pub candidates: usize,
+    /// Rounds completed.
+    pub rounds: usize,
+    /// Rounds without exactly one winner.
+    pub bad_rounds: Vec<BadRound>,
+    /// Latency of each `try_acquire`, in microseconds.
+    pub latency: Histogram<u64>,
+    /// Latency of whole rounds (barrier release to the last reply), in microseconds.
+    pub round_latency: Histogram<u64>,
+    /// Wall time of the battery.
+    pub elapsed: Duration,
+}
+
+fn histogram() -> Histogram<u64> {
+    match Histogram::new(3) {
+        Ok(h) => h,
+        Err(e) => unreachable!("3 significant figures is a valid histogram: {e}"),
+    }
+}
+
+/// Run a race battery against `subject`, recording into `rec`. `tick` is
+/// called after every round (for progress bars); `cancel` stops between rounds.
+///
+/// ```no_run
+/// use leasecheck::{stress, Postgres, Recorder, Subject, Ttl};
+/// let pg = Postgres::provision()?;
+/// let ttl = Ttl::parse("1")?;
+/// let mut subject = Subject::reference(&pg, ttl)?;
+/// let rec = Recorder::new(ttl, true);
+/// let opts = stress::RaceOptions { candidates: 8, rounds: 20, seed: 1 };
+/// let result = stress::race(&mut subject, &opts, &rec, &Default::default(), &|| {})?;
+/// assert!(result.bad_rounds.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn race(
+    subject: &mut Subject,
+    opts: &RaceOptions,
+    rec: &Recorder,
+    cancel: &AtomicBool,
+    tick: &(dyn Fn() + Sync),
+) -> Result<RaceResult, RunError> {
+    if opts.candidates < 2 {
+        return Err(RunError::Settings(format!(
+            "a race needs at least 2 candidates, not {}",
+            opts.candidates
+        )));
+    }
+    let n = opts.candidates;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("candidate-{i}"))
+        .build()
+        .map_err(|e| RunError::Threads {
+            threads: n,
+            message: e.to_string(),
+        })?;
+    let mut contenders: Vec<(Candidate, Box<dyn Contender>)> = Vec::with_capacity(n);
+    for i in 0..n {
+        let who = Candidate(i as u16);
+        contenders.push((who, subject.contender(who, None)?));
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    let started = std::time::Instant::now();
+    let mut result = RaceResult {
+        candidates: n,
+        rounds: 0,
+        bad_rounds: Vec::new(),
+        latency: histogram(),
+        round_latency: histogram(),
+        elapsed: Duration::ZERO,
+    };
+    let stale_margin = Duration::from_millis(1) + subject.ttl().as_duration();
+    let mut someone_holds = false;
+    for round in 0..opts.rounds {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        // Alternate free and stale rounds (stale needs a holder and `age`).
+        let stale = round % 2 == 1 && someone_holds && subject.can_age();
+        let (prep, _) = rec.call(HARNESS, harness_call(stale, stale_margin), || {
+            if stale {
+                subject.age(stale_margin).map(|_| ok())
+            } else {
+                subject.reset().map(|_| ok())
+            }
+        });
+        prep?;
+        contenders.shuffle(&mut rng);
+        let barrier = Barrier::new(n);
+        let events: Mutex<Vec<(Event, u64)>> = Mutex::new(Vec::with_capacity(n));
+        let round_start = rec.now();
+        pool.scope(|s| {
+            for (who, contender) in contenders.iter_mut() {
+                let (barrier, events, who) = (&barrier, &events, *who);
+                s.spawn(move |_| {
+                    barrier.wait();
+                    let (_, event) = rec.call(who, Call::Lease { op: Op::TryAcquire }, || {
+                        contender.call(Op::TryAcquire)
+                    });
+                    let micros = event.complete.since(event.invoke).as_micros().max(0) as u64;
+                    if let Ok(mut e) = events.lock() {
+                        e.push((event, micros));
+                    }
+                });
+            }
+        });
+        let events = events.into_inner().unwrap_or_default();
+        let mut last = round_start;
+        for (event, micros) in &events {
+            let _ = result.latency.record(*micros);
+            last = last.max(event.complete);
+        }
+        let _ = result
+            .round_latency
+            .record(last.since(round_start).as_micros().max(0) as u64);
+        let winners: Vec<Candidate> = events
+            .iter()
+            .filter(|(e, _)| e.outcome == Outcome::Ok)
+            .map(|(e, _)| e.candidate)
+            .collect();
+        let unknown = events
+            .iter()
+            .filter(|(e, _)| e.outcome == Outcome::Unknown)
+            .count();
+        someone_holds = !winners.is_empty();
+        let fine = winners.len() == 1 || (winners.is_empty() && unknown > 0);
+        if !fine {
+            result.bad_rounds.push(BadRound {
+                round,
+                stale,
+                winners,
+                unknown,
+                events: events.iter().map(|(e, _)| *e).collect(),
+            });
+        }
+        result.rounds += 1;
+        tick();
+    }
+    result.elapsed = started.elapsed();
+    Ok(result)
+}
+
+fn ok() -> crate::history::Reply {
+    crate::history::Reply {
+        took_effect: true,
+        server_time: None,
+    }
+}
+
+fn harness_call(stale: bool, by: Duration) -> Call {
+    if stale {
+        Call::Age {
+            by: leasecheck_model::Span::from_duration(by),
+        }
+    } else {
+        Call::Reset
+    }
+}

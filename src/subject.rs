@@ -1,0 +1,259 @@
+//! The lease under test, installed in a schema of the harness's own.
+//!
+//! A [`Subject`] is either the built-in reference [`Lease`] or a spec file's
+//! statements. It owns the schema it was installed in (and drops only that),
+//! hands out one [`Contender`] per candidate, and performs the harness's own
+//! calls: `reset` (make the lease free) and `age` (make the current tenure
+//! look older without sleeping).
+
+use crate::contender::Contender;
+use crate::holder::HolderId;
+use crate::lease::{Lease, LeaseError};
+use crate::provision::Postgres;
+use crate::schema::{Schema, SchemaError};
+use crate::ttl::Ttl;
+use leasecheck_model::Candidate;
+use std::time::Duration;
+
+/// Why a run could not be done (exit status 2), as opposed to a property
+/// being violated.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The lease could not be reached or installed.
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    /// The schema could not be created or dropped.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// A spec file is malformed or its statements fail.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    /// A fault could not be injected or undone.
+    #[error(transparent)]
+    Fault(#[from] crate::fault::FaultError),
+    /// A harness statement (reset, age, ...) failed.
+    #[error("harness statement {what} failed: {message}")]
+    Harness {
+        /// What the harness was doing.
+        what: &'static str,
+        /// Postgres's message.
+        message: String,
+    },
+    /// The runner's threads could not be started.
+    #[error("cannot start {threads} runner threads: {message}")]
+    Threads {
+        /// How many.
+        threads: usize,
+        /// Why not.
+        message: String,
+    },
+    /// The settings make no sense.
+    #[error("invalid settings: {0}")]
+    Settings(String),
+    /// Interrupted (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
+}
+
+enum Kind {
+    Reference,
+    Spec(std::sync::Arc<crate::spec::Spec>),
+}
+
+/// The lease under test, in its own schema.
+pub struct Subject {
+    kind: Kind,
+    schema: Schema,
+    url: String,
+    ttl: Ttl,
+    name: String,
+}
+
+impl Subject {
+    /// The built-in reference lease, in a fresh schema of `pg`.
+    ///
+    /// ```no_run
+    /// let pg = leasecheck::Postgres::provision()?;
+    /// let subject = leasecheck::Subject::reference(&pg, leasecheck::Ttl::parse("1")?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reference(pg: &Postgres, ttl: Ttl) -> Result<Subject, RunError> {
+        let schema = Schema::create(connect(pg)?)?;
+        let subject = Subject {
+            kind: Kind::Reference,
+            schema,
+            url: pg.url().to_string(),
+            ttl,
+            name: "reference (built-in)".to_string(),
+        };
+        let mut lease = subject.reference_lease(&subject.url, HolderId::for_process())?;
+        lease.ensure_table()?;
+        Ok(subject)
+    }
+
+    /// A spec file's lease, installed in a fresh schema of `pg` (its `schema`
+    /// SQL run, every statement prepared: a broken statement fails here,
+    /// before any run).
+    ///
+    /// ```no_run
+    /// let pg = leasecheck::Postgres::provision()?;
+    /// let spec = leasecheck::spec::Spec::reference();
+    /// let subject = leasecheck::Subject::from_spec(&pg, spec, leasecheck::Ttl::parse("1")?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_spec(
+        pg: &Postgres,
+        spec: crate::spec::Spec,
+        ttl: Ttl,
+    ) -> Result<Subject, RunError> {
+        let mut schema = Schema::create(connect(pg)?)?;
+        let name = schema.name().clone();
+        spec.install(schema.client(), &name)?;
+        Ok(Subject {
+            name: format!("{} (spec)", spec.name()),
+            kind: Kind::Spec(std::sync::Arc::new(spec)),
+            schema,
+            url: pg.url().to_string(),
+            ttl,
+        })
+    }
+
+    fn reference_lease(&self, url: &str, holder: HolderId) -> Result<Lease<'static>, LeaseError> {
+        let table = match self.schema.table("lease_lock") {
+            Ok(t) => t,
+            Err(e) => unreachable!("lease_lock is a valid identifier: {e}"),
+        };
+        Lease::connect(url, table, self.ttl, holder)
+    }
+
+    /// The name shown in reports.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The TTL the lease runs with.
+    pub fn ttl(&self) -> Ttl {
+        self.ttl
+    }
+
+    /// Whether the harness can age a tenure without sleeping.
+    pub fn can_age(&self) -> bool {
+        match &self.kind {
+            Kind::Reference => true,
+            Kind::Spec(spec) => spec.can_age(),
+        }
+    }
+
+    /// The quoted, qualified name of the reference lease's table.
+    fn table_sql(&self) -> String {
+        format!("{}.\"lease_lock\"", self.schema.name())
+    }
+
+    /// The lease row's table (`lease_lock` in the subject's schema), for
+    /// faults that lock the row; an error when the subject has no such table.
+    pub fn lease_table(&mut self) -> Result<crate::ident::TableName, RunError> {
+        let table = match self.schema.table("lease_lock") {
+            Ok(t) => t,
+            Err(e) => unreachable!("lease_lock is a valid identifier: {e}"),
+        };
+        let exists: bool = self
+            .schema
+            .client()
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table.to_string()])
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| harness("look up the lease table", &e))?;
+        if exists {
+            Ok(table)
+        } else {
+            Err(RunError::Settings(format!(
+                "not applicable: the row-lock fault locks {table}, which this lease does not have"
+            )))
+        }
+    }
+
+    /// The schema the subject lives in.
+    pub fn schema_name(&self) -> &crate::ident::Ident {
+        self.schema.name()
+    }
+
+    /// A contender for `who`, connected to `url` (the server's own, or a
+    /// proxy's in front of it).
+    pub fn contender(
+        &self,
+        who: Candidate,
+        url: Option<&str>,
+    ) -> Result<Box<dyn Contender>, RunError> {
+        let url = url.unwrap_or(&self.url);
+        let holder = HolderId::for_process().derive(&who.to_string());
+        match &self.kind {
+            Kind::Reference => Ok(Box::new(self.reference_lease(url, holder)?)),
+            Kind::Spec(spec) => Ok(Box::new(crate::spec::SpecLease::connect(
+                url,
+                self.schema.name(),
+                spec.clone(),
+                self.ttl,
+                holder,
+            )?)),
+        }
+    }
+
+    /// Make the lease free.
+    pub fn reset(&mut self) -> Result<(), RunError> {
+        match &self.kind {
+            Kind::Reference => {
+                let sql = format!("UPDATE {} SET leader = ''", self.table_sql());
+                self.schema
+                    .client()
+                    .execute(&sql, &[])
+                    .map(|_| ())
+                    .map_err(|e| harness("reset", &e))
+            }
+            Kind::Spec(spec) => {
+                let name = self.schema.name().clone();
+                Ok(spec.reset(self.schema.client(), &name)?)
+            }
+        }
+    }
+
+    /// Make the current tenure look older by `by`. `Ok(false)` when the
+    /// subject has no way to do that (a spec without `age`).
+    pub fn age(&mut self, by: Duration) -> Result<bool, RunError> {
+        match &self.kind {
+            Kind::Reference => {
+                let sql = format!(
+                    "UPDATE {} SET acquired_at = acquired_at - make_interval(secs => $1)",
+                    self.table_sql()
+                );
+                let secs = by.as_secs_f64();
+                self.schema
+                    .client()
+                    .execute(&sql, &[&secs])
+                    .map(|_| true)
+                    .map_err(|e| harness("age", &e))
+            }
+            Kind::Spec(spec) => {
+                let name = self.schema.name().clone();
+                Ok(spec.age(self.schema.client(), &name, by)?)
+            }
+        }
+    }
+
+    /// Drop the subject's schema, reporting failure (dropping does the same quietly).
+    pub fn drop_schema(self) -> Result<(), RunError> {
+        Ok(self.schema.drop_schema()?)
+    }
+}
+
+fn connect(pg: &Postgres) -> Result<postgres::Client, RunError> {
+    pg.connect().map_err(|e| RunError::Harness {
+        what: "connect",
+        message: format!("{}: {}", pg.target(), crate::diagnostic::pg_message(&e)),
+    })
+}
+
+fn harness(what: &'static str, e: &postgres::Error) -> RunError {
+    RunError::Harness {
+        what,
+        message: crate::diagnostic::pg_message(e),
+    }
+}

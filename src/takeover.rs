@@ -1,0 +1,418 @@
+//! The takeover runner (P2-P6): a leader stalls past its TTL under a fault.
+//!
+//! A leader acquires and renews every `renew_interval`; standbys poll with
+//! `try_acquire` every `poll_interval`. After a few renews a fault stalls the
+//! leader for `stall` (longer than the TTL); afterwards it resumes and renews.
+//! The fault is always undone, also when the run panics: every fault is a
+//! guard whose `Drop` undoes it, dropped by a timer thread inside a scope.
+//!
+//! What must hold, depending on the fault:
+//!
+//! - the leader alone stalls (client pause, connection stall, backend stall):
+//!   exactly one standby wins, within TTL + poll interval + slack of the
+//!   leader's last successful renew (P3), and the leader's first renew after
+//!   the stall returns false, also when it was sent before the takeover and
+//!   delayed (P4);
+//! - everyone stalls (row lock, database pause): who leads afterwards is a
+//!   race the model allows either way, so only P6 and P7 are judged.
+//!
+//! P2 and P6 (no early takeover, no overlapping tenure) and P7 (the model
+//! explains every outcome) are judged by the checker on the recorded history.
+
+use crate::contender::Contender;
+use crate::fault::Fault;
+use crate::history::{Recorder, Reply, HARNESS};
+use crate::provision::Postgres;
+use crate::subject::{RunError, Subject};
+use leasecheck_model::check::Property;
+use leasecheck_model::history::{Call, Event, Outcome};
+use leasecheck_model::{Candidate, Op};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+/// Settings of one takeover trial.
+#[derive(Clone, Debug)]
+pub struct TakeoverOptions {
+    /// How many standbys poll.
+    pub standbys: usize,
+    /// How often the leader renews.
+    pub renew_interval: Duration,
+    /// How often standbys poll.
+    pub poll_interval: Duration,
+    /// How long the fault stalls the leader (must exceed the TTL).
+    pub stall: Duration,
+    /// Allowance over TTL + poll interval for the takeover (scheduling, queries).
+    pub slack: Duration,
+    /// Renews before the fault.
+    pub warmup_renews: u32,
+}
+
+/// A property a trial found violated, with the events that show it.
+#[derive(Clone, Debug)]
+pub struct TrialFinding {
+    /// Which property.
+    pub property: Property,
+    /// What happened.
+    pub message: String,
+    /// The events involved.
+    pub events: Vec<Event>,
+}
+
+/// What one takeover trial observed.
+#[derive(Clone, Debug)]
+pub struct TakeoverResult {
+    /// The fault injected.
+    pub fault: Fault,
+    /// The standby that took over, if any.
+    pub winner: Option<Candidate>,
+    /// From the leader's last successful renew (its start) to the winner's reply.
+    pub takeover_latency: Option<Duration>,
+    /// Whether the leader's first renew after the stall returned false.
+    pub leader_learned: Option<bool>,
+    /// The runner's own findings (P3, P4); the checker adds P2, P6, P7.
+    pub findings: Vec<TrialFinding>,
+}
+
+/// Leader is `c0`; standbys are `c1..`.
+const LEADER: Candidate = Candidate(0);
+
+/// Run one takeover trial under `fault`.
+///
+/// ```no_run
+/// use leasecheck::{fault::Fault, takeover, Postgres, Recorder, Subject, Ttl};
+/// use std::time::Duration;
+/// let pg = Postgres::provision()?;
+/// let ttl = Ttl::parse("0.2")?;
+/// let mut subject = Subject::reference(&pg, ttl)?;
+/// let rec = Recorder::new(ttl, true);
+/// let opts = takeover::TakeoverOptions {
+///     standbys: 3,
+///     renew_interval: Duration::from_millis(50),
+///     poll_interval: Duration::from_millis(20),
+///     stall: Duration::from_millis(600),
+///     slack: Duration::from_millis(300),
+///     warmup_renews: 3,
+/// };
+/// let result = takeover::trial(&pg, &mut subject, Fault::ClientPause, &opts, &rec)?;
+/// assert!(result.findings.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn trial(
+    pg: &Postgres,
+    subject: &mut Subject,
+    fault: Fault,
+    opts: &TakeoverOptions,
+    rec: &Recorder,
+) -> Result<TakeoverResult, RunError> {
+    let ttl = subject.ttl().as_duration();
+    if opts.stall <= ttl {
+        return Err(RunError::Settings(format!(
+            "the stall ({:?}) must be longer than the TTL ({:?})",
+            opts.stall, ttl
+        )));
+    }
+    if opts.standbys == 0 {
+        return Err(RunError::Settings(
+            "a takeover needs at least one standby".into(),
+        ));
+    }
+    fault.applicable(pg).map_err(RunError::Settings)?;
+
+    let lock_table = match fault {
+        Fault::RowLock => Some(subject.lease_table()?),
+        _ => None,
+    };
+    let proxy = match fault {
+        Fault::ConnectionStall => Some(crate::proxy::Proxy::in_front_of(pg.url())?),
+        _ => None,
+    };
+    let leader_url = match &proxy {
+        Some(p) => Some(p.url_for(pg.url())?),
+        None => None,
+    };
+    let mut leader = subject.contender(LEADER, leader_url.as_deref())?;
+    let mut standbys: Vec<(Candidate, Box<dyn Contender>)> = (1..=opts.standbys)
+        .map(|i| {
+            let who = Candidate(i as u16);
+            subject.contender(who, None).map(|c| (who, c))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let (reset, _) = rec.call(HARNESS, Call::Reset, || subject.reset().map(|_| ok()));
+    reset?;
+    let (first, first_event) = rec.call(LEADER, lease(Op::TryAcquire), || {
+        leader.call(Op::TryAcquire)
+    });
+    let mut result = TakeoverResult {
+        fault,
+        winner: None,
+        takeover_latency: None,
+        leader_learned: None,
+        findings: Vec::new(),
+    };
+    if !matches!(
+        first,
+        Ok(Reply {
+            took_effect: true,
+            ..
+        })
+    ) {
+        result.findings.push(TrialFinding {
+            property: Property::P1ExactlyOneWinner,
+            message: format!("the leader could not acquire a free lease ({first:?})"),
+            events: vec![first_event],
+        });
+        return Ok(result);
+    }
+
+    let stop = AtomicBool::new(false);
+    let won: (Mutex<Vec<Event>>, Condvar) = (Mutex::new(Vec::new()), Condvar::new());
+    let mut last_ok = first_event;
+    let mut after_stall: Option<Event> = None;
+
+    std::thread::scope(|s| -> Result<(), RunError> {
+        for (who, standby) in standbys.iter_mut() {
+            let (stop, won, who) = (&stop, &won, *who);
+            s.spawn(move || standby_loop(who, standby.as_mut(), opts, rec, stop, won));
+        }
+        let outcome = (|| -> Result<(), RunError> {
+            for _ in 0..opts.warmup_renews {
+                std::thread::sleep(opts.renew_interval);
+                let (r, e) = rec.call(LEADER, lease(Op::Renew), || leader.call(Op::Renew));
+                if matches!(
+                    r,
+                    Ok(Reply {
+                        took_effect: true,
+                        ..
+                    })
+                ) {
+                    last_ok = e;
+                }
+            }
+            let renewed = stall_then_renew(
+                pg,
+                lock_table.as_ref(),
+                fault,
+                opts,
+                proxy.as_ref(),
+                leader.as_mut(),
+                rec,
+            )?;
+            after_stall = Some(renewed);
+            // Wait for a standby to win, bounded by the P3 deadline measured
+            // from the leader's last successful renew.
+            let deadline = std::time::Instant::now() + ttl + opts.poll_interval + opts.slack;
+            let (lock, cvar) = &won;
+            let mut winners = lock.lock().map_err(|_| poisoned())?;
+            while winners.is_empty() {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                let (w, _) = cvar
+                    .wait_timeout(winners, deadline - now)
+                    .map_err(|_| poisoned())?;
+                winners = w;
+            }
+            Ok(())
+        })();
+        stop.store(true, Ordering::SeqCst);
+        outcome
+    })?;
+    if let Some(p) = proxy {
+        p.close();
+    }
+
+    let winners = won.0.into_inner().map_err(|_| poisoned())?;
+    let leader_alone = matches!(
+        fault,
+        Fault::ClientPause | Fault::ConnectionStall | Fault::BackendStall
+    );
+    result.winner = winners.first().map(|e| e.candidate);
+    if let Some(w) = winners.first() {
+        let latency = w.complete.since(last_ok.invoke);
+        result.takeover_latency = Some(Duration::from_micros(latency.as_micros().max(0) as u64));
+    }
+    if let Some(e) = after_stall {
+        result.leader_learned = match e.outcome {
+            Outcome::Ok => Some(false),
+            Outcome::Fail => Some(true),
+            Outcome::Unknown => None,
+        };
+    }
+    if leader_alone {
+        let bound = ttl + opts.poll_interval + opts.slack;
+        match winners.len() {
+            0 => result.findings.push(TrialFinding {
+                property: Property::P3TakeoverHappens,
+                message: format!(
+                    "no standby took over within TTL + poll interval + slack = {bound:?} after the leader stalled for {:?}",
+                    opts.stall
+                ),
+                events: vec![last_ok],
+            }),
+            1 => {
+                if let Some(latency) = result.takeover_latency {
+                    if latency > bound {
+                        result.findings.push(TrialFinding {
+                            property: Property::P3TakeoverHappens,
+                            message: format!(
+                                "the takeover took {latency:?}, over TTL + poll interval + slack = {bound:?}"
+                            ),
+                            events: vec![last_ok, winners[0]],
+                        });
+                    }
+                }
+            }
+            _ => result.findings.push(TrialFinding {
+                property: Property::P3TakeoverHappens,
+                message: format!(
+                    "{} standbys won after one stall: {}",
+                    winners.len(),
+                    winners.iter().map(|e| e.candidate.to_string()).collect::<Vec<_>>().join(", ")
+                ),
+                events: winners.clone(),
+            }),
+        }
+        if let (Some(false), Some(e)) = (result.leader_learned, after_stall) {
+            if !winners.is_empty() {
+                let mut events = vec![last_ok, winners[0], e];
+                events.sort_by_key(|e| e.invoke);
+                result.findings.push(TrialFinding {
+                    property: Property::P4DeposedLeaderLearns,
+                    message: format!(
+                        "after {} took over, the deposed leader {LEADER}'s renew returned true",
+                        winners[0].candidate
+                    ),
+                    events,
+                });
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn standby_loop(
+    who: Candidate,
+    standby: &mut dyn Contender,
+    opts: &TakeoverOptions,
+    rec: &Recorder,
+    stop: &AtomicBool,
+    won: &(Mutex<Vec<Event>>, Condvar),
+) {
+    let mut leading = false;
+    while !stop.load(Ordering::SeqCst) {
+        if leading {
+            // A standby that won acts as the new leader: it keeps renewing.
+            let (r, _) = rec.call(who, lease(Op::Renew), || standby.call(Op::Renew));
+            if !matches!(
+                r,
+                Ok(Reply {
+                    took_effect: true,
+                    ..
+                })
+            ) {
+                leading = false;
+            }
+            std::thread::sleep(opts.renew_interval);
+            continue;
+        }
+        let (r, e) = rec.call(who, lease(Op::TryAcquire), || standby.call(Op::TryAcquire));
+        if matches!(
+            r,
+            Ok(Reply {
+                took_effect: true,
+                ..
+            })
+        ) {
+            leading = true;
+            let (lock, cvar) = won;
+            if let Ok(mut w) = lock.lock() {
+                w.push(e);
+            }
+            cvar.notify_all();
+            continue;
+        }
+        std::thread::sleep(opts.poll_interval);
+    }
+}
+
+/// Stall the leader under `fault` for `opts.stall`, then renew; returns the
+/// renew's event. The fault's guard is dropped by a timer thread (or by the
+/// scope's unwinding), so it is undone whatever happens.
+fn stall_then_renew(
+    pg: &Postgres,
+    lock_table: Option<&crate::ident::TableName>,
+    fault: Fault,
+    opts: &TakeoverOptions,
+    proxy: Option<&crate::proxy::Proxy>,
+    leader: &mut dyn Contender,
+    rec: &Recorder,
+) -> Result<Event, RunError> {
+    let renew = |leader: &mut dyn Contender| {
+        rec.call(LEADER, lease(Op::Renew), || leader.call(Op::Renew))
+            .1
+    };
+    match fault {
+        Fault::ClientPause => {
+            std::thread::sleep(opts.stall);
+            Ok(renew(leader))
+        }
+        Fault::ConnectionStall => {
+            let Some(proxy) = proxy else {
+                return Err(RunError::Settings(
+                    "connection stall without a proxy".into(),
+                ));
+            };
+            let hold = proxy.hold_guard();
+            Ok(with_timer(opts.stall, hold, || renew(leader)))
+        }
+        Fault::BackendStall => {
+            let pid = leader.backend_pid()?;
+            let guard = crate::fault::BackendStall::stop(pid)?;
+            Ok(with_timer(opts.stall, guard, || renew(leader)))
+        }
+        Fault::RowLock => {
+            let blocker = pg.connect().map_err(|e| RunError::Harness {
+                what: "connect the row-lock blocker",
+                message: crate::diagnostic::pg_message(&e),
+            })?;
+            let Some(table) = lock_table else {
+                return Err(RunError::Settings("row lock without a table".into()));
+            };
+            let guard = crate::fault::RowLock::hold(blocker, table)?;
+            Ok(with_timer(opts.stall, guard, || renew(leader)))
+        }
+        Fault::DatabasePause => {
+            let guard = crate::fault::DatabasePause::of(pg)?;
+            Ok(with_timer(opts.stall, guard, || renew(leader)))
+        }
+    }
+}
+
+/// Run `f` while a timer thread drops `guard` after `after`.
+fn with_timer<G: Send, T>(after: Duration, guard: G, f: impl FnOnce() -> T) -> T {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            std::thread::sleep(after);
+            drop(guard);
+        });
+        f()
+    })
+}
+
+fn lease(op: Op) -> Call {
+    Call::Lease { op }
+}
+
+fn ok() -> Reply {
+    Reply {
+        took_effect: true,
+        server_time: None,
+    }
+}
+
+fn poisoned() -> RunError {
+    RunError::Settings("a runner thread panicked".into())
+}
