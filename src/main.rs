@@ -258,6 +258,9 @@ fn battery_command(battery: Battery, name: &str, args: RunArgs) -> Result<u8> {
         Some(spec) => Box::new(move || Subject::from_spec(pg_ref, spec.clone(), ttl)),
         None => Box::new(move || Subject::reference(pg_ref, ttl)),
     };
+    // Install the lease once before any run: a spec whose SQL fails is
+    // rejected here, naming the field and quoting Postgres.
+    make()?.drop_schema()?;
     let outcome = battery::run(&pg, make.as_ref(), battery, &settings, &cancel, &tick);
     bar.finish_and_clear();
 

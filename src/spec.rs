@@ -439,6 +439,16 @@ impl Spec {
         }
     }
 
+    /// The text of the built-in reference spec (`specs/reference.toml`),
+    /// a commented starting point for a spec of one's own.
+    ///
+    /// ```no_run
+    /// print!("{}", leasecheck::spec::Spec::reference_text());
+    /// ```
+    pub fn reference_text() -> &'static str {
+        REFERENCE
+    }
+
     /// Where the spec came from (the file name given to [`Spec::parse`] or [`Spec::load`]).
     pub fn origin(&self) -> &str {
         &self.origin

@@ -139,16 +139,25 @@
 //!
 //! # P6 tenures
 //!
-//! Per candidate, in time order (lease calls by `invoke`, harness calls by
-//! `complete`, lease calls first on ties): an `Ok` `try_acquire` opens a
-//! claim `[complete, invoke + ttl)`; an `Ok` `renew` sets its end to
-//! `invoke + ttl` (or opens a claim like an acquire if none is open, as the
-//! caller acts as leader after it); an `Ok` or `Unknown` `release` ends it at
-//! its `invoke`; a `Reset` (`Ok` or `Unknown`) ends every open claim at the
-//! reset's `invoke`; an `Age { by }` (`Ok` or `Unknown`) moves the end of
-//! every open claim `by` earlier. `Unknown` acquires and renews never open or
-//! extend a claim. Claims of different candidates must not overlap; one that
-//! starts at or after the other's end is fine.
+//! The calls are read in time order: acquires and renews at their `invoke`;
+//! releases, resets and ages at their `complete` (so after every call that
+//! may have taken effect before them); the former first on ties. Then, per
+//! candidate:
+//!
+//! - an `Ok` `try_acquire` opens a claim `[complete, invoke + ttl)`;
+//! - an `Ok` `renew` sets the end of the open claim to `invoke + ttl`, or
+//!   opens a claim like an acquire if none is open (the caller acts as leader
+//!   after it);
+//! - an `Ok` or `Unknown` `release` ends the claim at the release's `invoke`;
+//! - a `Reset` (`Ok` or `Unknown`) ends every open claim at its `invoke`;
+//! - an `Age { by }` (`Ok` or `Unknown`) moves the end of every open claim
+//!   `by` earlier;
+//! - `Unknown` acquires and renews never open or extend a claim.
+//!
+//! Claims of different candidates must not overlap; one that starts at or
+//! after the other's end is fine. Every choice above errs towards shorter
+//! claims, so a history the model explains with each `now()` at the instant
+//! the call took effect never shows an overlap.
 
 use crate::history::{Call, History, Outcome};
 use crate::lease::Op;
@@ -472,15 +481,19 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
         .map(|e| e.invoke.0.min(e.complete.0))
         .min()
         .unwrap_or(0);
-    // (time, lease calls before harness calls, index)
+    // (time, calls that open or extend a claim first, index): a call that
+    // ends or shortens claims is placed at its completion, after every call
+    // that may have taken effect before it
     let mut order: Vec<(i64, u8, usize)> = events
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let (inv, comp) = minmax(e.invoke.0, e.complete.0);
             match e.call {
-                Call::Lease { .. } => (inv, 0, i),
-                Call::Reset | Call::Age { .. } => (comp, 1, i),
+                Call::Lease {
+                    op: Op::TryAcquire | Op::Renew,
+                } => (inv, 0, i),
+                _ => (comp, 1, i),
             }
         })
         .collect();

@@ -1,9 +1,11 @@
 //! The one integration-test binary: every test here runs against a real
 //! Postgres (see `support::db`), in a schema of its own.
 
+mod cli;
 mod differential;
 mod fault;
 mod lease;
 mod provision;
+mod spec;
 mod support;
 mod validation;
