@@ -17,7 +17,7 @@
 //! use leasecheck_model::history::{Call, Event, History, Outcome};
 //! use leasecheck_model::{Candidate, Op, Span, Time};
 //!
-//! let acquire = |c, invoke, complete, server, outcome| Event {
+//! let acquire = |c, invoke, complete, server: Option<i64>, outcome| Event {
 //!     candidate: Candidate(c),
 //!     call: Call::Lease { op: Op::TryAcquire },
 //!     invoke: Time(invoke),
@@ -150,8 +150,8 @@
 //!   after it);
 //! - an `Ok` or `Unknown` `release` ends the claim at the release's `invoke`;
 //! - a `Reset` (`Ok` or `Unknown`) ends every open claim at its `invoke`;
-//! - an `Age { by }` (`Ok` or `Unknown`) moves the end of every open claim
-//!   `by` earlier;
+//! - an `Age { by }` (`Ok` or `Unknown`) moves `by` earlier the end of
+//!   every claim still running at the age's `invoke`;
 //! - `Unknown` acquires and renews never open or extend a claim.
 //!
 //! Claims of different candidates must not overlap; one that starts at or
@@ -499,55 +499,73 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
         .collect();
     order.sort_unstable();
 
+    // The longest call: a claim that ended before `now - longest` can no
+    // longer be shortened by a call read at `now` or later.
+    let longest = events
+        .iter()
+        .map(|e| e.complete.0.abs_diff(e.invoke.0))
+        .max()
+        .unwrap_or(0)
+        .min(i64::MAX as u64) as i64;
     let mut claims: Vec<Claim> = Vec::new();
-    // open claim of each candidate (index into `claims`), and who has one
-    let mut open: Vec<Option<usize>> = vec![None; usize::from(u16::MAX) + 1];
-    let mut holders: Vec<u16> = Vec::new();
-    for &(_, _, i) in &order {
+    // claims that a later release, reset or age may still shorten
+    let mut open: Vec<usize> = Vec::new();
+    let mut prune_at = 64;
+    // each candidate's latest claim, which its renews extend
+    let mut latest: HashMap<u16, usize, BuildHasherDefault<FxHasher>> = HashMap::default();
+    for &(now, _, i) in &order {
         let e = &events[i];
         let (inv, comp) = minmax(e.invoke.0, e.complete.0);
         let who = e.candidate.0;
         match (e.call, e.outcome) {
             (Call::Lease { op: Op::TryAcquire }, Outcome::Ok) => {
-                if open[usize::from(who)].is_none() {
-                    holders.push(who);
-                }
-                open[usize::from(who)] = Some(claims.len());
+                latest.insert(who, claims.len());
+                open.push(claims.len());
                 claims.push(Claim::new(who, comp, inv.saturating_add(ttl), i));
             }
-            (Call::Lease { op: Op::Renew }, Outcome::Ok) => match open[usize::from(who)] {
-                Some(c) => {
+            (Call::Lease { op: Op::Renew }, Outcome::Ok) => match latest.get(&who) {
+                Some(&c) => {
                     claims[c].end = inv.saturating_add(ttl);
                     claims[c].extended = Some(i);
                 }
                 None => {
-                    holders.push(who);
-                    open[usize::from(who)] = Some(claims.len());
+                    latest.insert(who, claims.len());
+                    open.push(claims.len());
                     claims.push(Claim::new(who, comp, inv.saturating_add(ttl), i));
                 }
             },
             (Call::Lease { op: Op::Release }, Outcome::Ok | Outcome::Unknown) => {
-                if let Some(c) = open[usize::from(who)].take() {
-                    holders.retain(|&h| h != who);
+                latest.remove(&who);
+                open.retain(|&c| {
+                    if claims[c].who != who {
+                        return true;
+                    }
                     claims[c].end = claims[c].end.min(inv);
                     claims[c].ended = Some(i);
-                }
+                    false
+                });
             }
             (Call::Reset, Outcome::Ok | Outcome::Unknown) => {
-                for h in holders.drain(..) {
-                    let c = open[usize::from(h)].take().expect("an open claim");
+                latest.clear();
+                for c in open.drain(..) {
                     claims[c].end = claims[c].end.min(inv);
                     claims[c].ended = Some(i);
                 }
             }
             (Call::Age { by }, Outcome::Ok | Outcome::Unknown) => {
-                for &h in &holders {
-                    let c = open[usize::from(h)].expect("an open claim");
-                    claims[c].end = claims[c].end.saturating_sub(by.as_micros());
-                    claims[c].aged = Some(i);
+                for &c in &open {
+                    if claims[c].end > inv {
+                        claims[c].end = claims[c].end.saturating_sub(by.as_micros());
+                        claims[c].aged = Some(i);
+                    }
                 }
             }
             _ => {}
+        }
+        if open.len() >= prune_at {
+            let horizon = now.saturating_sub(longest);
+            open.retain(|&c| claims[c].end > horizon || latest.get(&claims[c].who) == Some(&c));
+            prune_at = 64.max(2 * open.len());
         }
     }
 

@@ -222,15 +222,30 @@ fn a_placeholder_beyond_dollar_3_is_rejected_naming_the_field_and_quoting_it() {
 #[test]
 fn placeholders_inside_literals_comments_and_identifiers_are_not_placeholders() {
     let text = spec_text(
-        r#"""
-SELECT '$4' AS "col$5", $$ $6 $$, E'\'$7' -- $8
-  /* $9 /* nested $10 */ */ , 1 AS a$11 WHERE $1 <> '' AND $2 > 0 AND $3 IS NOT NULL"""
+        r#"'''
+SELECT '$4' AS "col$5", $$ $6 $$, $x$ $12 $x$, E'\'$7' -- $8
+  /* $9 /* nested $10 */ */ , 1 AS a$11 WHERE $1 <> '' AND $2 > 0 AND $3 IS NOT NULL'''
 "#,
         r#""SELECT 1""#,
         r#""SELECT 1""#,
         "",
     );
-    Spec::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    let spec = Spec::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    // Postgres agrees: the statement prepares with three parameters.
+    installed(spec);
+    // ... while a real placeholder after each of those constructs is found.
+    for sql in [
+        "SELECT 'a' || $4",
+        "SELECT $$ $1 $$ || $4",
+        "SELECT \"a\" FROM (SELECT 1 AS a) t WHERE $4",
+        "SELECT 1 /* c */ + $4",
+        "SELECT 1 -- c\n + $4",
+        "SELECT E'\\\\' || $4",
+    ] {
+        let text = spec_text(&format!("{sql:?}"), r#""SELECT 1""#, r#""SELECT 1""#, "");
+        let msg = parse_err(&text);
+        assert!(msg.contains("`$4`"), "{sql}: {msg}");
+    }
 }
 
 #[test]
@@ -712,4 +727,32 @@ fn a_sql_error_while_running_is_an_error_naming_the_operation() {
     let msg = err.to_string();
     assert!(msg.contains("renew") && msg.contains("does not exist"), "{msg}");
     assert!(!err.is_connection_loss());
+}
+
+#[test]
+fn zz_show_messages() {
+    for t in [
+        reference_with("renew", ""),
+        reference_with("ttl_seconds", "ttl_seconds = \"x\""),
+        reference_with("ttl_seconds", "ttl_seconds = 0"),
+        reference_with("renew", "renew = \"SELECT $4\""),
+        reference_with("renew", "renew = [\"SELECT 1\", 2]"),
+        reference_with("renew", "renew = [\"SELECT 1\",\n  \"\"]"),
+        reference_with("renew", "renew = \"SELECT 1; SELECT 2\""),
+        format!("{}\nisolation = \"snapshot\"", Spec::reference_text()),
+        format!("{}\nrenw = \"SELECT 1\"", Spec::reference_text()),
+        format!("{}\nrenew = \"SELECT 1\"", Spec::reference_text()),
+        "name = \"x\"\nschema = \"\"\"unterminated".to_string(),
+    ] {
+        eprintln!("---\n{}", Spec::parse(&t, "specs/mine.toml").unwrap_err());
+    }
+    let spec = Spec::parse(
+        &reference_with("renew", "renew = \"UPDATE lease_lock SET acquired_at = now() WHERE holder = $1 RETURNING id\""),
+        "specs/mine.toml",
+    )
+    .unwrap();
+    let db = db();
+    let mut schema = Schema::create(db.connect()).unwrap();
+    let name = schema.name().clone();
+    eprintln!("---\n{}", spec.install(schema.client(), &name).unwrap_err());
 }
