@@ -1,1 +1,894 @@
-fn main() {}
+//! Contention benchmarks of the reference lease, each beside its physical floor.
+//!
+//! One Postgres for the whole process (provisioned on first need: `DATABASE_URL`,
+//! else a throwaway local cluster, else a container), every benchmark in a
+//! schema of its own. Groups:
+//!
+//! - `uncontended`: the reference [`Lease`]'s `try_acquire` / `renew` /
+//!   `release` on one connection, next to a bare `SELECT 1` and a bare
+//!   single-row `UPDATE` (both prepared once: one round trip, the floor) on the
+//!   same connection. The lease's own SQL is also run as one round trip
+//!   (`*_typed`: `query_typed`, the unnamed statement, safe behind a
+//!   transaction pooler) and as a named prepared statement (`*_prepared`), to
+//!   show where the time goes.
+//! - `contended`: N candidates (1..64) on N connections race `try_acquire` on
+//!   a free lease in barrier-aligned rounds on a dedicated rayon pool, the
+//!   lease made free again (untimed) before every round. The time of a round
+//!   runs from the first call's start to the last call's reply. Beside it: N
+//!   clients doing a bare single-row `UPDATE` of one row (the floor), a session
+//!   `pg_try_advisory_lock`, and an `INSERT ... ON CONFLICT DO UPDATE` lease
+//!   with an expiry column.
+//! - `takeover`: from the leader's last successful renew to a standby's win
+//!   after the leader stalls ([`Fault::ClientPause`]), for a few TTL / poll
+//!   interval settings; the floor is TTL + poll interval.
+//! - `recording`: race throughput ([`stress::race`], 8 candidates) with the
+//!   history recorder on and off, and the recorder's own cost per call.
+//!
+//! The checker's throughput is `model/benches/check.rs`.
+//!
+//! Besides criterion's output, the process writes the latency distribution of
+//! every benchmark (count, mean, p50, p99, max, anomalies) to
+//! `$LEASECHECK_BENCH_OUT/samples.csv` (default `target/leasecheck-bench`),
+//! which `scripts/bench.sh` turns into `bench-report/`.
+//!
+//! Run: `cargo bench --bench contention` (full) or `scripts/bench.sh` (short,
+//! with the report).
+
+use criterion::{black_box, BenchmarkId, Criterion, SamplingMode};
+use hdrhistogram::Histogram;
+use leasecheck::fault::Fault;
+use leasecheck::model::history::Call;
+use leasecheck::model::{Candidate, Op};
+use leasecheck::stress::{self, RaceOptions};
+use leasecheck::takeover::{self, TakeoverOptions};
+use leasecheck::{HolderId, Lease, Postgres, Recorder, Reply, Schema, Subject, TableName, Ttl};
+use postgres::types::Type;
+use postgres::{Client, Statement};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+/// Candidates per contended round.
+const CANDIDATES: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+/// TTL of the uncontended and contended benches (rounds reset the lease, so
+/// it never expires during them).
+const TTL_SECS: f64 = 10.0;
+/// (TTL, poll interval) settings of the takeover bench, in milliseconds.
+const TAKEOVERS: [(u64, u64); 3] = [(100, 10), (250, 50), (500, 100)];
+/// Candidates of the recording bench.
+const RECORDED_RACE: usize = 8;
+
+// The reference lease's statements, as in src/lease.rs, for the one-round-trip
+// variants; `{t}` is the table.
+const WRITTEN: &str = "(extract(epoch FROM acquired_at) * 1000000)::int8";
+
+fn try_acquire_sql(t: &TableName) -> String {
+    format!(
+        "UPDATE {t} SET leader = $1, acquired_at = now()
+          WHERE id = 1 AND (leader = '' OR acquired_at < now() - make_interval(secs => $2))
+          RETURNING {WRITTEN}"
+    )
+}
+
+fn renew_sql(t: &TableName) -> String {
+    format!("UPDATE {t} SET acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING {WRITTEN}")
+}
+
+fn release_sql(t: &TableName) -> String {
+    format!(
+        "UPDATE {t} SET leader = '', acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING {WRITTEN}"
+    )
+}
+
+/// The floor: a bare single-row `UPDATE` of the lease row.
+fn bare_update_sql(t: &TableName) -> String {
+    format!("UPDATE {t} SET acquired_at = now() WHERE id = 1")
+}
+
+/// The alternative lease: one row per name with an expiry column, taken by an
+/// upsert that only overwrites an expired row.
+fn upsert_sql(t: &TableName) -> String {
+    format!(
+        "INSERT INTO {t} AS l (name, holder, expires_at)
+              VALUES ('bench', $1, now() + make_interval(secs => $2))
+         ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+               WHERE l.expires_at < now()
+         RETURNING (extract(epoch FROM expires_at) * 1000000)::int8"
+    )
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    let mut pg = Lazy::default();
+    let mut stats = Stats::default();
+    uncontended(&mut criterion, &mut pg, &mut stats);
+    contended(&mut criterion, &mut pg, &mut stats);
+    takeover_latency(&mut criterion, &mut pg, &mut stats);
+    recording(&mut criterion, &mut pg, &mut stats);
+    criterion.final_summary();
+    if let Some(pg) = pg.0.as_ref() {
+        stats.write(pg);
+    }
+}
+
+/// The one Postgres of the process, provisioned when a benchmark first needs it
+/// (so `--list`, or a filter matching nothing here, starts nothing).
+#[derive(Default)]
+struct Lazy(Option<Postgres>);
+
+impl Lazy {
+    fn get(&mut self) -> &Postgres {
+        self.0.get_or_insert_with(|| {
+            let pg = Postgres::provision().unwrap_or_else(|e| panic!("{e}"));
+            eprintln!("benchmarking against {} ({})", pg.target(), pg.source());
+            pg
+        })
+    }
+}
+
+fn schema(pg: &Postgres) -> Schema {
+    let client = pg.connect().expect("connect the harness connection");
+    Schema::create(client).expect("create a schema for the benchmark")
+}
+
+/// A lease table (the reference design) in `schema`, seeded.
+fn lease_table(schema: &mut Schema) -> TableName {
+    let table = schema.table("lease_lock").expect("valid table name");
+    let holder = HolderId::new("bench-setup").expect("valid holder");
+    Lease::with_client(schema.client(), table.clone(), ttl(TTL_SECS), holder)
+        .ensure_table()
+        .expect("create the lease table");
+    table
+}
+
+fn ttl(secs: f64) -> Ttl {
+    Ttl::from_secs_f64(secs).expect("valid TTL")
+}
+
+// ---------------------------------------------------------------------------
+// Latency distributions, written next to criterion's estimates.
+
+struct Row {
+    hist: Histogram<u64>,
+    anomalies: u64,
+    floor: Option<Duration>,
+}
+
+/// Per benchmark id and metric: every measured call or round, in nanoseconds.
+/// Includes criterion's warm-up, which runs on warm connections too.
+#[derive(Default)]
+struct Stats {
+    rows: BTreeMap<(String, &'static str), Row>,
+}
+
+impl Stats {
+    fn row(&mut self, id: &str, metric: &'static str) -> &mut Row {
+        self.rows
+            .entry((id.to_string(), metric))
+            .or_insert_with(|| Row {
+                hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                    .expect("valid histogram bounds"),
+                anomalies: 0,
+                floor: None,
+            })
+    }
+
+    fn record(&mut self, id: &str, metric: &'static str, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.row(id, metric).hist.saturating_record(ns);
+    }
+
+    fn anomaly(&mut self, id: &str, metric: &'static str) {
+        self.row(id, metric).anomalies += 1;
+    }
+
+    fn floor(&mut self, id: &str, metric: &'static str, floor: Duration) {
+        self.row(id, metric).floor = Some(floor);
+    }
+
+    fn write(&self, pg: &Postgres) {
+        let dir = std::env::var_os("LEASECHECK_BENCH_OUT")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "target/leasecheck-bench".into());
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("cannot create {}: {e}", dir.display());
+            return;
+        }
+        let us = |ns: f64| format!("{:.3}", ns / 1000.0);
+        let mut csv =
+            String::from("id,metric,count,mean_us,p50_us,p99_us,max_us,anomalies,floor_us\n");
+        for ((id, metric), row) in &self.rows {
+            let h = &row.hist;
+            let _ = writeln!(
+                csv,
+                "{id},{metric},{},{},{},{},{},{},{}",
+                h.len(),
+                us(h.mean()),
+                us(h.value_at_quantile(0.5) as f64),
+                us(h.value_at_quantile(0.99) as f64),
+                us(h.max() as f64),
+                row.anomalies,
+                row.floor
+                    .map(|f| us(f.as_nanos() as f64))
+                    .unwrap_or_default(),
+            );
+        }
+        let version = pg
+            .connect()
+            .and_then(|mut c| c.query_one("SHOW server_version", &[]))
+            .and_then(|r| r.try_get::<_, String>(0))
+            .unwrap_or_else(|e| format!("unknown ({e})"));
+        let server = format!(
+            "server_version={version}\nsource={}\ntarget={}\n",
+            pg.source(),
+            pg.target()
+        );
+        for (name, text) in [("samples.csv", csv), ("server.txt", server)] {
+            let path = dir.join(name);
+            match std::fs::write(&path, text) {
+                Ok(()) => eprintln!("wrote {}", path.display()),
+                Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Uncontended: one connection, one holder.
+
+/// One lease on its own connection; the floors and the one-round-trip
+/// variants run on that same connection.
+struct Solo {
+    select_1: Statement,
+    update: Statement,
+    acquire: Statement,
+    renew: Statement,
+    release: Statement,
+    acquire_sql: String,
+    renew_sql: String,
+    release_sql: String,
+    holder: String,
+    ttl: f64,
+    lease: Lease<'static>,
+    _schema: Schema,
+}
+
+impl Solo {
+    fn new(pg: &Postgres) -> Solo {
+        let mut schema = schema(pg);
+        let table = lease_table(&mut schema);
+        let holder = HolderId::new("bench-solo").expect("valid holder");
+        let mut lease = Lease::connect(pg.url(), table.clone(), ttl(TTL_SECS), holder.clone())
+            .expect("connect the lease");
+        let client = lease.client().expect("an open connection");
+        let mut prepare = |sql: &str| client.prepare(sql).expect("prepare");
+        Solo {
+            select_1: prepare("SELECT 1"),
+            update: prepare(&bare_update_sql(&table)),
+            acquire: prepare(&try_acquire_sql(&table)),
+            renew: prepare(&renew_sql(&table)),
+            release: prepare(&release_sql(&table)),
+            acquire_sql: try_acquire_sql(&table),
+            renew_sql: renew_sql(&table),
+            release_sql: release_sql(&table),
+            holder: holder.as_str().to_string(),
+            ttl: TTL_SECS,
+            lease,
+            _schema: schema,
+        }
+    }
+
+    fn client(&mut self) -> &mut Client {
+        self.lease.client().expect("the lease's connection is open")
+    }
+}
+
+/// What an uncontended benchmark times, and the untimed step before each call.
+#[derive(Clone, Copy, Debug)]
+enum Solo1 {
+    Select1,
+    Update,
+    TryAcquire,
+    TryAcquireBusy,
+    Renew,
+    Release,
+    TryAcquireTyped,
+    RenewTyped,
+    ReleaseTyped,
+    TryAcquirePrepared,
+    RenewPrepared,
+    ReleasePrepared,
+}
+
+impl Solo1 {
+    const ALL: [Solo1; 12] = [
+        Solo1::Select1,
+        Solo1::Update,
+        Solo1::TryAcquire,
+        Solo1::TryAcquireBusy,
+        Solo1::Renew,
+        Solo1::Release,
+        Solo1::TryAcquireTyped,
+        Solo1::RenewTyped,
+        Solo1::ReleaseTyped,
+        Solo1::TryAcquirePrepared,
+        Solo1::RenewPrepared,
+        Solo1::ReleasePrepared,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Solo1::Select1 => "select_1",
+            Solo1::Update => "update",
+            Solo1::TryAcquire => "try_acquire",
+            Solo1::TryAcquireBusy => "try_acquire_busy",
+            Solo1::Renew => "renew",
+            Solo1::Release => "release",
+            Solo1::TryAcquireTyped => "try_acquire_typed",
+            Solo1::RenewTyped => "renew_typed",
+            Solo1::ReleaseTyped => "release_typed",
+            Solo1::TryAcquirePrepared => "try_acquire_prepared",
+            Solo1::RenewPrepared => "renew_prepared",
+            Solo1::ReleasePrepared => "release_prepared",
+        }
+    }
+
+    /// Which lease operation it is, if any.
+    fn op(self) -> Option<Op> {
+        match self {
+            Solo1::Select1 | Solo1::Update => None,
+            Solo1::TryAcquire
+            | Solo1::TryAcquireBusy
+            | Solo1::TryAcquireTyped
+            | Solo1::TryAcquirePrepared => Some(Op::TryAcquire),
+            Solo1::Renew | Solo1::RenewTyped | Solo1::RenewPrepared => Some(Op::Renew),
+            Solo1::Release | Solo1::ReleaseTyped | Solo1::ReleasePrepared => Some(Op::Release),
+        }
+    }
+
+    /// Whether the timed call is expected to take effect.
+    fn takes_effect(self) -> bool {
+        !matches!(self, Solo1::TryAcquireBusy)
+    }
+
+    /// Untimed, before every call: make the lease free for an acquire, held
+    /// for a renew, release or busy acquire (with the reference lease's calls).
+    fn setup(self, s: &mut Solo) {
+        let result = match self.op() {
+            None => return,
+            Some(Op::TryAcquire) if self.takes_effect() => s.lease.release(),
+            Some(_) => s.lease.try_acquire(),
+        };
+        result.expect("untimed setup call");
+    }
+
+    /// The timed call; whether it took effect.
+    fn run(self, s: &mut Solo) -> bool {
+        let typed = |s: &mut Solo, sql: &str, with_ttl: bool| {
+            let (holder, ttl) = (s.holder.clone(), s.ttl);
+            let client = s.client();
+            let row = if with_ttl {
+                client.query_typed_opt(sql, &[(&holder, Type::TEXT), (&ttl, Type::FLOAT8)])
+            } else {
+                client.query_typed_opt(sql, &[(&holder, Type::TEXT)])
+            };
+            row.expect("lease statement").is_some()
+        };
+        let prepared = |s: &mut Solo, st: &Statement, with_ttl: bool| {
+            let (holder, ttl) = (s.holder.clone(), s.ttl);
+            let client = s.client();
+            let row = if with_ttl {
+                client.query_opt(st, &[&holder, &ttl])
+            } else {
+                client.query_opt(st, &[&holder])
+            };
+            row.expect("lease statement").is_some()
+        };
+        match self {
+            Solo1::Select1 => {
+                let st = s.select_1.clone();
+                let row = s.client().query_one(&st, &[]).expect("SELECT 1");
+                black_box(row);
+                true
+            }
+            Solo1::Update => {
+                let st = s.update.clone();
+                s.client().execute(&st, &[]).expect("bare UPDATE") == 1
+            }
+            Solo1::TryAcquire | Solo1::TryAcquireBusy => {
+                s.lease.try_acquire().expect("try_acquire").is_some()
+            }
+            Solo1::Renew => s.lease.renew().expect("renew").is_some(),
+            Solo1::Release => s.lease.release().expect("release").is_some(),
+            Solo1::TryAcquireTyped => {
+                let sql = s.acquire_sql.clone();
+                typed(s, &sql, true)
+            }
+            Solo1::RenewTyped => {
+                let sql = s.renew_sql.clone();
+                typed(s, &sql, false)
+            }
+            Solo1::ReleaseTyped => {
+                let sql = s.release_sql.clone();
+                typed(s, &sql, false)
+            }
+            Solo1::TryAcquirePrepared => {
+                let st = s.acquire.clone();
+                prepared(s, &st, true)
+            }
+            Solo1::RenewPrepared => {
+                let st = s.renew.clone();
+                prepared(s, &st, false)
+            }
+            Solo1::ReleasePrepared => {
+                let st = s.release.clone();
+                prepared(s, &st, false)
+            }
+        }
+    }
+}
+
+fn uncontended(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
+    let mut group = c.benchmark_group("uncontended");
+    let mut solo: Option<Solo> = None;
+    for bench in Solo1::ALL {
+        let id = format!("uncontended/{}", bench.name());
+        group.bench_function(bench.name(), |b| {
+            let s = solo.get_or_insert_with(|| Solo::new(pg.get()));
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    bench.setup(s);
+                    let t = Instant::now();
+                    let effect = bench.run(s);
+                    let d = t.elapsed();
+                    if effect != bench.takes_effect() {
+                        stats.anomaly(&id, "call");
+                    }
+                    stats.record(&id, "call", d);
+                    total += d;
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Contended: N candidates, barrier-aligned rounds.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// The reference `Lease::try_acquire`.
+    Lease,
+    /// The same statement in one round trip (`query_typed`).
+    LeaseTyped,
+    /// The floor: N clients update the same row.
+    Update,
+    /// `pg_try_advisory_lock` on each candidate's session.
+    Advisory,
+    /// An upsert lease with an expiry column.
+    Upsert,
+}
+
+impl Kind {
+    const ALL: [Kind; 5] = [
+        Kind::Update,
+        Kind::Lease,
+        Kind::LeaseTyped,
+        Kind::Advisory,
+        Kind::Upsert,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Lease => "lease",
+            Kind::LeaseTyped => "lease_typed",
+            Kind::Update => "update",
+            Kind::Advisory => "advisory",
+            Kind::Upsert => "upsert",
+        }
+    }
+
+    /// How many calls of a round should take effect.
+    fn winners(self, n: usize) -> usize {
+        match self {
+            Kind::Update => n,
+            _ => 1,
+        }
+    }
+}
+
+/// One candidate's connection and statements.
+enum Racer {
+    Lease(Box<Lease<'static>>),
+    Sql {
+        kind: Kind,
+        client: Box<Client>,
+        statement: Option<Statement>,
+        sql: String,
+        unlock: Option<Statement>,
+        holder: String,
+        key: i64,
+    },
+}
+
+impl Racer {
+    fn race(&mut self) -> Result<bool, String> {
+        match self {
+            Racer::Lease(lease) => lease
+                .try_acquire()
+                .map(|w| w.is_some())
+                .map_err(|e| e.to_string()),
+            Racer::Sql {
+                kind,
+                client,
+                statement,
+                sql,
+                holder,
+                key,
+                ..
+            } => {
+                let ttl = TTL_SECS;
+                let result = match (kind, statement.as_ref()) {
+                    (Kind::LeaseTyped, _) => client
+                        .query_typed_opt(sql, &[(&*holder, Type::TEXT), (&ttl, Type::FLOAT8)])
+                        .map(|r| r.is_some()),
+                    (Kind::Update, Some(st)) => client.execute(st, &[]).map(|n| n == 1),
+                    (Kind::Advisory, Some(st)) => {
+                        client.query_one(st, &[&*key]).and_then(|r| r.try_get(0))
+                    }
+                    (Kind::Upsert, Some(st)) => {
+                        client.query_opt(st, &[&*holder, &ttl]).map(|r| r.is_some())
+                    }
+                    _ => unreachable!("every SQL racer has what its kind needs"),
+                };
+                result.map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Untimed, after the round: give back what the round took that the
+    /// coordinator's reset cannot (a session's advisory lock).
+    fn cleanup(&mut self, won: bool) -> Result<(), String> {
+        match self {
+            Racer::Sql {
+                client,
+                unlock: Some(unlock),
+                key,
+                ..
+            } if won => client
+                .query_one(unlock, &[&*key])
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    invoke: AtomicU64,
+    complete: AtomicU64,
+    won: AtomicBool,
+    error: Mutex<Option<String>>,
+}
+
+/// N candidates on N connections and a pool of N threads, in a schema of
+/// their own; the schema's connection is the coordinator's.
+struct Arena {
+    kind: Kind,
+    racers: Vec<Racer>,
+    slots: Vec<Slot>,
+    reset: Option<Statement>,
+    pool: rayon::ThreadPool,
+    schema: Schema,
+}
+
+impl Arena {
+    fn new(pg: &Postgres, kind: Kind, n: usize) -> Arena {
+        let mut schema = schema(pg);
+        let lease = lease_table(&mut schema);
+        let upsert = schema.table("upsert_lease").expect("valid table name");
+        schema
+            .client()
+            .batch_execute(&format!(
+                "CREATE TABLE {upsert} (name text PRIMARY KEY, holder text NOT NULL,
+                                        expires_at timestamptz NOT NULL);
+                 INSERT INTO {upsert} VALUES ('bench', '', '-infinity');"
+            ))
+            .expect("create the upsert lease");
+        let reset = match kind {
+            Kind::Lease | Kind::LeaseTyped => Some(format!("UPDATE {lease} SET leader = ''")),
+            Kind::Upsert => Some(format!("UPDATE {upsert} SET expires_at = '-infinity'")),
+            Kind::Update | Kind::Advisory => None,
+        }
+        .map(|sql| schema.client().prepare(&sql).expect("prepare the reset"));
+        let key: i64 = rand::random();
+        let racers = (0..n)
+            .map(|i| {
+                let holder = HolderId::new(format!("bench-{}-{i}", kind.name())).expect("holder");
+                if kind == Kind::Lease {
+                    let lease = Lease::connect(pg.url(), lease.clone(), ttl(TTL_SECS), holder)
+                        .expect("connect a candidate");
+                    return Racer::Lease(Box::new(lease));
+                }
+                let mut client = pg.connect().expect("connect a candidate");
+                let (sql, unlock) = match kind {
+                    Kind::LeaseTyped => (try_acquire_sql(&lease), None),
+                    Kind::Update => (bare_update_sql(&lease), None),
+                    Kind::Advisory => (
+                        "SELECT pg_try_advisory_lock($1)".to_string(),
+                        Some("SELECT pg_advisory_unlock($1)"),
+                    ),
+                    Kind::Upsert => (upsert_sql(&upsert), None),
+                    Kind::Lease => unreachable!("handled above"),
+                };
+                let statement =
+                    (kind != Kind::LeaseTyped).then(|| client.prepare(&sql).expect("prepare"));
+                let unlock = unlock.map(|u| client.prepare(u).expect("prepare"));
+                Racer::Sql {
+                    kind,
+                    client: Box::new(client),
+                    statement,
+                    sql,
+                    unlock,
+                    holder: holder.as_str().to_string(),
+                    key,
+                }
+            })
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("candidate-{i}"))
+            .build()
+            .expect("a pool of candidate threads");
+        Arena {
+            kind,
+            racers,
+            slots: (0..n).map(|_| Slot::default()).collect(),
+            reset,
+            pool,
+            schema,
+        }
+    }
+
+    /// Run `rounds` rounds; the summed time of the rounds.
+    fn rounds(&mut self, rounds: u64, stats: &mut Stats, id: &str) -> Duration {
+        let n = self.racers.len();
+        let start = Barrier::new(n + 1);
+        let end = Barrier::new(n + 1);
+        let base = Instant::now();
+        let nanos = |i: Instant| u64::try_from(i.duration_since(base).as_nanos()).unwrap_or(0);
+        let mut total = Duration::ZERO;
+        let mut errors: Vec<String> = Vec::new();
+        let Arena {
+            kind,
+            racers,
+            slots,
+            reset,
+            pool,
+            schema,
+        } = self;
+        let kind = *kind;
+        pool.in_place_scope(|s| {
+            for (racer, slot) in racers.iter_mut().zip(slots.iter()) {
+                let (start, end) = (&start, &end);
+                // Never panic in here: the others would wait at the barrier forever.
+                s.spawn(move |_| {
+                    for _ in 0..rounds {
+                        start.wait();
+                        let invoke = Instant::now();
+                        let result = racer.race();
+                        let complete = Instant::now();
+                        slot.invoke.store(nanos(invoke), Ordering::Relaxed);
+                        slot.complete.store(nanos(complete), Ordering::Relaxed);
+                        let won = matches!(result, Ok(true));
+                        slot.won.store(won, Ordering::Relaxed);
+                        let cleanup = racer.cleanup(won);
+                        if let Err(e) = result.and(cleanup.map(|_| true)) {
+                            if let Ok(mut error) = slot.error.lock() {
+                                error.get_or_insert(e);
+                            }
+                        }
+                        end.wait();
+                    }
+                });
+            }
+            for _ in 0..rounds {
+                if let Some(reset) = reset.as_ref() {
+                    if let Err(e) = schema.client().execute(reset, &[]) {
+                        errors.push(format!("reset: {e}"));
+                    }
+                }
+                start.wait();
+                end.wait();
+                let first = slots.iter().map(|s| s.invoke.load(Ordering::Relaxed)).min();
+                let last = slots
+                    .iter()
+                    .map(|s| s.complete.load(Ordering::Relaxed))
+                    .max();
+                let round = Duration::from_nanos(last.unwrap_or(0) - first.unwrap_or(0));
+                total += round;
+                stats.record(id, "round", round);
+                // The winner's own call (for the floor: the first reply).
+                let winner = slots
+                    .iter()
+                    .filter(|s| s.won.load(Ordering::Relaxed))
+                    .min_by_key(|s| s.complete.load(Ordering::Relaxed));
+                if let Some(w) = winner {
+                    let call =
+                        w.complete.load(Ordering::Relaxed) - w.invoke.load(Ordering::Relaxed);
+                    stats.record(id, "winner", Duration::from_nanos(call));
+                }
+                let winners = slots
+                    .iter()
+                    .filter(|s| s.won.load(Ordering::Relaxed))
+                    .count();
+                if winners != kind.winners(n) {
+                    stats.anomaly(id, "round");
+                }
+            }
+        });
+        for slot in slots.iter() {
+            if let Ok(mut error) = slot.error.lock() {
+                errors.extend(error.take());
+            }
+        }
+        if let Some(e) = errors.first() {
+            panic!("{id}: {} calls failed, first: {e}", errors.len());
+        }
+        total
+    }
+}
+
+fn contended(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
+    let mut group = c.benchmark_group("contended");
+    // Rounds are long (up to tens of milliseconds at 64 candidates): the same
+    // number of rounds per sample.
+    group.sampling_mode(SamplingMode::Flat);
+    for n in CANDIDATES {
+        for kind in Kind::ALL {
+            let id = format!("contended/{}/{n}", kind.name());
+            let mut arena: Option<Arena> = None;
+            group.bench_function(BenchmarkId::new(kind.name(), n), |b| {
+                let arena = arena.get_or_insert_with(|| Arena::new(pg.get(), kind, n));
+                b.iter_custom(|rounds| arena.rounds(rounds, stats, &id))
+            });
+        }
+    }
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Takeover latency under a client pause.
+
+fn takeover_latency(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
+    let mut group = c.benchmark_group("takeover");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    // One trial per sample: the time is set by the TTL, not by the budget.
+    group.measurement_time(Duration::from_millis(100));
+    for (ttl_ms, poll_ms) in TAKEOVERS {
+        let setting = format!("ttl{ttl_ms}ms_poll{poll_ms}ms");
+        let id = format!("takeover/client_pause/{setting}");
+        let floor = Duration::from_millis(ttl_ms + poll_ms);
+        let opts = TakeoverOptions {
+            standbys: 2,
+            renew_interval: Duration::from_millis(ttl_ms / 4),
+            poll_interval: Duration::from_millis(poll_ms),
+            stall: floor + Duration::from_millis(100),
+            slack: Duration::from_millis(250),
+            warmup_renews: 2,
+        };
+        let mut subject: Option<Subject> = None;
+        group.bench_function(BenchmarkId::new("client_pause", &setting), |b| {
+            let pg = pg.get();
+            let subject = subject.get_or_insert_with(|| {
+                Subject::reference(pg, ttl(ttl_ms as f64 / 1000.0)).expect("install the lease")
+            });
+            b.iter_custom(|trials| {
+                let mut total = Duration::ZERO;
+                let mut measured = 0;
+                let mut misses = 0;
+                while measured < trials {
+                    let rec = Recorder::new(subject.ttl(), false);
+                    let result = takeover::trial(pg, subject, Fault::ClientPause, &opts, &rec)
+                        .expect("takeover trial");
+                    match result.takeover_latency {
+                        Some(latency) if result.winner.is_some() => {
+                            stats.record(&id, "latency", latency);
+                            total += latency;
+                            measured += 1;
+                        }
+                        _ => {
+                            // P3 missed: count it, and try again (never loop forever).
+                            stats.anomaly(&id, "latency");
+                            misses += 1;
+                            assert!(misses < 3, "{id}: no takeover in 3 trials in a row");
+                        }
+                    }
+                }
+                stats.floor(&id, "latency", floor);
+                total
+            })
+        });
+    }
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------
+// The cost of recording histories.
+
+fn recording(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
+    let mut group = c.benchmark_group("recording");
+    group.sampling_mode(SamplingMode::Flat);
+    for recorded in [true, false] {
+        let name = if recorded { "recorded" } else { "unrecorded" };
+        let id = format!("recording/race_n{RECORDED_RACE}/{name}");
+        let mut subject: Option<Subject> = None;
+        let race_ttl = ttl(TTL_SECS);
+        group.bench_function(
+            BenchmarkId::new(format!("race_n{RECORDED_RACE}"), name),
+            |b| {
+                let subject = subject.get_or_insert_with(|| {
+                    Subject::reference(pg.get(), race_ttl).expect("install the lease")
+                });
+                b.iter_custom(|rounds| {
+                    let rec = Recorder::new(race_ttl, recorded);
+                    let opts = RaceOptions {
+                        candidates: RECORDED_RACE,
+                        rounds: usize::try_from(rounds).unwrap_or(usize::MAX),
+                        seed: rounds,
+                    };
+                    let result =
+                        stress::race(subject, &opts, &rec, &AtomicBool::new(false), &|| {})
+                            .expect("race");
+                    if !result.bad_rounds.is_empty() {
+                        stats.anomaly(&id, "round");
+                    }
+                    // Per round, for the distribution: the mean of this run.
+                    if result.rounds > 0 {
+                        let rounds = u32::try_from(result.rounds).unwrap_or(u32::MAX);
+                        stats.record(&id, "round", result.elapsed / rounds);
+                    }
+                    // The battery's wall time (connections are opened before it starts).
+                    result.elapsed
+                })
+            },
+        );
+    }
+    // The recorder alone, no database: what one call costs it, on and off.
+    for recorded in [true, false] {
+        let name = if recorded { "enabled" } else { "disabled" };
+        group.bench_function(BenchmarkId::new("recorder_call", name), |b| {
+            b.iter_custom(|iters| {
+                let call = Call::Lease { op: Op::TryAcquire };
+                let reply = Reply {
+                    took_effect: true,
+                    server_time: None,
+                };
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    // A fresh recorder every 100k calls keeps memory flat.
+                    let batch = left.min(100_000);
+                    let rec = Recorder::new(ttl(TTL_SECS), recorded);
+                    let t = Instant::now();
+                    for _ in 0..batch {
+                        let _ = black_box(
+                            rec.call(Candidate(1), call, || Ok::<_, ()>(black_box(reply))),
+                        );
+                    }
+                    total += t.elapsed();
+                    left -= batch;
+                }
+                total
+            })
+        });
+    }
+    group.finish();
+}

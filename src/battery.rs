@@ -107,9 +107,7 @@ pub fn run(
         scenario.duration = started.elapsed();
         match result {
             Ok(()) => {}
-            Err(RunError::Settings(why)) if why.starts_with("not applicable") => {
-                scenario.status = Status::NotApplicable(why);
-            }
+            Err(RunError::NotApplicable(why)) => scenario.status = Status::NotApplicable(why),
             Err(RunError::Interrupted) => scenario.status = Status::Interrupted,
             Err(e) => scenario.status = Status::Error(e.to_string()),
         }
@@ -266,9 +264,6 @@ fn takeover(
     rec: &Recorder,
     scenario: &mut Scenario,
 ) -> Result<(), RunError> {
-    if let Err(why) = fault.applicable(pg) {
-        return Err(RunError::Settings(format!("not applicable: {why}")));
-    }
     let r = takeover::trial(pg, subject, fault, &settings.takeover, rec)?;
     if let Some(w) = r.winner {
         scenario.figure("winner", w);

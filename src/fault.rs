@@ -70,7 +70,8 @@ pub enum Fault {
     /// [`BackendStall`]); its statements wait in the socket until `SIGCONT`.
     BackendStall,
     /// Another session holds the lease row locked (`SELECT ... FOR UPDATE` in
-    /// an open transaction), so every writer of the row waits (see [`RowLock`]).
+    /// an open transaction), so the holder's renew waits, and so does every
+    /// takeover of a free or stale lease (see [`RowLock`]).
     RowLock,
     /// The whole database stops: every process of a local cluster gets
     /// `SIGSTOP`, or the container is paused (see [`DatabasePause`]).
@@ -114,7 +115,7 @@ impl Fault {
             }
             Fault::BackendStall => "the leader's own backend process is stopped with SIGSTOP",
             Fault::RowLock => {
-                "another session holds the lease row FOR UPDATE, blocking every writer (standbys too)"
+                "another session holds the lease row FOR UPDATE: the holder's renew waits, and so does any takeover"
             }
             Fault::DatabasePause => {
                 "every process of the cluster is stopped with SIGSTOP, or its container is paused"
@@ -660,11 +661,16 @@ impl Drop for BackendStall {
 /// A blocker session holding the lease row `FOR UPDATE` in an open
 /// transaction, until this guard is dropped or undone (`ROLLBACK`).
 ///
-/// It blocks every writer of the row, not only the leader: a standby's
-/// `try_acquire` waits as well, so no takeover can happen while it is held,
-/// and everything queued runs in arrival order once it is undone. Note that
-/// a blocked statement's `now()` is its transaction's start, so a renew that
-/// waited writes the time it *arrived*, not the time it committed.
+/// It blocks every write of the row, not only the leader's: the holder's
+/// `renew` and `release`, and a standby's `try_acquire` as soon as the lease
+/// is free or stale, so no takeover can happen while it is held (the stalled
+/// leader's tenure runs on past its TTL with nobody able to replace it). A
+/// standby polling a *fresh* lease is not blocked: its `UPDATE`'s `WHERE`
+/// matches no row, and a row that does not match is never waited for, so it
+/// is answered `None` at once. Once undone, the waiting writes run in arrival
+/// order, each re-checking its `WHERE` against the row as the earlier ones
+/// left it. A waiting statement's `now()` is its transaction's start, so a
+/// renew that waited writes the time it *arrived*, not the time it committed.
 #[must_use = "dropping the guard releases the row at once"]
 pub struct RowLock {
     client: Option<Client>,

@@ -15,6 +15,10 @@
 //!   `None` means "you are not the leader any more": stop acting at once.
 //! - [`Lease::release`] frees the row where `leader` is the caller.
 //!
+//! Statements go out unnamed with their parameter types in one round trip
+//! (`query_typed`), never as named prepared statements, which a transaction
+//! pooler would strand on another backend.
+//!
 //! Success is decided from the rows the statement *returned*, never from a
 //! driver's count of affected rows. Each call returns the server timestamp it
 //! wrote (`Some(time)`) or `None` when it did not take effect.
@@ -38,6 +42,7 @@ use crate::holder::HolderId;
 use crate::ident::TableName;
 use crate::ttl::Ttl;
 use leasecheck_model::Time;
+use postgres::types::Type;
 use postgres::{Client, NoTls};
 
 /// What went wrong talking to the lease. Any error means "leadership unknown".
@@ -257,7 +262,7 @@ impl<'c> Lease<'c> {
         let holder = self.holder.as_str().to_string();
         let ttl = self.ttl.as_secs_f64();
         self.run("try_acquire", move |c| {
-            written(c.query_opt(&sql, &[&holder, &ttl])?)
+            written(c.query_typed_opt(&sql, &[(&holder, Type::TEXT), (&ttl, Type::FLOAT8)])?)
         })
     }
 
@@ -273,7 +278,9 @@ impl<'c> Lease<'c> {
     pub fn renew(&mut self) -> Result<Option<Time>, LeaseError> {
         let sql = self.sql.renew.clone();
         let holder = self.holder.as_str().to_string();
-        self.run("renew", move |c| written(c.query_opt(&sql, &[&holder])?))
+        self.run("renew", move |c| {
+            written(c.query_typed_opt(&sql, &[(&holder, Type::TEXT)])?)
+        })
     }
 
     /// Free the lease if this holder has it; a no-op (`None`) otherwise.
@@ -286,7 +293,9 @@ impl<'c> Lease<'c> {
     pub fn release(&mut self) -> Result<Option<Time>, LeaseError> {
         let sql = self.sql.release.clone();
         let holder = self.holder.as_str().to_string();
-        self.run("release", move |c| written(c.query_opt(&sql, &[&holder])?))
+        self.run("release", move |c| {
+            written(c.query_typed_opt(&sql, &[(&holder, Type::TEXT)])?)
+        })
     }
 
     /// The process id of the backend serving this lease's connection (opening
@@ -299,7 +308,8 @@ impl<'c> Lease<'c> {
     /// ```
     pub fn backend_pid(&mut self) -> Result<i32, LeaseError> {
         self.run("pg_backend_pid", |c| {
-            c.query_one("SELECT pg_backend_pid()", &[])?.try_get(0)
+            c.query_typed_one("SELECT pg_backend_pid()", &[])?
+                .try_get(0)
         })
     }
 

@@ -12,6 +12,7 @@
 //!   [`leasecheck_model`] crate, re-exported as [`model`].
 
 pub mod battery;
+pub mod catalogue;
 mod contender;
 mod diagnostic;
 pub mod fault;
@@ -19,6 +20,7 @@ mod history;
 mod holder;
 mod ident;
 mod lease;
+pub mod pooler;
 pub mod provision;
 pub mod proxy;
 pub mod report;

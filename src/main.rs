@@ -37,6 +37,21 @@ enum Command {
     Takeover(RunArgs),
     /// Everything (the CI gate): race, release and non-holder semantics, takeover under every fault, history checks.
     Check(RunArgs),
+    /// Run the scenario that exposes a catalogued split-brain bug (specs/broken/) and show its timeline.
+    Reproduce {
+        /// The entry (see --list).
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// List the catalogue.
+        #[arg(long)]
+        list: bool,
+        /// Seed of the scenario.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a recorded history (JSON lines, from --history) offline: P6 and P7.
     CheckHistory {
         /// The history file.
@@ -97,12 +112,26 @@ struct RunArgs {
     /// Write every recorded operation as JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    /// Route candidates directly to Postgres or through a PgBouncer in transaction pooling mode.
+    #[arg(long, value_enum, default_value = "direct")]
+    via: Via,
+    /// Give each candidate its own wall-clock offset of up to MS milliseconds, bound as $3.
+    #[arg(long, value_name = "MS")]
+    skew: Option<u64>,
     /// Do not record histories (faster; no P6/P7 checks).
     #[arg(long)]
     no_record: bool,
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    /// Each candidate on its own direct connection.
+    Direct,
+    /// Through PgBouncer in transaction pooling mode (started by leasecheck).
+    Pgbouncer,
 }
 
 fn main() -> ExitCode {
@@ -125,9 +154,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Race(args) => battery_command(Battery::Race, "race", args),
-        Command::Takeover(args) => battery_command(Battery::Takeover, "takeover", args),
-        Command::Check(args) => battery_command(Battery::All, "check", args),
+        Command::Race(args) => battery_command(Battery::Race, args, None),
+        Command::Takeover(args) => battery_command(Battery::Takeover, args, None),
+        Command::Check(args) => battery_command(Battery::All, args, None),
+        Command::Reproduce {
+            name,
+            list,
+            seed,
+            json,
+        } => reproduce(name, list, seed, json),
         Command::CheckHistory { file, json } => check_history(&file, json),
     }
 }
@@ -164,10 +199,56 @@ fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
     Ok(report.exit_code() as u8)
 }
 
-fn battery_command(battery: Battery, name: &str, args: RunArgs) -> Result<u8> {
-    let spec = match &args.spec {
-        Some(path) => Some(leasecheck::spec::Spec::load(path)?),
-        None => None,
+fn reproduce(name: Option<String>, list: bool, seed: Option<u64>, json: bool) -> Result<u8> {
+    use leasecheck::catalogue::{find, CATALOGUE};
+    if list {
+        for e in &CATALOGUE {
+            println!("{:<28} breaks {}: {}", e.name, e.breaks, e.bug);
+        }
+        return Ok(0);
+    }
+    let name = name.unwrap_or_default();
+    let Some(entry) = find(&name) else {
+        let names: Vec<&str> = CATALOGUE.iter().map(|e| e.name).collect();
+        bail!(
+            "no catalogue entry {name:?}; there are: {}",
+            names.join(", ")
+        );
+    };
+    let spec =
+        leasecheck::spec::Spec::parse(entry.spec, &format!("specs/broken/{}.toml", entry.name))?;
+    let mut argv: Vec<String> = vec!["leasecheck".into()];
+    argv.extend(entry.scenario.iter().map(|s| s.to_string()));
+    if let Some(seed) = seed {
+        argv.extend(["--seed".to_string(), seed.to_string()]);
+    }
+    if json {
+        argv.push("--json".into());
+    }
+    if !json {
+        println!(
+            "reproducing {}: {}\nexpected: {} violated\n",
+            entry.name, entry.bug, entry.breaks
+        );
+    }
+    let (battery, args) = match Cli::try_parse_from(&argv)?.command {
+        Command::Race(a) => (Battery::Race, a),
+        Command::Takeover(a) => (Battery::Takeover, a),
+        Command::Check(a) => (Battery::All, a),
+        _ => bail!("catalogue entry {} has no runnable scenario", entry.name),
+    };
+    battery_command(battery, args, Some(spec))
+}
+
+fn battery_command(
+    battery: Battery,
+    args: RunArgs,
+    embedded: Option<leasecheck::spec::Spec>,
+) -> Result<u8> {
+    let spec = match (&args.spec, embedded) {
+        (_, Some(spec)) => Some(spec),
+        (Some(path), None) => Some(leasecheck::spec::Spec::load(path)?),
+        (None, None) => None,
     };
     let ttl = match (&args.ttl, spec.as_ref().and_then(|s| s.ttl())) {
         (Some(text), _) => Ttl::parse(text)?,
@@ -249,15 +330,37 @@ fn battery_command(battery: Battery, name: &str, args: RunArgs) -> Result<u8> {
     let bar = progress_bar(total, args.no_progress || args.json);
     let tick = || bar.inc(1);
 
-    let subject_name = match (&spec, &args.spec) {
-        (Some(spec), Some(path)) => format!("{} (spec {})", spec.name(), path.display()),
-        _ => "reference lease (built-in)".to_string(),
+    let subject_name = match &spec {
+        Some(spec) => format!("{} (spec {})", spec.name(), spec.origin()),
+        None => "reference lease (built-in)".to_string(),
+    };
+    let pooler = match args.via {
+        Via::Direct => None,
+        Via::Pgbouncer => Some(leasecheck::pooler::Pooler::start(&pg)?),
+    };
+    let database = match &pooler {
+        Some(p) => format!(
+            "{database} via PgBouncer (transaction pooling) at {}",
+            leasecheck::provision::redact_url(p.url())
+        ),
+        None => database,
     };
     let pg_ref = &pg;
-    let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + '_> = match spec {
-        Some(spec) => Box::new(move || Subject::from_spec(pg_ref, spec.clone(), ttl)),
-        None => Box::new(move || Subject::reference(pg_ref, ttl)),
-    };
+    let route = pooler.as_ref().map(|p| p.url().to_string());
+    let skew = args.skew.map(Duration::from_millis);
+    let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + '_> = Box::new(move || {
+        let mut subject = match &spec {
+            Some(spec) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
+            None => Subject::reference(pg_ref, ttl)?,
+        };
+        if let Some(url) = &route {
+            subject = subject.route_via_pooler(url);
+        }
+        if let Some(max) = skew {
+            subject = subject.with_skew(max, seed);
+        }
+        Ok(subject)
+    });
     // Install the lease once before any run: a spec whose SQL fails is
     // rejected here, naming the field and quoting Postgres.
     make()?.drop_schema()?;
@@ -282,7 +385,7 @@ fn battery_command(battery: Battery, name: &str, args: RunArgs) -> Result<u8> {
         database,
         ttl_seconds: ttl.as_secs_f64(),
         seed,
-        replay: replay_command(name, seed),
+        replay: replay_command(seed),
         scenarios: outcome.scenarios,
         history_file,
     };
@@ -320,7 +423,7 @@ fn progress_bar(total: u64, off: bool) -> indicatif::ProgressBar {
 }
 
 /// The command line that replays this run: the same arguments with the seed pinned.
-fn replay_command(_name: &str, seed: u64) -> String {
+fn replay_command(seed: u64) -> String {
     let mut out = vec!["leasecheck".to_string()];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {

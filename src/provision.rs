@@ -317,7 +317,7 @@ fn image_from_env() -> String {
 
 /// Poll until a connection to `url` succeeds, asking `alive` between attempts
 /// whether the server process is still there.
-fn wait_until_ready(
+pub(crate) fn wait_until_ready(
     url: &str,
     mut alive: impl FnMut() -> Result<(), String>,
 ) -> Result<(), String> {
@@ -523,7 +523,7 @@ fn cluster_url(port: u16) -> String {
     format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10")
 }
 
-fn log_tail(path: &Path) -> String {
+pub(crate) fn log_tail(path: &Path) -> String {
     let mut text = String::new();
     if let Ok(mut f) = std::fs::File::open(path) {
         let _ = f.read_to_string(&mut text);
@@ -533,7 +533,7 @@ fn log_tail(path: &Path) -> String {
     lines[start..].join("\n")
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -541,7 +541,7 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Postgres refuses to run as root: pick `nobody` then.
-fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
+pub(crate) fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
@@ -551,7 +551,7 @@ fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
     Ok(Some((user.uid.as_raw(), user.gid.as_raw())))
 }
 
-fn as_user(cmd: &mut Command, runas: Option<(u32, u32)>) {
+pub(crate) fn as_user(cmd: &mut Command, runas: Option<(u32, u32)>) {
     use std::os::unix::process::CommandExt;
     if let Some((uid, gid)) = runas {
         cmd.uid(uid)
@@ -594,4 +594,14 @@ fn find_bindir() -> Result<PathBuf, String> {
         }
     }
     Err("no initdb and postgres in /usr/lib/postgresql/*/bin or PATH (install the Debian package postgresql)".into())
+}
+
+/// A connection URL with any password masked (`host:port/db`), for reports.
+///
+/// ```
+/// let shown = leasecheck::provision::redact_url("postgres://u:secret@db:5433/app");
+/// assert!(!shown.contains("secret"));
+/// ```
+pub fn redact_url(url: &str) -> String {
+    redact(url)
 }

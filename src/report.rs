@@ -291,3 +291,13 @@ fn xml(s: &str) -> String {
     }
     out
 }
+
+/// A message cut to a few lines for the terminal (the whole of it is in --json).
+fn brief(message: &str) -> String {
+    const MAX: usize = 400;
+    if message.chars().count() <= MAX {
+        return message.to_string();
+    }
+    let cut: String = message.chars().take(MAX).collect();
+    format!("{cut}... (the full message is in --json)")
+}

@@ -42,6 +42,7 @@ use postgres::error::SqlState;
 use postgres::types::{FromSql, Kind, ToSql, Type};
 use postgres::{Client, NoTls};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -152,10 +153,13 @@ pub enum SpecError {
     },
     /// A statement was refused by Postgres (while installing, or running
     /// `reset` or `age`), or cannot work (it returns no rows).
-    #[error("{origin}: field `{field}`: {message}\n  the statement: {}", one_line(.sql))]
+    #[error("{origin}{}: field `{field}`: {message}\n  the statement: {}", at_line(.line), one_line(.sql))]
     Statement {
         /// The file.
         origin: String,
+        /// The line in the file where Postgres found the problem (or where the
+        /// statement starts), when known.
+        line: Option<usize>,
         /// The field (`renew`, `try_acquire[1]`, `schema`, `reset`, `age`).
         field: String,
         /// The statement.
@@ -181,6 +185,11 @@ pub enum SpecError {
         #[source]
         source: postgres::Error,
     },
+}
+
+/// `:line` after a file name, when the line is known.
+fn at_line(line: &Option<usize>) -> String {
+    line.map(|l| format!(":{l}")).unwrap_or_default()
 }
 
 /// A statement on one line, for messages.
@@ -308,6 +317,8 @@ pub struct Spec {
     renew: Operation,
     release: Operation,
     isolation: Isolation,
+    /// The line where each SQL field's text starts (`renew`, `renew[1]`, ...).
+    lines: BTreeMap<String, usize>,
 }
 
 /// The file as TOML: every field kept with its span, so that every type error
@@ -341,7 +352,11 @@ impl Spec {
             origin: origin.to_string(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        let p = Parser { text, origin };
+        let mut p = Parser {
+            text,
+            origin,
+            lines: BTreeMap::new(),
+        };
         let name = p.string(
             "name",
             p.required("name", file.name, "the name shown in reports")?,
@@ -407,6 +422,7 @@ impl Spec {
             renew,
             release,
             isolation,
+            lines: p.lines,
         })
     }
 
@@ -549,6 +565,7 @@ impl Spec {
         if current.as_deref() != Some(schema.as_str()) {
             return Err(SpecError::Statement {
                 origin: self.origin.clone(),
+                line: self.error_line("schema", &self.schema, None),
                 field: "schema".to_string(),
                 sql: self.schema.clone(),
                 message: format!(
@@ -575,6 +592,7 @@ impl Spec {
                 if statement.columns().is_empty() {
                     return Err(SpecError::Statement {
                         origin: self.origin.clone(),
+                        line: self.error_line(&field, sql, None),
                         field,
                         sql: sql.clone(),
                         message: "the statement returns no columns, so it can never return a row \
@@ -652,9 +670,36 @@ impl Spec {
         tx.commit().map_err(db)
     }
 
+    /// The line in the file of a problem in a field's SQL: where the field's
+    /// text starts, plus the lines before the position Postgres reports.
+    fn error_line(
+        &self,
+        field: &str,
+        sql: &str,
+        source: Option<&postgres::Error>,
+    ) -> Option<usize> {
+        let start = *self.lines.get(field)?;
+        let position = source
+            .and_then(|e| e.as_db_error())
+            .and_then(|db| match db.position() {
+                Some(postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+                _ => None,
+            });
+        let before = match position {
+            Some(p) => sql
+                .chars()
+                .take(p.saturating_sub(1))
+                .filter(|&c| c == '\n')
+                .count(),
+            None => 0,
+        };
+        Some(start + before)
+    }
+
     fn statement_error(&self, field: &str, sql: &str, source: postgres::Error) -> SpecError {
         SpecError::Statement {
             origin: self.origin.clone(),
+            line: self.error_line(field, sql, Some(&source)),
             field: field.to_string(),
             sql: sql.to_string(),
             message: pg_message(&source),
@@ -725,6 +770,8 @@ impl Params {
 struct Parser<'t> {
     text: &'t str,
     origin: &'t str,
+    /// The line where each SQL field's text starts, for later messages.
+    lines: BTreeMap<String, usize>,
 }
 
 impl Parser<'_> {
@@ -775,9 +822,19 @@ impl Parser<'_> {
         }
     }
 
-    /// A string field, with the line of its value.
+    /// The line where a string value's text starts: a multi-line string's
+    /// first newline right after its opening quotes is not part of it.
+    fn text_line(&self, span: &std::ops::Range<usize>) -> usize {
+        let raw = self.text.get(span.clone()).unwrap_or_default();
+        let trimmed = ["\"\"\"\n", "\"\"\"\r\n", "\'\'\'\n", "\'\'\'\r\n"]
+            .iter()
+            .any(|opener| raw.starts_with(opener));
+        self.line(span.start) + usize::from(trimmed)
+    }
+
+    /// A string field, with the line where its text starts.
     fn string(&self, field: &str, value: Spanned<Value>) -> Result<(String, usize), SpecError> {
-        let line = self.line(value.span().start);
+        let line = self.text_line(&value.span());
         match value.into_inner() {
             Value::String(s) => Ok((s, line)),
             other => Err(self.type_error(field.to_string(), line, "a string", &other)),
@@ -821,12 +878,12 @@ impl Parser<'_> {
 
     /// An operation: a string, or a non-empty array of strings.
     fn operation(
-        &self,
+        &mut self,
         field: &'static str,
         value: Spanned<Value>,
     ) -> Result<Operation, SpecError> {
         let span = value.span();
-        let line = self.line(span.start);
+        let line = self.text_line(&span);
         match value.into_inner() {
             Value::String(sql) => Ok(Operation {
                 statements: vec![self.statement(field, (sql, line), Params::Op)?],
@@ -875,16 +932,26 @@ impl Parser<'_> {
         }
     }
 
-    /// The line of each item of the array at `span`, where toml can tell.
+    /// The line where each item of the array at `span` starts, where toml
+    /// can tell (it keeps spans of array items only within a document).
     fn item_lines(&self, span: std::ops::Range<usize>, count: usize) -> Vec<usize> {
+        #[derive(Deserialize)]
+        struct Wrapper {
+            v: Vec<Spanned<Value>>,
+        }
+        const PREFIX: &str = "v = ";
         let Some(slice) = self.text.get(span.clone()) else {
             return Vec::new();
         };
-        match Vec::<Spanned<Value>>::deserialize(toml::de::ValueDeserializer::new(slice)) {
-            Ok(items) if items.len() == count => items
-                .iter()
-                .map(|item| self.line(span.start + item.span().start))
-                .collect(),
+        match toml::from_str::<Wrapper>(&format!("{PREFIX}{slice}")) {
+            Ok(w) if w.v.len() == count => {
+                w.v.iter()
+                    .map(|item| {
+                        let start = (span.start + item.span().start).saturating_sub(PREFIX.len());
+                        self.text_line(&(start..start + item.span().len()))
+                    })
+                    .collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -892,11 +959,12 @@ impl Parser<'_> {
     /// Check one SQL text: not empty, one statement unless a batch, and only
     /// the placeholders that are bound.
     fn statement(
-        &self,
+        &mut self,
         field: &str,
         (sql, line): (String, usize),
         params: Params,
     ) -> Result<String, SpecError> {
+        self.lines.insert(field.to_string(), line);
         let scan = scan(&sql);
         if !scan.code {
             return Err(self.invalid(

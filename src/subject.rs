@@ -47,6 +47,9 @@ pub enum RunError {
         /// Why not.
         message: String,
     },
+    /// The scenario does not apply to this server or lease (reported `n/a`).
+    #[error("not applicable: {0}")]
+    NotApplicable(String),
     /// The settings make no sense.
     #[error("invalid settings: {0}")]
     Settings(String),
@@ -67,6 +70,8 @@ pub struct Subject {
     url: String,
     ttl: Ttl,
     name: String,
+    pooled: bool,
+    skew: Option<(Duration, u64)>,
 }
 
 impl Subject {
@@ -85,6 +90,8 @@ impl Subject {
             url: pg.url().to_string(),
             ttl,
             name: "reference (built-in)".to_string(),
+            pooled: false,
+            skew: None,
         };
         let mut lease = subject.reference_lease(&subject.url, HolderId::for_process())?;
         lease.ensure_table()?;
@@ -115,7 +122,55 @@ impl Subject {
             schema,
             url: pg.url().to_string(),
             ttl,
+            pooled: false,
+            skew: None,
         })
+    }
+
+    /// Route every contender through a transaction pooler at `url` (the
+    /// harness's own calls stay on the direct connection).
+    pub fn route_via_pooler(mut self, url: &str) -> Subject {
+        self.url = url.to_string();
+        self.pooled = true;
+        self
+    }
+
+    /// Give each contender its own wall-clock offset (bound as `$3`):
+    /// even-numbered candidates run behind the true clock and odd-numbered
+    /// ones ahead, each by between `max / 2` and `max` (drawn by `seed`), so
+    /// any two neighbours differ by at least `max`.
+    pub fn with_skew(mut self, max: Duration, seed: u64) -> Subject {
+        self.skew = Some((max, seed));
+        self
+    }
+
+    /// The URL contenders connect to (the server's, or a pooler's).
+    pub fn route(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether contenders go through a transaction pooler.
+    pub fn is_pooled(&self) -> bool {
+        self.pooled
+    }
+
+    /// The clock offset of `who`, in microseconds (0 without skew).
+    pub fn skew_of(&self, who: Candidate) -> i64 {
+        use rand::{Rng, SeedableRng};
+        let Some((max, seed)) = self.skew else {
+            return 0;
+        };
+        let max = i64::try_from(max.as_micros()).unwrap_or(i64::MAX / 2);
+        if max == 0 {
+            return 0;
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (u64::from(who.0) << 32));
+        let magnitude = rng.gen_range(max / 2..=max);
+        if who.0 % 2 == 0 {
+            -magnitude
+        } else {
+            magnitude
+        }
     }
 
     fn reference_lease(&self, url: &str, holder: HolderId) -> Result<Lease<'static>, LeaseError> {
@@ -165,8 +220,8 @@ impl Subject {
         if exists {
             Ok(table)
         } else {
-            Err(RunError::Settings(format!(
-                "not applicable: the row-lock fault locks {table}, which this lease does not have"
+            Err(RunError::NotApplicable(format!(
+                "the row-lock fault locks {table}, which this lease does not have"
             )))
         }
     }
@@ -187,13 +242,17 @@ impl Subject {
         let holder = HolderId::for_process().derive(&who.to_string());
         match &self.kind {
             Kind::Reference => Ok(Box::new(self.reference_lease(url, holder)?)),
-            Kind::Spec(spec) => Ok(Box::new(crate::spec::SpecLease::connect(
-                url,
-                self.schema.name(),
-                spec.clone(),
-                self.ttl,
-                holder,
-            )?)),
+            Kind::Spec(spec) => {
+                let mut lease = crate::spec::SpecLease::connect(
+                    url,
+                    self.schema.name(),
+                    spec.clone(),
+                    self.ttl,
+                    holder,
+                )?;
+                lease.set_skew(self.skew_of(who));
+                Ok(Box::new(lease))
+            }
         }
     }
 

@@ -117,18 +117,23 @@ pub fn trial(
             "a takeover needs at least one standby".into(),
         ));
     }
-    fault.applicable(pg).map_err(RunError::Settings)?;
+    fault.applicable(pg).map_err(RunError::NotApplicable)?;
+    if fault == Fault::BackendStall && subject.is_pooled() {
+        return Err(RunError::NotApplicable(
+            "through a transaction pooler the leader has no backend of its own to stop".into(),
+        ));
+    }
 
     let lock_table = match fault {
         Fault::RowLock => Some(subject.lease_table()?),
         _ => None,
     };
     let proxy = match fault {
-        Fault::ConnectionStall => Some(crate::proxy::Proxy::in_front_of(pg.url())?),
+        Fault::ConnectionStall => Some(crate::proxy::Proxy::in_front_of(subject.route())?),
         _ => None,
     };
     let leader_url = match &proxy {
-        Some(p) => Some(p.url_for(pg.url())?),
+        Some(p) => Some(p.url_for(subject.route())?),
         None => None,
     };
     let mut leader = subject.contender(LEADER, leader_url.as_deref())?;

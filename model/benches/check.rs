@@ -6,7 +6,7 @@
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use leasecheck_model::check::check;
 use leasecheck_model::history::{Call, Event, History, Outcome};
-use leasecheck_model::{Candidate, Op, Span, Time};
+use leasecheck_model::{Candidate, Lease, Op, Span, Time};
 
 const HARNESS: u16 = 0;
 
@@ -99,11 +99,92 @@ fn race_history(ops: usize, seed: u64, bad_every: usize) -> History {
     }
 }
 
+/// A stress run with no quiescent point: `n` candidates call back to back
+/// (a leader renews, sometimes releases or stalls past the TTL; the others
+/// poll try_acquire), each call taking effect at a random instant of its
+/// window with now() = that instant; 1 % of the outcomes are lost (Outcome::Unknown,
+/// the call having taken effect or not). Same generator as tests/check.rs.
+fn stress_history(ops: usize, n: u16, seed: u64) -> History {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let ttl = Span::from_millis(5);
+    let mut rng = Rng(seed);
+    let mut lease = Lease::new(ttl);
+    let mut believes = vec![false; usize::from(n) + 1];
+    // (point, candidate, invoke, complete, op as an index into Op::ALL)
+    let mut queue = BinaryHeap::new();
+    let schedule = |rng: &mut Rng, queue: &mut BinaryHeap<_>, c: u16, at: i64, op: Op| {
+        let point = at + rng.range(20, 400);
+        queue.push(Reverse((
+            point,
+            c,
+            at,
+            point + rng.range(20, 400),
+            op as u8,
+        )));
+    };
+    for c in 1..=n {
+        let at = rng.range(0, 500);
+        schedule(&mut rng, &mut queue, c, at, Op::TryAcquire);
+    }
+    let mut events = Vec::with_capacity(ops);
+    while events.len() < ops {
+        let Reverse((point, c, invoke, complete, op)) = queue.pop().unwrap();
+        let op = Op::ALL[usize::from(op)];
+        let lost = rng.range(0, 99) == 0;
+        let took = if lost && rng.range(0, 1) == 0 {
+            false
+        } else {
+            lease.apply(Candidate(c), op, Time(point))
+        };
+        let outcome = match (lost, took) {
+            (true, _) => Outcome::Unknown,
+            (false, true) => Outcome::Ok,
+            (false, false) => Outcome::Fail,
+        };
+        events.push(Event {
+            candidate: Candidate(c),
+            call: Call::Lease { op },
+            invoke: Time(invoke),
+            complete: Time(complete),
+            server_time: (outcome == Outcome::Ok).then_some(Time(point)),
+            outcome,
+        });
+        let leads = outcome == Outcome::Ok && op != Op::Release
+            || outcome == Outcome::Unknown && believes[usize::from(c)];
+        believes[usize::from(c)] = leads;
+        let (gap, next) = if leads {
+            match rng.range(0, 99) {
+                0..=1 => (rng.range(5_000, 8_000), Op::Renew), // a stall past the TTL
+                2..=4 => (rng.range(0, 100), Op::Release),
+                _ => (rng.range(500, 1_500), Op::Renew),
+            }
+        } else {
+            (rng.range(0, 300), Op::TryAcquire)
+        };
+        schedule(&mut rng, &mut queue, c, complete + gap, next);
+    }
+    events.sort_by_key(|e| (e.complete, e.invoke));
+    History { ttl, events }
+}
+
 fn bench_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("check_race");
     group.sample_size(10);
     for ops in [1_000, 10_000, 100_000, 1_000_000] {
         let h = race_history(ops, 1, 0);
+        assert!(check(&h).is_pass(), "the generated history is legal");
+        group.throughput(Throughput::Elements(h.events.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(ops), &h, |b, h| {
+            b.iter(|| check(black_box(h)))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("check_stress_32_candidates");
+    group.sample_size(10);
+    for ops in [100_000, 1_000_000] {
+        let h = stress_history(ops, 32, 3);
         assert!(check(&h).is_pass(), "the generated history is legal");
         group.throughput(Throughput::Elements(h.events.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(ops), &h, |b, h| {

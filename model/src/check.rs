@@ -145,9 +145,11 @@
 //! candidate:
 //!
 //! - an `Ok` `try_acquire` opens a claim `[complete, invoke + ttl)`;
-//! - an `Ok` `renew` sets the end of the open claim to `invoke + ttl`, or
-//!   opens a claim like an acquire if none is open (the caller acts as leader
-//!   after it);
+//! - an `Ok` `renew` that returns while the candidate's claim still runs
+//!   sets the claim's end to `invoke + ttl`; one that returns when no claim
+//!   runs (none was opened, or it ran out first) opens a claim
+//!   `[complete, invoke + ttl)`, as the caller acts as leader after it but
+//!   not in the gap;
 //! - an `Ok` or `Unknown` `release` ends the claim at the release's `invoke`;
 //! - a `Reset` (`Ok` or `Unknown`) ends every open claim at its `invoke`;
 //! - an `Age { by }` (`Ok` or `Unknown`) moves `by` earlier the end of
@@ -508,7 +510,9 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
         .unwrap_or(0)
         .min(i64::MAX as u64) as i64;
     let mut claims: Vec<Claim> = Vec::new();
-    // claims that a later release, reset or age may still shorten
+    // claims that a later release, reset or age may still shorten (a call
+    // read later may have taken effect earlier, so ending a claim does not
+    // take it out of this list; only the horizon below does)
     let mut open: Vec<usize> = Vec::new();
     let mut prune_at = 64;
     // each candidate's latest claim, which its renews extend
@@ -524,11 +528,13 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
                 claims.push(Claim::new(who, comp, inv.saturating_add(ttl), i));
             }
             (Call::Lease { op: Op::Renew }, Outcome::Ok) => match latest.get(&who) {
-                Some(&c) => {
+                // answered while the claim still ran: it extends the claim
+                Some(&c) if comp <= claims[c].end => {
                     claims[c].end = inv.saturating_add(ttl);
                     claims[c].extended = Some(i);
                 }
-                None => {
+                // no claim, or it ran out before the answer: a new one
+                _ => {
                     latest.insert(who, claims.len());
                     open.push(claims.len());
                     claims.push(Claim::new(who, comp, inv.saturating_add(ttl), i));
@@ -536,20 +542,20 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
             },
             (Call::Lease { op: Op::Release }, Outcome::Ok | Outcome::Unknown) => {
                 latest.remove(&who);
-                open.retain(|&c| {
-                    if claims[c].who != who {
-                        return true;
+                for &c in &open {
+                    if claims[c].who == who && claims[c].end > inv {
+                        claims[c].end = inv;
+                        claims[c].ended = Some(i);
                     }
-                    claims[c].end = claims[c].end.min(inv);
-                    claims[c].ended = Some(i);
-                    false
-                });
+                }
             }
             (Call::Reset, Outcome::Ok | Outcome::Unknown) => {
                 latest.clear();
-                for c in open.drain(..) {
-                    claims[c].end = claims[c].end.min(inv);
-                    claims[c].ended = Some(i);
+                for &c in &open {
+                    if claims[c].end > inv {
+                        claims[c].end = inv;
+                        claims[c].ended = Some(i);
+                    }
                 }
             }
             (Call::Age { by }, Outcome::Ok | Outcome::Unknown) => {
@@ -589,7 +595,7 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
                 property: Property::P6NoOverlappingTenure,
                 message: format!(
                     "c{}'s claim [{}, {}) (from event #{}) overlaps c{}'s claim [{}, {}) \
-                     (from event #{}) by {} (times after the history's first call)",
+                     (from event #{}) by {} ms (times in ms after the history's first call)",
                     cb.who,
                     ms(cb.start - t0),
                     ms(cb.end - t0),
@@ -649,7 +655,7 @@ pub fn timeline(history: &History, window: &[usize]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "TTL {}; times in ms after {} µs (the first invoke shown)",
+        "TTL {} ms; times in ms after {} µs (the first invoke shown)",
         ms(history.ttl.as_micros()),
         t0
     );

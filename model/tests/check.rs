@@ -632,6 +632,106 @@ fn race_history(ops: usize, seed: u64) -> History {
     }
 }
 
+/// A stress run with no quiescent point: `n` candidates call back to back
+/// (a leader renews, sometimes releases or stalls past the TTL; the others
+/// poll try_acquire), each call taking effect at a random instant of its
+/// window with now() = that instant; 1 % of the outcomes are lost (Unknown,
+/// the call having taken effect or not). Same generator as benches/check.rs.
+fn stress_history(ops: usize, n: u16, seed: u64) -> History {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let ttl = Span::from_millis(5);
+    let mut rng = Rng(seed);
+    let mut lease = Lease::new(ttl);
+    let mut believes = vec![false; usize::from(n) + 1];
+    // (point, candidate, invoke, complete, op as an index into Op::ALL)
+    let mut queue = BinaryHeap::new();
+    let schedule = |rng: &mut Rng, queue: &mut BinaryHeap<_>, c: u16, at: i64, op: Op| {
+        let point = at + rng.range(20, 400);
+        queue.push(Reverse((
+            point,
+            c,
+            at,
+            point + rng.range(20, 400),
+            op as u8,
+        )));
+    };
+    for c in 1..=n {
+        let at = rng.range(0, 500);
+        schedule(&mut rng, &mut queue, c, at, TryAcquire);
+    }
+    let mut events = Vec::with_capacity(ops);
+    while events.len() < ops {
+        let Reverse((point, c, invoke, complete, op)) = queue.pop().unwrap();
+        let op = Op::ALL[usize::from(op)];
+        let lost = rng.range(0, 99) == 0;
+        let took = if lost && rng.range(0, 1) == 0 {
+            false
+        } else {
+            lease.apply(Candidate(c), op, Time(point))
+        };
+        let outcome = match (lost, took) {
+            (true, _) => Unknown,
+            (false, true) => Won,
+            (false, false) => Fail,
+        };
+        events.push(Event {
+            candidate: Candidate(c),
+            call: Call::Lease { op },
+            invoke: Time(invoke),
+            complete: Time(complete),
+            server_time: (outcome == Won).then_some(Time(point)),
+            outcome,
+        });
+        let leads =
+            outcome == Won && op != Release || outcome == Unknown && believes[usize::from(c)];
+        believes[usize::from(c)] = leads;
+        let (gap, next) = if leads {
+            match rng.range(0, 99) {
+                0..=1 => (rng.range(5_000, 8_000), Renew), // a stall past the TTL
+                2..=4 => (rng.range(0, 100), Release),
+                _ => (rng.range(500, 1_500), Renew),
+            }
+        } else {
+            (rng.range(0, 300), TryAcquire)
+        };
+        schedule(&mut rng, &mut queue, c, complete + gap, next);
+    }
+    events.sort_by_key(|e| (e.complete, e.invoke));
+    History { ttl, events }
+}
+
+#[test]
+fn p7_p6_accept_a_stress_history_without_quiescent_points() {
+    for (n, seed) in [(2, 1), (8, 2), (32, 3)] {
+        let h = stress_history(20_000, n, seed);
+        let v = check(&h);
+        assert!(v.is_pass(), "{n} candidates: {v:#?}");
+    }
+}
+
+#[test]
+fn p4_p7_find_a_renew_ok_after_takeover_in_a_stress_history() {
+    let mut h = stress_history(20_000, 8, 4);
+    // a deposed leader's renew that comes back Ok: find a Fail renew after
+    // some other candidate's Ok acquire, and flip it
+    let i = (h.events.len() / 2..h.events.len())
+        .find(|&i| {
+            let e = &h.events[i];
+            e.call == Call::Lease { op: Renew } && e.outcome == Fail
+        })
+        .unwrap();
+    h.events[i].outcome = Won;
+    let v = check(&h);
+    assert!(v.inconclusive.is_empty(), "{v:#?}");
+    assert!(props(&v).contains(&Property::P7Linearizable), "{v:#?}");
+    assert!(
+        v.violations[0].window.contains(&i),
+        "{:#?}",
+        v.violations[0]
+    );
+}
+
 // ---------------------------------------------------------------- brute force
 
 /// Decide P7 by brute force: every order consistent with real time, every

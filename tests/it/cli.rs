@@ -41,11 +41,23 @@ fn check_on_the_reference_lease_passes_every_fault_with_32_candidates() {
     ]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    for fault in ["client-pause", "connection-stall", "backend-stall", "row-lock", "database-pause"] {
-        assert!(out.contains(&format!("ok   takeover/{fault}")), "{fault} must pass: {out}");
+    for fault in [
+        "client-pause",
+        "connection-stall",
+        "backend-stall",
+        "row-lock",
+        "database-pause",
+    ] {
+        assert!(
+            out.contains(&format!("ok   takeover/{fault}")),
+            "{fault} must pass: {out}"
+        );
     }
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    assert!(xml.contains("failures=\"0\"") && xml.contains("takeover/backend-stall"), "{xml}");
+    assert!(
+        xml.contains("failures=\"0\"") && xml.contains("takeover/backend-stall"),
+        "{xml}"
+    );
 }
 
 #[test]
@@ -64,7 +76,10 @@ fn a_check_then_act_lease_is_caught_with_exit_1_a_timeline_and_a_replay_command(
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("VIOLATION P1 exactly one winner"), "{out}");
-    assert!(out.contains("try_acquire") && out.contains("ok"), "a timeline: {out}");
+    assert!(
+        out.contains("try_acquire") && out.contains("ok"),
+        "a timeline: {out}"
+    );
     assert!(out.contains("seed: 5"), "{out}");
     assert!(
         out.contains("replay: leasecheck race --spec specs/broken/check-then-act.toml --candidates 8 --rounds 10 --seed 5"),
@@ -150,12 +165,22 @@ fn bad_input_is_a_clear_error_and_exit_2_never_a_panic() {
     let cases: [(&[&str], &str); 5] = [
         (&["race", "--ttl", "0"], "\"0\""),
         (&["race", "--ttl", "abc"], "\"abc\""),
-        (&["race", "--spec", "no/such/spec.toml"], "no/such/spec.toml"),
         (
-            &["race", "--database-url", "postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2"],
+            &["race", "--spec", "no/such/spec.toml"],
+            "no/such/spec.toml",
+        ),
+        (
+            &[
+                "race",
+                "--database-url",
+                "postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2",
+            ],
             "127.0.0.1:1",
         ),
-        (&["check-history", "no/such/history.jsonl"], "no/such/history.jsonl"),
+        (
+            &["check-history", "no/such/history.jsonl"],
+            "no/such/history.jsonl",
+        ),
     ];
     for (args, quoted) in cases {
         let o = leasecheck(args);
@@ -185,11 +210,17 @@ fn a_malformed_spec_is_rejected_before_any_run_naming_the_field() {
     let broken_sql = dir.path().join("sql.toml");
     std::fs::write(
         &broken_sql,
-        reference.replace("SET acquired_at = now() WHERE id = 1 AND leader = $1", "SET no_such_column = now() WHERE id = 1 AND leader = $1"),
+        reference.replace(
+            "SET acquired_at = now() WHERE id = 1 AND leader = $1",
+            "SET no_such_column = now() WHERE id = 1 AND leader = $1",
+        ),
     )
     .unwrap();
     let o = leasecheck(&["check", "--spec", broken_sql.to_str().unwrap()]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
-    assert!(out.contains("no_such_column") && out.contains("does not exist"), "{out}");
+    assert!(
+        out.contains("no_such_column") && out.contains("does not exist"),
+        "{out}"
+    );
 }

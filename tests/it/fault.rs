@@ -380,24 +380,58 @@ fn backend_stall_refuses_pids_that_are_not_backends_and_signals_nothing() {
 // --- row lock ------------------------------------------------------------
 
 #[test]
-fn a_row_lock_blocks_the_leaders_renew_and_a_standbys_acquire_until_undone() {
-    let mut db = db();
+fn a_row_lock_blocks_the_leaders_renew_but_not_a_standby_polling_the_fresh_lease() {
+    let db = db();
     let mut leader = db.lease("leader", TTL);
     let mut standby = db.lease("standby", TTL);
     assert!(leader.try_acquire().unwrap().is_some());
     std::thread::scope(|s| {
         let lock = RowLock::hold(db.connect(), &db.table).expect("lock the row");
         let renew = call_in(s, || leader.renew());
-        let acquire = call_in(s, || standby.try_acquire());
         assert_pending(&renew, "the leader's renew behind the row lock");
-        assert_pending(&acquire, "the standby's acquire behind the row lock");
+        // The standby's UPDATE matches no row (the lease is fresh), so it
+        // waits for no lock: it is answered while the row is still locked.
+        let acquire = call_in(s, || standby.try_acquire());
+        let acquired =
+            completed(&acquire, "the standby's acquire of a fresh lease").expect("try_acquire");
+        assert!(acquired.is_none(), "the lease is fresh");
+        assert_pending(&renew, "the leader's renew behind the row lock");
         lock.undo().expect("ROLLBACK");
         let renewed = completed(&renew, "the renew").expect("renew");
         assert!(renewed.is_some(), "the leader keeps the lease");
-        let acquired = completed(&acquire, "the acquire").expect("try_acquire");
-        assert!(acquired.is_none(), "the lease is fresh");
     });
-    assert_eq!(db.row().0, "leader");
+}
+
+#[test]
+fn a_row_lock_holds_back_a_takeover_of_a_stale_lease_and_after_the_undo_exactly_one_wins() {
+    let mut db = db();
+    let mut leader = db.lease("leader", TTL);
+    let mut standby = db.lease("standby", TTL);
+    assert!(leader.try_acquire().unwrap().is_some());
+    db.age(PAST_TTL);
+    let (renewed, acquired) = std::thread::scope(|s| {
+        let lock = RowLock::hold(db.connect(), &db.table).expect("lock the row");
+        let renew = call_in(s, || leader.renew());
+        assert_pending(&renew, "the stale leader's renew behind the row lock");
+        let acquire = call_in(s, || standby.try_acquire());
+        assert_pending(
+            &acquire,
+            "the takeover of the stale lease behind the row lock",
+        );
+        lock.undo().expect("ROLLBACK");
+        (
+            completed(&renew, "the renew").expect("renew").is_some(),
+            completed(&acquire, "the acquire")
+                .expect("try_acquire")
+                .is_some(),
+        )
+    });
+    assert!(
+        renewed != acquired,
+        "exactly one wins: renewed {renewed}, acquired {acquired}"
+    );
+    let want = if renewed { "leader" } else { "standby" };
+    assert_eq!(db.row().0, want);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test here runs against a real
 //! Postgres (see `support::db`), in a schema of its own.
 
+mod catalogue;
 mod cli;
 mod differential;
 mod fault;

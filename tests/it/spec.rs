@@ -35,7 +35,13 @@ fn reference_with(line_prefix: &str, replacement: &str) -> String {
         "no line starts with {line_prefix:?}"
     );
     text.lines()
-        .map(|l| if l.starts_with(line_prefix) { replacement } else { l })
+        .map(|l| {
+            if l.starts_with(line_prefix) {
+                replacement
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -67,7 +73,10 @@ fn parse_err(text: &str) -> String {
         Ok(spec) => panic!("expected an error, the spec parsed: {spec:?}"),
         Err(e) => {
             let msg = e.to_string();
-            assert!(msg.starts_with("test.toml"), "the message must start with the file: {msg}");
+            assert!(
+                msg.starts_with("test.toml"),
+                "the message must start with the file: {msg}"
+            );
             msg
         }
     }
@@ -117,12 +126,19 @@ impl Installed {
 
     fn age(&mut self, by: Duration) {
         let name = self.name();
-        assert!(self.spec.age(self.schema.client(), &name, by).expect("age"), "the spec has age");
+        assert!(
+            self.spec.age(self.schema.client(), &name, by).expect("age"),
+            "the spec has age"
+        );
     }
 
     fn leader(&mut self) -> String {
         let sql = format!("SELECT leader FROM {}.lease_lock", self.name());
-        self.schema.client().query_one(&sql, &[]).expect("read the row").get(0)
+        self.schema
+            .client()
+            .query_one(&sql, &[])
+            .expect("read the row")
+            .get(0)
     }
 }
 
@@ -138,9 +154,15 @@ fn the_reference_spec_parses_with_its_documented_contents() {
     assert!(spec.can_age());
     let release = spec.operation(Op::Release).statements();
     assert_eq!(release.len(), 1);
-    assert!(release[0].contains("acquired_at = now()"), "release stamps acquired_at: {release:?}");
+    assert!(
+        release[0].contains("acquired_at = now()"),
+        "release stamps acquired_at: {release:?}"
+    );
     let loaded = Spec::load(&specs_dir().join("reference.toml")).expect("load reference");
-    assert_eq!(loaded.operation(Op::TryAcquire), spec.operation(Op::TryAcquire));
+    assert_eq!(
+        loaded.operation(Op::TryAcquire),
+        spec.operation(Op::TryAcquire)
+    );
 }
 
 #[test]
@@ -156,14 +178,25 @@ fn every_broken_spec_parses_and_says_what_is_wrong_in_its_header() {
         "client-clock.toml",
         "renew-without-holder-check.toml",
     ] {
-        assert!(names.iter().any(|n| n == expected), "missing {expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "missing {expected} in {names:?}"
+        );
     }
     for file in files {
         let spec = Spec::load(&file).unwrap_or_else(|e| panic!("{e}"));
         let text = std::fs::read_to_string(&file).unwrap();
         let header = text.lines().next().unwrap_or_default();
-        assert!(header.starts_with("# BROKEN"), "{}: header {header:?}", file.display());
-        assert!(text.contains("Breaks P"), "{}: names the property it breaks", file.display());
+        assert!(
+            header.starts_with("# BROKEN"),
+            "{}: header {header:?}",
+            file.display()
+        );
+        assert!(
+            text.contains("Breaks P"),
+            "{}: names the property it breaks",
+            file.display()
+        );
         assert!(!spec.name().is_empty());
     }
 }
@@ -191,7 +224,10 @@ fn a_ttl_of_the_wrong_type_is_rejected_naming_the_field_and_line() {
 #[test]
 fn an_unusable_ttl_is_rejected_quoting_it() {
     for bad in ["0", "-1.0", "nan", "inf"] {
-        let msg = parse_err(&reference_with("ttl_seconds", &format!("ttl_seconds = {bad}")));
+        let msg = parse_err(&reference_with(
+            "ttl_seconds",
+            &format!("ttl_seconds = {bad}"),
+        ));
         assert!(msg.contains("ttl_seconds"), "{msg}");
     }
     // A whole number of seconds is fine.
@@ -211,9 +247,17 @@ fn a_placeholder_beyond_dollar_3_is_rejected_naming_the_field_and_quoting_it() {
     assert!(msg.contains("`renew`"), "{msg}");
     assert!(msg.contains("`$4`"), "{msg}");
 
-    let in_array = spec_text(r#"["SELECT 1", "SELECT $10"]"#, r#""SELECT 1""#, r#""SELECT 1""#, "");
+    let in_array = spec_text(
+        r#"["SELECT 1", "SELECT $10"]"#,
+        r#""SELECT 1""#,
+        r#""SELECT 1""#,
+        "",
+    );
     let msg = parse_err(&in_array);
-    assert!(msg.contains("`try_acquire[1]`") && msg.contains("`$10`"), "{msg}");
+    assert!(
+        msg.contains("`try_acquire[1]`") && msg.contains("`$10`"),
+        "{msg}"
+    );
 
     let zero = spec_text(r#""SELECT $0""#, r#""SELECT 1""#, r#""SELECT 1""#, "");
     assert!(parse_err(&zero).contains("`$0`"));
@@ -269,7 +313,10 @@ fn empty_statements_and_empty_arrays_are_rejected_naming_the_field() {
     let msg = parse_err(&reference_with("renew", "renew = \"-- nothing here\""));
     assert!(msg.contains("`renew`") && msg.contains("empty"), "{msg}");
     let msg = parse_err(&reference_with("renew", "renew = []"));
-    assert!(msg.contains("`renew`") && msg.contains("empty array"), "{msg}");
+    assert!(
+        msg.contains("`renew`") && msg.contains("empty array"),
+        "{msg}"
+    );
     let msg = parse_err(&reference_with("renew", "renew = [\"SELECT 1\", \"\"]"));
     assert!(msg.contains("`renew[1]`") && msg.contains("empty"), "{msg}");
     let msg = parse_err(&reference_with("reset", "reset = \"\""));
@@ -281,11 +328,20 @@ fn wrong_types_unknown_fields_and_unknown_isolation_are_rejected_naming_the_fiel
     let msg = parse_err(&reference_with("renew", "renew = 5"));
     assert!(msg.contains("`renew`") && msg.contains("integer"), "{msg}");
     let msg = parse_err(&reference_with("renew", "renew = [\"SELECT 1\", 2]"));
-    assert!(msg.contains("`renew[1]`") && msg.contains("integer"), "{msg}");
+    assert!(
+        msg.contains("`renew[1]`") && msg.contains("integer"),
+        "{msg}"
+    );
     let msg = parse_err(&reference_with("name", "name = 1"));
     assert!(msg.contains("`name`"), "{msg}");
-    let msg = parse_err(&format!("{}\nisolation = \"snapshot\"", Spec::reference_text()));
-    assert!(msg.contains("`isolation`") && msg.contains("snapshot"), "{msg}");
+    let msg = parse_err(&format!(
+        "{}\nisolation = \"snapshot\"",
+        Spec::reference_text()
+    ));
+    assert!(
+        msg.contains("`isolation`") && msg.contains("snapshot"),
+        "{msg}"
+    );
     let msg = parse_err(&format!("{}\nrenw = \"SELECT 1\"", Spec::reference_text()));
     assert!(msg.contains("renw"), "{msg}");
     let msg = parse_err("name = \"x\"\nschema = \"\"\"unterminated");
@@ -300,12 +356,19 @@ fn several_statements_in_one_string_are_rejected_in_favour_of_an_array() {
     ));
     assert!(msg.contains("`renew`") && msg.contains("array"), "{msg}");
     // A trailing semicolon is still one statement.
-    Spec::parse(&reference_with("renew", "renew = \"SELECT true;\""), "t.toml").unwrap();
+    Spec::parse(
+        &reference_with("renew", "renew = \"SELECT true;\""),
+        "t.toml",
+    )
+    .unwrap();
 }
 
 #[test]
 fn transaction_control_in_the_schema_sql_is_rejected() {
-    let text = reference_with("INSERT INTO lease_lock", "INSERT INTO lease_lock DEFAULT VALUES; COMMIT;");
+    let text = reference_with(
+        "INSERT INTO lease_lock",
+        "INSERT INTO lease_lock DEFAULT VALUES; COMMIT;",
+    );
     let msg = parse_err(&text);
     assert!(msg.contains("`schema`") && msg.contains("COMMIT"), "{msg}");
 }
@@ -313,14 +376,20 @@ fn transaction_control_in_the_schema_sql_is_rejected() {
 #[test]
 fn isolation_is_parsed() {
     let text = format!("{}\nisolation = \"serializable\"", Spec::reference_text());
-    assert_eq!(Spec::parse(&text, "t.toml").unwrap().isolation(), Isolation::Serializable);
+    assert_eq!(
+        Spec::parse(&text, "t.toml").unwrap().isolation(),
+        Isolation::Serializable
+    );
 }
 
 #[test]
 fn a_missing_file_is_a_read_error_naming_it() {
     let err = Spec::load(Path::new("/nonexistent/lease.toml")).unwrap_err();
     assert!(matches!(err, SpecError::Read { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("/nonexistent/lease.toml"), "{err}");
+    assert!(
+        err.to_string().starts_with("/nonexistent/lease.toml"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -335,7 +404,10 @@ fn the_reference_spec_installs_without_leaking_its_search_path() {
         .query_one("SHOW search_path", &[])
         .unwrap()
         .get(0);
-    assert!(!path.contains("leasecheck_"), "SET LOCAL must not outlive install: {path}");
+    assert!(
+        !path.contains("leasecheck_"),
+        "SET LOCAL must not outlive install: {path}"
+    );
     assert_eq!(installed.leader(), "", "the seed row is there");
 }
 
@@ -363,11 +435,25 @@ fn a_statement_that_does_not_prepare_is_rejected_naming_the_field_and_quoting_po
     let name = schema.name().clone();
     let err = spec.install(schema.client(), &name).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(&err, SpecError::Statement { field, .. } if field == "renew"), "{err:?}");
-    assert!(msg.starts_with("bad.toml"), "{msg}");
+    assert!(
+        matches!(&err, SpecError::Statement { field, .. } if field == "renew"),
+        "{err:?}"
+    );
+    let renew_line = reference_with("renew", "renew = \"\"")
+        .lines()
+        .position(|l| l.starts_with("renew"))
+        .unwrap()
+        + 1;
+    assert!(
+        msg.starts_with(&format!("bad.toml:{renew_line}:")),
+        "names the line: {msg}"
+    );
     assert!(msg.contains("`renew`"), "{msg}");
     assert!(msg.contains("does not exist"), "{msg}");
-    assert!(msg.contains("WHERE holder = $1"), "the statement is shown: {msg}");
+    assert!(
+        msg.contains("WHERE holder = $1"),
+        "the statement is shown: {msg}"
+    );
     // Nothing of the failed install stays behind.
     let left: i64 = schema
         .client()
@@ -392,8 +478,14 @@ fn a_failing_array_item_is_named_with_its_index() {
     let db = db();
     let mut schema = Schema::create(db.connect()).unwrap();
     let name = schema.name().clone();
-    let msg = spec.install(schema.client(), &name).unwrap_err().to_string();
-    assert!(msg.contains("`try_acquire[1]`") && msg.contains("does not exist"), "{msg}");
+    let msg = spec
+        .install(schema.client(), &name)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("`try_acquire[1]`") && msg.contains("does not exist"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -409,22 +501,46 @@ fn an_operation_that_returns_no_rows_is_rejected_at_install() {
     let db = db();
     let mut schema = Schema::create(db.connect()).unwrap();
     let name = schema.name().clone();
-    let msg = spec.install(schema.client(), &name).unwrap_err().to_string();
-    assert!(msg.contains("`renew`") && msg.contains("RETURNING"), "{msg}");
+    let msg = spec
+        .install(schema.client(), &name)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("`renew`") && msg.contains("RETURNING"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_schema_sql_error_is_rejected_naming_schema() {
     let spec = Spec::parse(
-        &reference_with("INSERT INTO lease_lock", "INSERT INTO lease_lok DEFAULT VALUES;"),
+        &reference_with(
+            "INSERT INTO lease_lock",
+            "INSERT INTO lease_lok DEFAULT VALUES;",
+        ),
         "schema.toml",
     )
     .unwrap();
     let db = db();
     let mut schema = Schema::create(db.connect()).unwrap();
     let name = schema.name().clone();
-    let msg = spec.install(schema.client(), &name).unwrap_err().to_string();
-    assert!(msg.contains("`schema`") && msg.contains("does not exist"), "{msg}");
+    let msg = spec
+        .install(schema.client(), &name)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("`schema`") && msg.contains("does not exist"),
+        "{msg}"
+    );
+    let insert_line = Spec::reference_text()
+        .lines()
+        .position(|l| l.starts_with("INSERT INTO lease_lock"))
+        .unwrap()
+        + 1;
+    assert!(
+        msg.starts_with(&format!("schema.toml:{insert_line}:")),
+        "the failing line: {msg}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -459,23 +575,48 @@ fn the_reference_spec_lease_behaves_like_the_built_in_lease() {
     };
     assert!(both("acquire free", &mut a, &mut ra, Op::TryAcquire));
     assert!(!both("second acquire", &mut b, &mut rb, Op::TryAcquire));
-    assert!(!both("re-acquire by the holder", &mut a, &mut ra, Op::TryAcquire));
+    assert!(!both(
+        "re-acquire by the holder",
+        &mut a,
+        &mut ra,
+        Op::TryAcquire
+    ));
     assert!(both("renew by holder", &mut a, &mut ra, Op::Renew));
     assert!(!both("renew by other", &mut b, &mut rb, Op::Renew));
     assert!(!both("release by other", &mut b, &mut rb, Op::Release));
     assert_eq!(spec_db.leader(), "a");
     assert!(both("release", &mut a, &mut ra, Op::Release));
     assert_eq!(spec_db.leader(), "");
-    assert!(both("acquire after release", &mut b, &mut rb, Op::TryAcquire));
+    assert!(both(
+        "acquire after release",
+        &mut b,
+        &mut rb,
+        Op::TryAcquire
+    ));
     // Stale takeover: age both by less than, then more than, the TTL.
     spec_db.age(Duration::from_secs(9));
     spec_db.db.age(Duration::from_secs(9));
-    assert!(!both("acquire at 9s of 10s", &mut a, &mut ra, Op::TryAcquire));
+    assert!(!both(
+        "acquire at 9s of 10s",
+        &mut a,
+        &mut ra,
+        Op::TryAcquire
+    ));
     spec_db.age(Duration::from_secs(2));
     spec_db.db.age(Duration::from_secs(2));
-    assert!(both("acquire a stale lease", &mut a, &mut ra, Op::TryAcquire));
+    assert!(both(
+        "acquire a stale lease",
+        &mut a,
+        &mut ra,
+        Op::TryAcquire
+    ));
     assert!(!both("renew by the deposed", &mut b, &mut rb, Op::Renew));
-    assert!(!both("release by the deposed", &mut b, &mut rb, Op::Release));
+    assert!(!both(
+        "release by the deposed",
+        &mut b,
+        &mut rb,
+        Op::Release
+    ));
     assert!(both("renew by the new holder", &mut a, &mut ra, Op::Renew));
     drop(both);
     for (what, got, want) in &steps {
@@ -539,7 +680,11 @@ fn an_array_operation_stops_at_the_first_statement_returning_no_row_and_rolls_ba
     let mut spec_db = installed(Spec::parse(&text, "arrays.toml").unwrap());
     let mut lease = spec_db.lease("x", TTL);
     assert!(!lease.try_acquire().unwrap());
-    assert_eq!(spec_db.leader(), "", "the second statement must not have run");
+    assert_eq!(
+        spec_db.leader(),
+        "",
+        "the second statement must not have run"
+    );
     assert!(!lease.renew().unwrap());
     assert_eq!(spec_db.leader(), "", "a failed operation is rolled back");
     assert!(lease.release().unwrap());
@@ -562,7 +707,12 @@ fn a_first_column_false_or_null_is_a_failure_and_anything_else_a_success() {
     // Each case gets a spec of its own (one try_acquire array would stop early).
     let db = db();
     for (sql, want) in cases {
-        let text = spec_text(&format!("{sql:?}"), r#""SELECT true""#, r#""SELECT true""#, "");
+        let text = spec_text(
+            &format!("{sql:?}"),
+            r#""SELECT true""#,
+            r#""SELECT true""#,
+            "",
+        );
         let spec = Arc::new(Spec::parse(&text, "verdict.toml").unwrap());
         let mut schema = Schema::create(db.connect()).unwrap();
         let name = schema.name().clone();
@@ -605,8 +755,14 @@ fn a_candidate_whose_clock_runs_an_hour_ahead_takes_over_a_fresh_client_clock_le
     ahead.set_skew(3_600_000_000);
     assert_eq!(ahead.skew(), 3_600_000_000);
     assert!(leader.try_acquire().unwrap());
-    assert!(!honest.try_acquire().unwrap(), "a fresh lease is not taken without skew");
-    assert!(ahead.try_acquire().unwrap(), "early takeover: the skewed clock is bound to $3");
+    assert!(
+        !honest.try_acquire().unwrap(),
+        "a fresh lease is not taken without skew"
+    );
+    assert!(
+        ahead.try_acquire().unwrap(),
+        "early takeover: the skewed clock is bound to $3"
+    );
     assert_eq!(spec_db.leader(), "ahead");
     // The reference lease ignores the client's clock.
     let mut reference = installed(Spec::reference());
@@ -634,7 +790,10 @@ fn check_then_act_lets_several_candidates_win_a_free_lease() {
             break;
         }
     }
-    assert!(most > 1, "the check-then-act race never produced two winners");
+    assert!(
+        most > 1,
+        "the check-then-act race never produced two winners"
+    );
 }
 
 #[test]
@@ -643,12 +802,17 @@ fn under_repeatable_read_a_serialization_failure_is_a_definite_failure() {
     // changed since their snapshot and fail with SQLSTATE 40001.
     let text = std::fs::read_to_string(specs_dir().join("broken/check-then-act.toml"))
         .unwrap()
-        .replace("isolation = \"read committed\"", "isolation = \"repeatable read\"")
+        .replace(
+            "isolation = \"read committed\"",
+            "isolation = \"repeatable read\"",
+        )
         .replace("pg_sleep(0.005)", "pg_sleep(0.05)");
     let spec = Spec::parse(&text, "rr.toml").unwrap();
     assert_eq!(spec.isolation(), Isolation::RepeatableRead);
     let mut spec_db = installed(spec);
-    let mut leases: Vec<SpecLease> = (0..4).map(|i| spec_db.lease(&format!("c{i}"), TTL)).collect();
+    let mut leases: Vec<SpecLease> = (0..4)
+        .map(|i| spec_db.lease(&format!("c{i}"), TTL))
+        .collect();
     for round in 0..5 {
         spec_db.reset();
         // `race` panics on Err: every loser must be a definite Ok(false).
@@ -666,7 +830,10 @@ fn a_deposed_leader_keeps_renewing_when_renew_does_not_check_the_holder() {
     assert!(old.try_acquire().unwrap());
     spec_db.age(PAST_TTL);
     assert!(new.try_acquire().unwrap());
-    assert!(old.renew().unwrap(), "the bug: the deposed leader's renew succeeds");
+    assert!(
+        old.renew().unwrap(),
+        "the bug: the deposed leader's renew succeeds"
+    );
     assert_eq!(spec_db.leader(), "new");
 }
 
@@ -684,12 +851,20 @@ fn an_advisory_lock_spec_excludes_but_never_expires_and_reset_frees_it() {
     assert!(!b.renew().unwrap());
     assert!(!b.release().unwrap());
     std::thread::sleep(Duration::from_millis(200));
-    assert!(!b.try_acquire().unwrap(), "the bug: a lease 4 TTLs old is never taken over");
+    assert!(
+        !b.try_acquire().unwrap(),
+        "the bug: a lease 4 TTLs old is never taken over"
+    );
     // reset terminates the holder's backend.
     spec_db.reset();
     assert!(b.try_acquire().unwrap());
-    let err = a.renew().expect_err("the holder's connection was terminated");
-    assert!(err.is_connection_loss() || err.postgres_error().as_db_error().is_some(), "{err}");
+    let err = a
+        .renew()
+        .expect_err("the holder's connection was terminated");
+    assert!(
+        err.is_connection_loss() || err.postgres_error().as_db_error().is_some(),
+        "{err}"
+    );
     assert!(!a.renew().unwrap(), "reconnected: no longer the holder");
     assert!(b.release().unwrap());
     assert!(a.try_acquire().unwrap());
@@ -710,7 +885,13 @@ fn a_spec_lease_reopens_its_connection_after_its_backend_is_killed() {
     let err = lease.try_acquire().expect_err("the backend is gone");
     // Postgres says why (FATAL 57P01) before the socket closes.
     assert!(
-        matches!(err, leasecheck::LeaseError::Statement { what: "try_acquire", .. }),
+        matches!(
+            err,
+            leasecheck::LeaseError::Statement {
+                what: "try_acquire",
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(lease.try_acquire().unwrap(), "a fresh connection works");
@@ -725,34 +906,9 @@ fn a_sql_error_while_running_is_an_error_naming_the_operation() {
     spec_db.schema.client().batch_execute(&drop).unwrap();
     let err = lease.renew().expect_err("the table is gone");
     let msg = err.to_string();
-    assert!(msg.contains("renew") && msg.contains("does not exist"), "{msg}");
+    assert!(
+        msg.contains("renew") && msg.contains("does not exist"),
+        "{msg}"
+    );
     assert!(!err.is_connection_loss());
-}
-
-#[test]
-fn zz_show_messages() {
-    for t in [
-        reference_with("renew", ""),
-        reference_with("ttl_seconds", "ttl_seconds = \"x\""),
-        reference_with("ttl_seconds", "ttl_seconds = 0"),
-        reference_with("renew", "renew = \"SELECT $4\""),
-        reference_with("renew", "renew = [\"SELECT 1\", 2]"),
-        reference_with("renew", "renew = [\"SELECT 1\",\n  \"\"]"),
-        reference_with("renew", "renew = \"SELECT 1; SELECT 2\""),
-        format!("{}\nisolation = \"snapshot\"", Spec::reference_text()),
-        format!("{}\nrenw = \"SELECT 1\"", Spec::reference_text()),
-        format!("{}\nrenew = \"SELECT 1\"", Spec::reference_text()),
-        "name = \"x\"\nschema = \"\"\"unterminated".to_string(),
-    ] {
-        eprintln!("---\n{}", Spec::parse(&t, "specs/mine.toml").unwrap_err());
-    }
-    let spec = Spec::parse(
-        &reference_with("renew", "renew = \"UPDATE lease_lock SET acquired_at = now() WHERE holder = $1 RETURNING id\""),
-        "specs/mine.toml",
-    )
-    .unwrap();
-    let db = db();
-    let mut schema = Schema::create(db.connect()).unwrap();
-    let name = schema.name().clone();
-    eprintln!("---\n{}", spec.install(schema.client(), &name).unwrap_err());
 }
