@@ -7,10 +7,11 @@
 //! - `uncontended`: the reference [`Lease`]'s `try_acquire` / `renew` /
 //!   `release` on one connection, next to a bare `SELECT 1` and a bare
 //!   single-row `UPDATE` (both prepared once: one round trip, the floor) on the
-//!   same connection. The lease's own SQL is also run as one round trip
-//!   (`*_typed`: `query_typed`, the unnamed statement, safe behind a
-//!   transaction pooler) and as a named prepared statement (`*_prepared`), to
-//!   show where the time goes.
+//!   same connection. To show where the time goes, the bare `UPDATE` also
+//!   runs the way the lease sends its statements (`update_typed`: the unnamed
+//!   statement of `query_typed`, parsed and planned on every call, safe behind
+//!   a transaction pooler), and the lease's own SQL runs as named prepared
+//!   statements (`*_prepared`).
 //! - `contended`: N candidates (1..64) on N connections race `try_acquire` on
 //!   a free lease in barrier-aligned rounds on a dedicated rayon pool, the
 //!   lease made free again (untimed) before every round. The time of a round
@@ -42,7 +43,6 @@ use leasecheck::model::{Candidate, Op};
 use leasecheck::stress::{self, RaceOptions};
 use leasecheck::takeover::{self, TakeoverOptions};
 use leasecheck::{HolderId, Lease, Postgres, Recorder, Reply, Schema, Subject, TableName, Ttl};
-use postgres::types::Type;
 use postgres::{Client, Statement};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -238,19 +238,16 @@ impl Stats {
 // ---------------------------------------------------------------------------
 // Uncontended: one connection, one holder.
 
-/// One lease on its own connection; the floors and the one-round-trip
-/// variants run on that same connection.
+/// One lease on its own connection; the floors and the prepared variants run
+/// on that same connection.
 struct Solo {
     select_1: Statement,
     update: Statement,
     acquire: Statement,
     renew: Statement,
     release: Statement,
-    acquire_sql: String,
-    renew_sql: String,
-    release_sql: String,
+    update_sql: String,
     holder: String,
-    ttl: f64,
     lease: Lease<'static>,
     _schema: Schema,
 }
@@ -270,11 +267,8 @@ impl Solo {
             acquire: prepare(&try_acquire_sql(&table)),
             renew: prepare(&renew_sql(&table)),
             release: prepare(&release_sql(&table)),
-            acquire_sql: try_acquire_sql(&table),
-            renew_sql: renew_sql(&table),
-            release_sql: release_sql(&table),
+            update_sql: bare_update_sql(&table),
             holder: holder.as_str().to_string(),
-            ttl: TTL_SECS,
             lease,
             _schema: schema,
         }
@@ -283,36 +277,54 @@ impl Solo {
     fn client(&mut self) -> &mut Client {
         self.lease.client().expect("the lease's connection is open")
     }
+
+    /// A lease statement prepared once (named), as a lease that may keep
+    /// prepared statements (no transaction pooler in between) could run it.
+    fn prepared(&mut self, st: &Statement, with_ttl: bool) -> bool {
+        let holder = self.holder.clone();
+        let client = self.client();
+        let row = if with_ttl {
+            client.query_opt(st, &[&holder, &TTL_SECS])
+        } else {
+            client.query_opt(st, &[&holder])
+        };
+        row.expect("lease statement").is_some()
+    }
 }
 
-/// What an uncontended benchmark times, and the untimed step before each call.
+/// What an uncontended benchmark times.
 #[derive(Clone, Copy, Debug)]
 enum Solo1 {
+    /// Floor: a prepared `SELECT 1`.
     Select1,
+    /// Floor: a prepared bare single-row `UPDATE`.
     Update,
+    /// The bare `UPDATE` as the lease sends its statements: `query_typed`
+    /// (the unnamed statement, parsed and planned on every call).
+    UpdateTyped,
+    /// The reference lease: take a free lease.
     TryAcquire,
+    /// The reference lease: fail to take a held lease (a standby's poll).
     TryAcquireBusy,
+    /// The reference lease: renew a held lease.
     Renew,
+    /// The reference lease: release a held lease.
     Release,
-    TryAcquireTyped,
-    RenewTyped,
-    ReleaseTyped,
+    /// The lease's statements prepared once (named).
     TryAcquirePrepared,
     RenewPrepared,
     ReleasePrepared,
 }
 
 impl Solo1 {
-    const ALL: [Solo1; 12] = [
+    const ALL: [Solo1; 10] = [
         Solo1::Select1,
         Solo1::Update,
+        Solo1::UpdateTyped,
         Solo1::TryAcquire,
         Solo1::TryAcquireBusy,
         Solo1::Renew,
         Solo1::Release,
-        Solo1::TryAcquireTyped,
-        Solo1::RenewTyped,
-        Solo1::ReleaseTyped,
         Solo1::TryAcquirePrepared,
         Solo1::RenewPrepared,
         Solo1::ReleasePrepared,
@@ -322,29 +334,14 @@ impl Solo1 {
         match self {
             Solo1::Select1 => "select_1",
             Solo1::Update => "update",
+            Solo1::UpdateTyped => "update_typed",
             Solo1::TryAcquire => "try_acquire",
             Solo1::TryAcquireBusy => "try_acquire_busy",
             Solo1::Renew => "renew",
             Solo1::Release => "release",
-            Solo1::TryAcquireTyped => "try_acquire_typed",
-            Solo1::RenewTyped => "renew_typed",
-            Solo1::ReleaseTyped => "release_typed",
             Solo1::TryAcquirePrepared => "try_acquire_prepared",
             Solo1::RenewPrepared => "renew_prepared",
             Solo1::ReleasePrepared => "release_prepared",
-        }
-    }
-
-    /// Which lease operation it is, if any.
-    fn op(self) -> Option<Op> {
-        match self {
-            Solo1::Select1 | Solo1::Update => None,
-            Solo1::TryAcquire
-            | Solo1::TryAcquireBusy
-            | Solo1::TryAcquireTyped
-            | Solo1::TryAcquirePrepared => Some(Op::TryAcquire),
-            Solo1::Renew | Solo1::RenewTyped | Solo1::RenewPrepared => Some(Op::Renew),
-            Solo1::Release | Solo1::ReleaseTyped | Solo1::ReleasePrepared => Some(Op::Release),
         }
     }
 
@@ -353,39 +350,29 @@ impl Solo1 {
         !matches!(self, Solo1::TryAcquireBusy)
     }
 
-    /// Untimed, before every call: make the lease free for an acquire, held
-    /// for a renew, release or busy acquire (with the reference lease's calls).
-    fn setup(self, s: &mut Solo) {
-        let result = match self.op() {
-            None => return,
-            Some(Op::TryAcquire) if self.takes_effect() => s.lease.release(),
-            Some(_) => s.lease.try_acquire(),
+    /// Untimed, once per batch: a renew or a busy acquire needs the lease held.
+    fn before_batch(self, s: &mut Solo) {
+        if matches!(
+            self,
+            Solo1::TryAcquireBusy | Solo1::Renew | Solo1::RenewPrepared
+        ) {
+            s.lease.try_acquire().expect("untimed acquire");
+        }
+    }
+
+    /// Untimed, before every call: an acquire needs the lease free, a release
+    /// needs it held (one reference-lease call each).
+    fn before_call(self, s: &mut Solo) {
+        let result = match self {
+            Solo1::TryAcquire | Solo1::TryAcquirePrepared => s.lease.release(),
+            Solo1::Release | Solo1::ReleasePrepared => s.lease.try_acquire(),
+            _ => return,
         };
         result.expect("untimed setup call");
     }
 
     /// The timed call; whether it took effect.
     fn run(self, s: &mut Solo) -> bool {
-        let typed = |s: &mut Solo, sql: &str, with_ttl: bool| {
-            let (holder, ttl) = (s.holder.clone(), s.ttl);
-            let client = s.client();
-            let row = if with_ttl {
-                client.query_typed_opt(sql, &[(&holder, Type::TEXT), (&ttl, Type::FLOAT8)])
-            } else {
-                client.query_typed_opt(sql, &[(&holder, Type::TEXT)])
-            };
-            row.expect("lease statement").is_some()
-        };
-        let prepared = |s: &mut Solo, st: &Statement, with_ttl: bool| {
-            let (holder, ttl) = (s.holder.clone(), s.ttl);
-            let client = s.client();
-            let row = if with_ttl {
-                client.query_opt(st, &[&holder, &ttl])
-            } else {
-                client.query_opt(st, &[&holder])
-            };
-            row.expect("lease statement").is_some()
-        };
         match self {
             Solo1::Select1 => {
                 let st = s.select_1.clone();
@@ -397,34 +384,28 @@ impl Solo1 {
                 let st = s.update.clone();
                 s.client().execute(&st, &[]).expect("bare UPDATE") == 1
             }
+            Solo1::UpdateTyped => {
+                let sql = s.update_sql.clone();
+                let rows = s.client().query_typed(&sql, &[]).expect("bare UPDATE");
+                black_box(rows);
+                true
+            }
             Solo1::TryAcquire | Solo1::TryAcquireBusy => {
                 s.lease.try_acquire().expect("try_acquire").is_some()
             }
             Solo1::Renew => s.lease.renew().expect("renew").is_some(),
             Solo1::Release => s.lease.release().expect("release").is_some(),
-            Solo1::TryAcquireTyped => {
-                let sql = s.acquire_sql.clone();
-                typed(s, &sql, true)
-            }
-            Solo1::RenewTyped => {
-                let sql = s.renew_sql.clone();
-                typed(s, &sql, false)
-            }
-            Solo1::ReleaseTyped => {
-                let sql = s.release_sql.clone();
-                typed(s, &sql, false)
-            }
             Solo1::TryAcquirePrepared => {
                 let st = s.acquire.clone();
-                prepared(s, &st, true)
+                s.prepared(&st, true)
             }
             Solo1::RenewPrepared => {
                 let st = s.renew.clone();
-                prepared(s, &st, false)
+                s.prepared(&st, false)
             }
             Solo1::ReleasePrepared => {
                 let st = s.release.clone();
-                prepared(s, &st, false)
+                s.prepared(&st, false)
             }
         }
     }
@@ -438,9 +419,10 @@ fn uncontended(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
         group.bench_function(bench.name(), |b| {
             let s = solo.get_or_insert_with(|| Solo::new(pg.get()));
             b.iter_custom(|iters| {
+                bench.before_batch(s);
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    bench.setup(s);
+                    bench.before_call(s);
                     let t = Instant::now();
                     let effect = bench.run(s);
                     let d = t.elapsed();
@@ -464,8 +446,6 @@ fn uncontended(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
 enum Kind {
     /// The reference `Lease::try_acquire`.
     Lease,
-    /// The same statement in one round trip (`query_typed`).
-    LeaseTyped,
     /// The floor: N clients update the same row.
     Update,
     /// `pg_try_advisory_lock` on each candidate's session.
@@ -475,18 +455,11 @@ enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
-        Kind::Update,
-        Kind::Lease,
-        Kind::LeaseTyped,
-        Kind::Advisory,
-        Kind::Upsert,
-    ];
+    const ALL: [Kind; 4] = [Kind::Update, Kind::Lease, Kind::Advisory, Kind::Upsert];
 
     fn name(self) -> &'static str {
         match self {
             Kind::Lease => "lease",
-            Kind::LeaseTyped => "lease_typed",
             Kind::Update => "update",
             Kind::Advisory => "advisory",
             Kind::Upsert => "upsert",
@@ -508,8 +481,7 @@ enum Racer {
     Sql {
         kind: Kind,
         client: Box<Client>,
-        statement: Option<Statement>,
-        sql: String,
+        statement: Statement,
         unlock: Option<Statement>,
         holder: String,
         key: i64,
@@ -527,24 +499,20 @@ impl Racer {
                 kind,
                 client,
                 statement,
-                sql,
                 holder,
                 key,
                 ..
             } => {
                 let ttl = TTL_SECS;
-                let result = match (kind, statement.as_ref()) {
-                    (Kind::LeaseTyped, _) => client
-                        .query_typed_opt(sql, &[(&*holder, Type::TEXT), (&ttl, Type::FLOAT8)])
-                        .map(|r| r.is_some()),
-                    (Kind::Update, Some(st)) => client.execute(st, &[]).map(|n| n == 1),
-                    (Kind::Advisory, Some(st)) => {
+                let result = match (kind, statement) {
+                    (Kind::Update, st) => client.execute(st, &[]).map(|n| n == 1),
+                    (Kind::Advisory, st) => {
                         client.query_one(st, &[&*key]).and_then(|r| r.try_get(0))
                     }
-                    (Kind::Upsert, Some(st)) => {
+                    (Kind::Upsert, st) => {
                         client.query_opt(st, &[&*holder, &ttl]).map(|r| r.is_some())
                     }
-                    _ => unreachable!("every SQL racer has what its kind needs"),
+                    (Kind::Lease, _) => unreachable!("the reference lease is its own racer"),
                 };
                 result.map_err(|e| e.to_string())
             }
@@ -602,7 +570,7 @@ impl Arena {
             ))
             .expect("create the upsert lease");
         let reset = match kind {
-            Kind::Lease | Kind::LeaseTyped => Some(format!("UPDATE {lease} SET leader = ''")),
+            Kind::Lease => Some(format!("UPDATE {lease} SET leader = ''")),
             Kind::Upsert => Some(format!("UPDATE {upsert} SET expires_at = '-infinity'")),
             Kind::Update | Kind::Advisory => None,
         }
@@ -618,7 +586,6 @@ impl Arena {
                 }
                 let mut client = pg.connect().expect("connect a candidate");
                 let (sql, unlock) = match kind {
-                    Kind::LeaseTyped => (try_acquire_sql(&lease), None),
                     Kind::Update => (bare_update_sql(&lease), None),
                     Kind::Advisory => (
                         "SELECT pg_try_advisory_lock($1)".to_string(),
@@ -627,14 +594,12 @@ impl Arena {
                     Kind::Upsert => (upsert_sql(&upsert), None),
                     Kind::Lease => unreachable!("handled above"),
                 };
-                let statement =
-                    (kind != Kind::LeaseTyped).then(|| client.prepare(&sql).expect("prepare"));
+                let statement = client.prepare(&sql).expect("prepare");
                 let unlock = unlock.map(|u| client.prepare(u).expect("prepare"));
                 Racer::Sql {
                     kind,
                     client: Box::new(client),
                     statement,
-                    sql,
                     unlock,
                     holder: holder.as_str().to_string(),
                     key,

@@ -67,6 +67,7 @@ pub fn run(
     }
     if battery == Battery::All {
         plan.push(Plan::Semantics);
+        plan.push(Plan::Conformance);
     }
     if matches!(battery, Battery::Takeover | Battery::All) {
         for &fault in &settings.faults {
@@ -91,6 +92,9 @@ pub fn run(
             let ran = match step {
                 Plan::Race => race(&mut subject, settings, &rec, cancel, tick, &mut scenario),
                 Plan::Semantics => semantics(&mut subject, &rec, &mut scenario),
+                Plan::Conformance => {
+                    conformance(&mut subject, settings, &rec, cancel, &mut scenario)
+                }
                 Plan::Takeover(fault, _) => {
                     takeover(pg, &mut subject, fault, settings, &rec, &mut scenario)
                 }
@@ -126,6 +130,7 @@ pub fn run(
 enum Plan {
     Race,
     Semantics,
+    Conformance,
     Takeover(Fault, usize),
 }
 
@@ -134,6 +139,7 @@ impl Plan {
         match self {
             Plan::Race => "race".into(),
             Plan::Semantics => "release-and-non-holder".into(),
+            Plan::Conformance => "conformance".into(),
             Plan::Takeover(f, _) if trials <= 1 => format!("takeover/{f}"),
             Plan::Takeover(f, t) => format!("takeover/{f}#{}", t + 1),
         }
@@ -176,6 +182,78 @@ fn race(
         return Err(RunError::Interrupted);
     }
     Ok(())
+}
+
+/// Operations of the conformance scenario.
+pub const CONFORMANCE_STEPS: usize = 300;
+
+/// P7 on a random sequential history: three candidates call random
+/// operations while the harness moves time forward, with `age` where the
+/// lease has it (no sleeping) and by waiting past the TTL where it has not
+/// (a few times only). The checker then judges the history against the
+/// model: with one call at a time there is a single order, so every outcome
+/// is compared with the model's, and time is judged within each call's window.
+fn conformance(
+    subject: &mut Subject,
+    settings: &Settings,
+    rec: &Recorder,
+    cancel: &AtomicBool,
+    scenario: &mut Scenario,
+) -> Result<(), RunError> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(settings.race.seed ^ 0xC0FF_EE00);
+    let ttl = subject.ttl().as_duration();
+    let mut contenders = (0..3)
+        .map(|i| subject.contender(Candidate(i), None))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (reset, _) = rec.call(crate::history::HARNESS, Call::Reset, || {
+        subject.reset().map(|_| ok())
+    });
+    reset?;
+    let can_age = subject.can_age();
+    let mut waits = 0;
+    for _ in 0..CONFORMANCE_STEPS {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(RunError::Interrupted);
+        }
+        if rng.gen_bool(0.15) {
+            if can_age {
+                // Half a TTL or one and a half: both sides of the boundary.
+                let by = if rng.gen_bool(0.5) {
+                    ttl / 2
+                } else {
+                    ttl * 3 / 2
+                };
+                let (r, _) = rec.call(
+                    crate::history::HARNESS,
+                    Call::Age {
+                        by: leasecheck_model::Span::from_duration(by),
+                    },
+                    || subject.age(by).map(|_| ok()),
+                );
+                r?;
+            } else if waits < 3 {
+                waits += 1;
+                std::thread::sleep(ttl + ttl / 2);
+            }
+            continue;
+        }
+        let who = rng.gen_range(0..contenders.len());
+        let op = Op::ALL[rng.gen_range(0..Op::ALL.len())];
+        let c = &mut contenders[who];
+        let (r, _) = rec.call(Candidate(who as u16), Call::Lease { op }, || c.call(op));
+        r?;
+    }
+    scenario.figure("operations", CONFORMANCE_STEPS);
+    scenario.figure("time moved by", if can_age { "age" } else { "waiting" });
+    Ok(())
+}
+
+fn ok() -> Reply {
+    Reply {
+        took_effect: true,
+        server_time: None,
+    }
 }
 
 /// P5 and the non-holder rules, as one short sequence on a real lease.

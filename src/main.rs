@@ -325,7 +325,7 @@ fn battery_command(
     let total = match battery {
         Battery::Race => settings.race.rounds + 1,
         Battery::Takeover => settings.faults.len() * settings.trials,
-        Battery::All => settings.race.rounds + 2 + settings.faults.len() * settings.trials,
+        Battery::All => settings.race.rounds + 3 + settings.faults.len() * settings.trials,
     } as u64;
     let bar = progress_bar(total, args.no_progress || args.json);
     let tick = || bar.inc(1);

@@ -160,15 +160,21 @@ impl Report {
                 _ => {}
             }
         }
+        // One screen: the first two findings of each scenario with their
+        // timelines, the rest by name (all of them are in --json and --junit).
         for s in &self.scenarios {
-            for f in &s.findings {
+            for (i, f) in s.findings.iter().enumerate() {
                 let _ = writeln!(
                     out,
                     "\nVIOLATION {} in {}: {}",
-                    f.property, s.name, f.message
+                    f.property,
+                    s.name,
+                    brief(&f.message)
                 );
-                for line in f.timeline.lines() {
-                    let _ = writeln!(out, "    {line}");
+                if i < 2 {
+                    for line in f.timeline.lines() {
+                        let _ = writeln!(out, "    {line}");
+                    }
                 }
             }
         }
