@@ -446,6 +446,8 @@ fn uncontended(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
 enum Kind {
     /// The reference `Lease::try_acquire`.
     Lease,
+    /// The reference lease's statement, prepared once (named).
+    LeasePrepared,
     /// The floor: N clients update the same row.
     Update,
     /// `pg_try_advisory_lock` on each candidate's session.
@@ -455,11 +457,18 @@ enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Update, Kind::Lease, Kind::Advisory, Kind::Upsert];
+    const ALL: [Kind; 5] = [
+        Kind::Update,
+        Kind::Lease,
+        Kind::LeasePrepared,
+        Kind::Advisory,
+        Kind::Upsert,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Kind::Lease => "lease",
+            Kind::LeasePrepared => "lease_prepared",
             Kind::Update => "update",
             Kind::Advisory => "advisory",
             Kind::Upsert => "upsert",
@@ -509,7 +518,7 @@ impl Racer {
                     (Kind::Advisory, st) => {
                         client.query_one(st, &[&*key]).and_then(|r| r.try_get(0))
                     }
-                    (Kind::Upsert, st) => {
+                    (Kind::LeasePrepared | Kind::Upsert, st) => {
                         client.query_opt(st, &[&*holder, &ttl]).map(|r| r.is_some())
                     }
                     (Kind::Lease, _) => unreachable!("the reference lease is its own racer"),
@@ -570,7 +579,7 @@ impl Arena {
             ))
             .expect("create the upsert lease");
         let reset = match kind {
-            Kind::Lease => Some(format!("UPDATE {lease} SET leader = ''")),
+            Kind::Lease | Kind::LeasePrepared => Some(format!("UPDATE {lease} SET leader = ''")),
             Kind::Upsert => Some(format!("UPDATE {upsert} SET expires_at = '-infinity'")),
             Kind::Update | Kind::Advisory => None,
         }
@@ -586,6 +595,7 @@ impl Arena {
                 }
                 let mut client = pg.connect().expect("connect a candidate");
                 let (sql, unlock) = match kind {
+                    Kind::LeasePrepared => (try_acquire_sql(&lease), None),
                     Kind::Update => (bare_update_sql(&lease), None),
                     Kind::Advisory => (
                         "SELECT pg_try_advisory_lock($1)".to_string(),
@@ -653,13 +663,15 @@ impl Arena {
                         slot.complete.store(nanos(complete), Ordering::Relaxed);
                         let won = matches!(result, Ok(true));
                         slot.won.store(won, Ordering::Relaxed);
+                        end.wait();
+                        // After the round, so that no one still racing can win
+                        // what the winner gives back.
                         let cleanup = racer.cleanup(won);
                         if let Err(e) = result.and(cleanup.map(|_| true)) {
                             if let Ok(mut error) = slot.error.lock() {
                                 error.get_or_insert(e);
                             }
                         }
-                        end.wait();
                     }
                 });
             }

@@ -129,8 +129,15 @@
 //!   misalignment of the two clocks);
 //! - when a span can end in more than 16 distinct states, the states of each
 //!   leader are merged into the hull of their intervals;
-//! - an `Unknown` call must take effect inside its recorded window (the
-//!   recorder must not complete it before the server can no longer run it).
+//! - after a violation or an inconclusive span, the next span starts from
+//!   any state.
+//!
+//! Assumed (a recorder that breaks this can cause false alarms): every call,
+//! `Unknown` ones included, takes effect inside its recorded window, so an
+//! `Unknown` call's `complete` must be a time after which the server can no
+//! longer run it. The tests compare the checker with a brute-force search
+//! (every order, every `now` in every window, on [`Lease`](crate::Lease)
+//! itself) on thousands of small random histories: the verdicts are equal.
 //!
 //! Bounded: each span has a step budget of
 //! `max(Options::min_steps, Options::steps_per_op × calls)` search states. A

@@ -912,3 +912,4 @@ fn a_sql_error_while_running_is_an_error_naming_the_operation() {
     );
     assert!(!err.is_connection_loss());
 }
+
