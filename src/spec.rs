@@ -218,6 +218,10 @@ pub enum Isolation {
 
 impl Isolation {
     /// The values accepted in a spec file.
+    ///
+    /// ```no_run
+    /// let accepted = leasecheck::spec::Isolation::NAMES.join(", ");
+    /// ```
     pub const NAMES: [&'static str; 3] = ["read committed", "repeatable read", "serializable"];
 
     /// The level as written in `BEGIN ISOLATION LEVEL ...`.
@@ -252,6 +256,11 @@ impl Isolation {
     }
 
     /// The level as written in a spec file.
+    ///
+    /// ```no_run
+    /// # use leasecheck::spec::Isolation;
+    /// assert_eq!(Isolation::Serializable.name(), "serializable");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Isolation::ReadCommitted => Isolation::NAMES[0],
@@ -285,12 +294,22 @@ pub struct Operation {
 
 impl Operation {
     /// The statements, in order (one for an operation written as a string).
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// let first = &spec.operation(leasecheck::model::Op::Renew).statements()[0];
+    /// ```
     pub fn statements(&self) -> &[String] {
         &self.statements
     }
 
     /// True if the file wrote the operation as an array (even of one
     /// statement): the spec's `isolation` applies to it.
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// let isolated = spec.operation(leasecheck::model::Op::TryAcquire).is_array();
+    /// ```
     pub fn is_array(&self) -> bool {
         self.array
     }
@@ -466,16 +485,31 @@ impl Spec {
     }
 
     /// Where the spec came from (the file name given to [`Spec::parse`] or [`Spec::load`]).
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// assert_eq!(spec.origin(), "specs/reference.toml");
+    /// ```
     pub fn origin(&self) -> &str {
         &self.origin
     }
 
     /// The name shown in reports.
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// println!("checking {}", spec.name());
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The description, if the file has one.
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// println!("{}", spec.description().unwrap_or("(no description)"));
+    /// ```
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
@@ -491,22 +525,46 @@ impl Spec {
     }
 
     /// The `schema` SQL.
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// assert!(spec.schema_sql().contains("CREATE TABLE"));
+    /// ```
     pub fn schema_sql(&self) -> &str {
         &self.schema
     }
 
     /// The `reset` statement.
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// println!("reset: {}", spec.reset_sql());
+    /// ```
     pub fn reset_sql(&self) -> &str {
         &self.reset
     }
 
     /// The `age` statement, if any.
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// if let Some(age) = spec.age_sql() {
+    ///     println!("age: {age}");
+    /// }
+    /// ```
     pub fn age_sql(&self) -> Option<&str> {
         self.age.as_deref()
     }
 
     /// True if the spec can age a tenure (it has `age`), so expiry can be
     /// tested without waiting in real time.
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// if !spec.can_age() {
+    ///     eprintln!("no `age`: expiry is tested in real time");
+    /// }
+    /// ```
     pub fn can_age(&self) -> bool {
         self.age.is_some()
     }
@@ -529,6 +587,11 @@ impl Spec {
     }
 
     /// The isolation level of array operations.
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// println!("array operations run at {}", spec.isolation());
+    /// ```
     pub fn isolation(&self) -> Isolation {
         self.isolation
     }
@@ -1357,6 +1420,12 @@ impl SpecLease {
     }
 
     /// The clock skew in microseconds (positive is ahead).
+    ///
+    /// ```no_run
+    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// println!("clock skew {} us", lease.skew());
+    /// # }
+    /// ```
     pub fn skew(&self) -> i64 {
         self.skew_micros
     }
@@ -1465,21 +1534,45 @@ impl SpecLease {
     }
 
     /// The holder id this lease acts for.
+    ///
+    /// ```no_run
+    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// println!("acting for {}", lease.holder());
+    /// # }
+    /// ```
     pub fn holder(&self) -> &HolderId {
         &self.holder
     }
 
     /// The TTL bound to `$2`.
+    ///
+    /// ```no_run
+    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// let renew_every = lease.ttl().as_duration() / 3;
+    /// # }
+    /// ```
     pub fn ttl(&self) -> Ttl {
         self.ttl
     }
 
     /// The spec.
+    ///
+    /// ```no_run
+    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// println!("running {}", lease.spec().name());
+    /// # }
+    /// ```
     pub fn spec(&self) -> &Arc<Spec> {
         &self.spec
     }
 
     /// The schema the spec runs in.
+    ///
+    /// ```no_run
+    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// println!("in schema {}", lease.schema());
+    /// # }
+    /// ```
     pub fn schema(&self) -> &Ident {
         &self.schema
     }

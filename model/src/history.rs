@@ -129,13 +129,11 @@ impl History {
     /// ```
     pub fn write_jsonl(&self, w: impl Write) -> io::Result<()> {
         let mut w = io::BufWriter::new(w);
-        let mut line = String::with_capacity(160);
-        writeln!(w, "{{\"ttl\":{}}}", self.ttl.as_micros())?;
+        serde_json::to_writer(&mut w, &Header { ttl: self.ttl })?;
+        w.write_all(b"\n")?;
         for e in &self.events {
-            line.clear();
-            e.write_json(&mut line);
-            line.push('\n');
-            w.write_all(line.as_bytes())?;
+            serde_json::to_writer(&mut w, e)?;
+            w.write_all(b"\n")?;
         }
         w.flush()
     }
@@ -152,7 +150,8 @@ impl History {
     /// let text = "{\"ttl\":1000}\n{\"candidate\":1,\"call\":\"lease\",\"op\":\"renew\"}\n";
     /// let err = History::read_jsonl(text.as_bytes()).unwrap_err();
     /// assert_eq!(err.line(), Some(2));
-    /// assert!(matches!(err, HistoryError::Invalid { .. }));
+    /// assert!(matches!(err, HistoryError::Syntax { .. }), "{err}");
+    /// assert!(err.to_string().contains("missing field `invoke`"), "{err}");
     /// ```
     pub fn read_jsonl(r: impl BufRead) -> Result<History, HistoryError> {
         let mut ttl = None;
@@ -166,17 +165,36 @@ impl History {
             if line.trim().is_empty() {
                 continue;
             }
-            let fields = json::parse_object(&line).map_err(|message| HistoryError::Syntax {
+            let syntax = |e: serde_json::Error| HistoryError::Syntax {
                 line: line_no,
-                message,
-            })?;
+                message: e.to_string(),
+            };
             let invalid = |message: String| HistoryError::Invalid {
                 line: line_no,
                 message,
             };
             match ttl {
-                None => ttl = Some(parse_header(&fields).map_err(invalid)?),
-                Some(_) => events.push(parse_event(&fields).map_err(invalid)?),
+                None => {
+                    let header: Header = serde_json::from_str(&line).map_err(syntax)?;
+                    if header.ttl.as_micros() <= 0 {
+                        return Err(invalid(format!(
+                            "the TTL must be positive, found {}",
+                            header.ttl.as_micros()
+                        )));
+                    }
+                    ttl = Some(header.ttl);
+                }
+                Some(_) => {
+                    let event: Event = serde_json::from_str(&line).map_err(syntax)?;
+                    if event.complete < event.invoke {
+                        return Err(invalid(format!(
+                            "complete ({}) is before invoke ({})",
+                            event.complete.as_micros(),
+                            event.invoke.as_micros()
+                        )));
+                    }
+                    events.push(event);
+                }
             }
         }
         match ttl {
@@ -186,37 +204,10 @@ impl History {
     }
 }
 
-impl Event {
-    /// Append this event as one JSON object (no newline), in the shape serde
-    /// gives it (`call` flattened and tagged, `server_time` omitted if unknown).
-    fn write_json(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{{\"candidate\":{}", self.candidate.0);
-        match self.call {
-            Call::Lease { op } => {
-                let _ = write!(out, ",\"call\":\"lease\",\"op\":\"{}\"", op.name());
-            }
-            Call::Reset => out.push_str(",\"call\":\"reset\""),
-            Call::Age { by } => {
-                let _ = write!(out, ",\"call\":\"age\",\"by\":{}", by.as_micros());
-            }
-        }
-        let _ = write!(
-            out,
-            ",\"invoke\":{},\"complete\":{}",
-            self.invoke.as_micros(),
-            self.complete.as_micros()
-        );
-        if let Some(st) = self.server_time {
-            let _ = write!(out, ",\"server_time\":{}", st.as_micros());
-        }
-        let outcome = match self.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Fail => "fail",
-            Outcome::Unknown => "unknown",
-        };
-        let _ = write!(out, ",\"outcome\":\"{outcome}\"}}");
-    }
+/// The first line of a JSON-lines history.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    ttl: Span,
 }
 
 /// Why a JSON-lines history could not be read.
@@ -230,7 +221,7 @@ pub enum HistoryError {
         /// The underlying error.
         source: io::Error,
     },
-    /// The line is not one JSON object.
+    /// The line is not a JSON object of the right shape (serde_json says what is missing or wrong).
     Syntax {
         /// The 1-based line number.
         line: usize,
@@ -280,381 +271,6 @@ impl std::error::Error for HistoryError {
         match self {
             HistoryError::Io { source, .. } => Some(source),
             _ => None,
-        }
-    }
-}
-
-type Fields = Vec<(String, json::Value)>;
-
-fn field<'a>(fields: &'a Fields, key: &str) -> Option<&'a json::Value> {
-    fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
-fn int(fields: &Fields, key: &str) -> Result<i64, String> {
-    match field(fields, key) {
-        Some(json::Value::Int(v)) => Ok(*v),
-        Some(other) => Err(format!(
-            "field \"{key}\" must be an integer (microseconds), found {}",
-            other.kind()
-        )),
-        None => Err(format!("missing field \"{key}\"")),
-    }
-}
-
-fn string<'a>(fields: &'a Fields, key: &str) -> Result<&'a str, String> {
-    match field(fields, key) {
-        Some(json::Value::Str(s)) => Ok(s),
-        Some(other) => Err(format!(
-            "field \"{key}\" must be a string, found {}",
-            other.kind()
-        )),
-        None => Err(format!("missing field \"{key}\"")),
-    }
-}
-
-fn parse_header(fields: &Fields) -> Result<Span, String> {
-    if field(fields, "ttl").is_none() {
-        return Err("the first line must be the header {\"ttl\": <micros>}".into());
-    }
-    let ttl = int(fields, "ttl")?;
-    if ttl <= 0 {
-        return Err(format!("the TTL must be positive, found {ttl}"));
-    }
-    Ok(Span(ttl))
-}
-
-fn parse_event(fields: &Fields) -> Result<Event, String> {
-    let candidate = int(fields, "candidate")?;
-    let candidate = u16::try_from(candidate)
-        .map(Candidate)
-        .map_err(|_| format!("candidate {candidate} is out of range 0..=65535"))?;
-    let call = match string(fields, "call")? {
-        "lease" => {
-            let op = string(fields, "op")?;
-            let op = Op::ALL
-                .into_iter()
-                .find(|o| o.name() == op)
-                .ok_or_else(|| format!("unknown op \"{op}\""))?;
-            Call::Lease { op }
-        }
-        "reset" => Call::Reset,
-        "age" => Call::Age {
-            by: Span(int(fields, "by")?),
-        },
-        other => return Err(format!("unknown call \"{other}\"")),
-    };
-    let invoke = Time(int(fields, "invoke")?);
-    let complete = Time(int(fields, "complete")?);
-    if complete < invoke {
-        return Err(format!(
-            "complete ({}) is before invoke ({})",
-            complete.as_micros(),
-            invoke.as_micros()
-        ));
-    }
-    let server_time = match field(fields, "server_time") {
-        None | Some(json::Value::Null) => None,
-        Some(json::Value::Int(v)) => Some(Time(*v)),
-        Some(other) => {
-            return Err(format!(
-                "field \"server_time\" must be an integer or null, found {}",
-                other.kind()
-            ))
-        }
-    };
-    let outcome = match string(fields, "outcome")? {
-        "ok" => Outcome::Ok,
-        "fail" => Outcome::Fail,
-        "unknown" => Outcome::Unknown,
-        other => return Err(format!("unknown outcome \"{other}\"")),
-    };
-    Ok(Event {
-        candidate,
-        call,
-        invoke,
-        complete,
-        server_time,
-        outcome,
-    })
-}
-
-/// A small JSON reader: enough for one flat object per line (nested values
-/// are parsed and kept only as their kind). The model crate has no JSON
-/// dependency, and this keeps it that way.
-mod json {
-    /// A parsed value; only integers, strings and null are kept.
-    #[derive(Debug, PartialEq)]
-    pub enum Value {
-        Null,
-        Bool,
-        Int(i64),
-        Number,
-        Str(String),
-        Array,
-        Object,
-    }
-
-    impl Value {
-        pub fn kind(&self) -> &'static str {
-            match self {
-                Value::Null => "null",
-                Value::Bool => "a boolean",
-                Value::Int(_) => "an integer",
-                Value::Number => "a non-integer number",
-                Value::Str(_) => "a string",
-                Value::Array => "an array",
-                Value::Object => "an object",
-            }
-        }
-    }
-
-    struct Parser<'a> {
-        s: &'a [u8],
-        i: usize,
-        depth: usize,
-    }
-
-    /// Parse a line holding exactly one JSON object into its key/value pairs.
-    pub fn parse_object(line: &str) -> Result<Vec<(String, Value)>, String> {
-        let mut p = Parser {
-            s: line.as_bytes(),
-            i: 0,
-            depth: 0,
-        };
-        p.ws();
-        if p.peek() != Some(b'{') {
-            return Err(p.err("expected '{'"));
-        }
-        let mut fields = Vec::new();
-        p.object(Some(&mut fields))?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(p.err("trailing characters after the object"));
-        }
-        Ok(fields)
-    }
-
-    impl Parser<'_> {
-        fn err(&self, what: &str) -> String {
-            format!("{what} at column {}", self.i + 1)
-        }
-
-        fn peek(&self) -> Option<u8> {
-            self.s.get(self.i).copied()
-        }
-
-        fn ws(&mut self) {
-            while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-                self.i += 1;
-            }
-        }
-
-        fn eat(&mut self, c: u8) -> Result<(), String> {
-            self.ws();
-            if self.peek() == Some(c) {
-                self.i += 1;
-                Ok(())
-            } else {
-                Err(self.err(&format!("expected '{}'", c as char)))
-            }
-        }
-
-        fn object(&mut self, mut out: Option<&mut Vec<(String, Value)>>) -> Result<(), String> {
-            self.enter()?;
-            self.eat(b'{')?;
-            self.ws();
-            if self.peek() == Some(b'}') {
-                self.i += 1;
-                self.depth -= 1;
-                return Ok(());
-            }
-            loop {
-                self.ws();
-                if self.peek() != Some(b'"') {
-                    return Err(self.err("expected a string key"));
-                }
-                let key = self.string()?;
-                self.eat(b':')?;
-                let value = self.value()?;
-                if let Some(out) = out.as_deref_mut() {
-                    out.push((key, value));
-                }
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.i += 1,
-                    Some(b'}') => {
-                        self.i += 1;
-                        self.depth -= 1;
-                        return Ok(());
-                    }
-                    _ => return Err(self.err("expected ',' or '}'")),
-                }
-            }
-        }
-
-        fn enter(&mut self) -> Result<(), String> {
-            self.depth += 1;
-            if self.depth > 64 {
-                return Err(self.err("nested too deeply"));
-            }
-            Ok(())
-        }
-
-        fn array(&mut self) -> Result<(), String> {
-            self.enter()?;
-            self.eat(b'[')?;
-            self.ws();
-            if self.peek() == Some(b']') {
-                self.i += 1;
-                self.depth -= 1;
-                return Ok(());
-            }
-            loop {
-                self.value()?;
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.i += 1,
-                    Some(b']') => {
-                        self.i += 1;
-                        self.depth -= 1;
-                        return Ok(());
-                    }
-                    _ => return Err(self.err("expected ',' or ']'")),
-                }
-            }
-        }
-
-        fn value(&mut self) -> Result<Value, String> {
-            self.ws();
-            match self.peek() {
-                Some(b'{') => self.object(None).map(|()| Value::Object),
-                Some(b'[') => self.array().map(|()| Value::Array),
-                Some(b'"') => self.string().map(Value::Str),
-                Some(b't') => self.literal("true", Value::Bool),
-                Some(b'f') => self.literal("false", Value::Bool),
-                Some(b'n') => self.literal("null", Value::Null),
-                Some(b'-' | b'0'..=b'9') => self.number(),
-                _ => Err(self.err("expected a value")),
-            }
-        }
-
-        fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
-            if self.s[self.i..].starts_with(word.as_bytes()) {
-                self.i += word.len();
-                Ok(v)
-            } else {
-                Err(self.err("invalid literal"))
-            }
-        }
-
-        fn number(&mut self) -> Result<Value, String> {
-            let start = self.i;
-            if self.peek() == Some(b'-') {
-                self.i += 1;
-            }
-            let digits = self.i;
-            while matches!(self.peek(), Some(b'0'..=b'9')) {
-                self.i += 1;
-            }
-            if self.i == digits {
-                return Err(self.err("expected a digit"));
-            }
-            let mut integer = true;
-            if self.peek() == Some(b'.') {
-                integer = false;
-                self.i += 1;
-                let frac = self.i;
-                while matches!(self.peek(), Some(b'0'..=b'9')) {
-                    self.i += 1;
-                }
-                if self.i == frac {
-                    return Err(self.err("expected a digit after '.'"));
-                }
-            }
-            if matches!(self.peek(), Some(b'e' | b'E')) {
-                integer = false;
-                self.i += 1;
-                if matches!(self.peek(), Some(b'+' | b'-')) {
-                    self.i += 1;
-                }
-                let exp = self.i;
-                while matches!(self.peek(), Some(b'0'..=b'9')) {
-                    self.i += 1;
-                }
-                if self.i == exp {
-                    return Err(self.err("expected a digit in the exponent"));
-                }
-            }
-            if !integer {
-                return Ok(Value::Number);
-            }
-            let text = std::str::from_utf8(&self.s[start..self.i]).expect("ASCII digits");
-            text.parse::<i64>()
-                .map(Value::Int)
-                .map_err(|_| format!("integer {text} out of range at column {}", start + 1))
-        }
-
-        fn hex4(&mut self) -> Result<u32, String> {
-            let hex = self
-                .s
-                .get(self.i..self.i + 4)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .ok_or_else(|| self.err("invalid \\u escape"))?;
-            self.i += 4;
-            Ok(hex)
-        }
-
-        fn string(&mut self) -> Result<String, String> {
-            self.i += 1; // the opening quote
-            let mut out = String::new();
-            loop {
-                let start = self.i;
-                while !matches!(self.peek(), Some(b'"' | b'\\') | None) {
-                    if self.s[self.i] < 0x20 {
-                        return Err(self.err("control character in a string"));
-                    }
-                    self.i += 1;
-                }
-                out.push_str(std::str::from_utf8(&self.s[start..self.i]).expect("a &str slice"));
-                match self.peek() {
-                    None => return Err(self.err("unterminated string")),
-                    Some(b'"') => {
-                        self.i += 1;
-                        return Ok(out);
-                    }
-                    _ => {}
-                }
-                self.i += 1; // the backslash
-                let c = self.peek().ok_or_else(|| self.err("unterminated escape"))?;
-                self.i += 1;
-                match c {
-                    b'"' => out.push('"'),
-                    b'\\' => out.push('\\'),
-                    b'/' => out.push('/'),
-                    b'b' => out.push('\u{8}'),
-                    b'f' => out.push('\u{c}'),
-                    b'n' => out.push('\n'),
-                    b'r' => out.push('\r'),
-                    b't' => out.push('\t'),
-                    b'u' => {
-                        let mut code = self.hex4()?;
-                        if (0xD800..0xDC00).contains(&code) && self.s[self.i..].starts_with(b"\\u")
-                        {
-                            self.i += 2;
-                            let low = self.hex4()?;
-                            if !(0xDC00..0xE000).contains(&low) {
-                                return Err(self.err("invalid surrogate pair"));
-                            }
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-                        }
-                        out.push(
-                            char::from_u32(code).ok_or_else(|| self.err("invalid \\u escape"))?,
-                        );
-                    }
-                    _ => return Err(self.err("invalid escape")),
-                }
-            }
         }
     }
 }

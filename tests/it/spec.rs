@@ -618,7 +618,6 @@ fn the_reference_spec_lease_behaves_like_the_built_in_lease() {
         Op::Release
     ));
     assert!(both("renew by the new holder", &mut a, &mut ra, Op::Renew));
-    drop(both);
     for (what, got, want) in &steps {
         assert_eq!(got, want, "{what}: spec lease {got}, built-in lease {want}");
     }
@@ -912,4 +911,3 @@ fn a_sql_error_while_running_is_an_error_naming_the_operation() {
     );
     assert!(!err.is_connection_loss());
 }
-
