@@ -124,6 +124,9 @@ impl Statements {
     }
 }
 
+// A `Client` is large; the owned variant is the common one, so the size
+// difference is no cost worth a box on every call.
+#[allow(clippy::large_enum_variant)]
 enum Connection<'c> {
     Owned {
         config: Box<postgres::Config>,
