@@ -37,13 +37,14 @@
 //! closed or replaced: after an error the lease keeps returning errors until
 //! the caller fixes the connection.
 
-use crate::diagnostic::{describe, pg_message, redact};
+use crate::connection::Reconnecting;
+use crate::diagnostic::pg_message;
 use crate::holder::HolderId;
 use crate::ident::TableName;
 use crate::ttl::Ttl;
 use leasecheck_model::Time;
 use postgres::types::Type;
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 /// What went wrong talking to the lease. Any error means "leadership unknown".
 #[derive(Debug, thiserror::Error)]
@@ -137,15 +138,8 @@ impl Statements {
     }
 }
 
-// A `Client` is large; the owned variant is the common one, so the size
-// difference is no cost worth a box on every call.
-#[allow(clippy::large_enum_variant)]
 enum Connection<'c> {
-    Owned {
-        config: Box<postgres::Config>,
-        target: String,
-        client: Option<Client>,
-    },
+    Owned(Reconnecting),
     Borrowed(&'c mut Client),
 }
 
@@ -180,23 +174,8 @@ impl Lease<'static> {
         ttl: Ttl,
         holder: HolderId,
     ) -> Result<Lease<'static>, LeaseError> {
-        let config: postgres::Config = url.parse().map_err(|source| LeaseError::Connect {
-            target: redact(url),
-            source,
-        })?;
-        let target = describe(&config);
-        let client = config
-            .connect(NoTls)
-            .map_err(|source| LeaseError::Connect {
-                target: target.clone(),
-                source,
-            })?;
         Ok(Lease::new(
-            Connection::Owned {
-                config: Box::new(config),
-                target,
-                client: Some(client),
-            },
+            Connection::Owned(Reconnecting::open(url)?),
             table,
             ttl,
             holder,
@@ -356,7 +335,7 @@ impl<'c> Lease<'c> {
     /// ```
     pub fn client(&mut self) -> Option<&mut Client> {
         match &mut self.conn {
-            Connection::Owned { client, .. } => client.as_mut(),
+            Connection::Owned(conn) => conn.client(),
             Connection::Borrowed(client) => Some(client),
         }
     }
@@ -376,32 +355,7 @@ impl<'c> Lease<'c> {
         };
         match &mut self.conn {
             Connection::Borrowed(client) => f(client).map_err(statement),
-            Connection::Owned {
-                config,
-                target,
-                client,
-            } => {
-                if client.is_none() {
-                    let fresh = config
-                        .connect(NoTls)
-                        .map_err(|source| LeaseError::Connect {
-                            target: target.clone(),
-                            source,
-                        })?;
-                    tracing::info!(%target, holder = %self.holder, "reopened the lease connection");
-                    *client = Some(fresh);
-                }
-                let Some(open) = client.as_mut() else {
-                    unreachable!("the connection was opened just above")
-                };
-                let result = f(open);
-                if let Err(error) = &result {
-                    tracing::warn!(%target, holder = %self.holder, %error,
-                        "discarding the lease connection after an error; the next call reopens it");
-                    *client = None;
-                }
-                result.map_err(statement)
-            }
+            Connection::Owned(conn) => conn.run(&self.holder, f, statement),
         }
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod battery;
 pub mod catalogue;
+mod connection;
 mod contender;
 mod diagnostic;
 pub mod fault;

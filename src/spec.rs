@@ -32,7 +32,8 @@
 //! bound, a statement may use any subset), so no named prepared statement
 //! outlives its transaction.
 
-use crate::diagnostic::{describe, pg_message, redact};
+use crate::connection::Reconnecting;
+use crate::diagnostic::pg_message;
 use crate::holder::HolderId;
 use crate::ident::Ident;
 use crate::lease::LeaseError;
@@ -40,7 +41,7 @@ use crate::ttl::{Ttl, TtlError};
 use leasecheck_model::Op;
 use postgres::error::SqlState;
 use postgres::types::{FromSql, Kind, ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::Client;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -1341,9 +1342,7 @@ pub struct SpecLease {
     ttl: Ttl,
     holder: HolderId,
     skew_micros: i64,
-    config: Box<postgres::Config>,
-    target: String,
-    client: Option<Client>,
+    conn: Reconnecting,
     /// `BEGIN ...; SET LOCAL search_path ...` for single and array operations.
     begin_single: String,
     begin_array: String,
@@ -1376,17 +1375,7 @@ impl SpecLease {
         ttl: Ttl,
         holder: HolderId,
     ) -> Result<SpecLease, LeaseError> {
-        let config: postgres::Config = url.parse().map_err(|source| LeaseError::Connect {
-            target: redact(url),
-            source,
-        })?;
-        let target = describe(&config);
-        let client = config
-            .connect(NoTls)
-            .map_err(|source| LeaseError::Connect {
-                target: target.clone(),
-                source,
-            })?;
+        let conn = Reconnecting::open(url)?;
         let begin_single = format!("BEGIN; {}", set_local(schema));
         let begin_array = format!(
             "BEGIN ISOLATION LEVEL {}; {}",
@@ -1399,9 +1388,7 @@ impl SpecLease {
             ttl,
             holder,
             skew_micros: 0,
-            config: Box::new(config),
-            target,
-            client: Some(client),
+            conn,
             begin_single,
             begin_array,
         })
@@ -1584,31 +1571,11 @@ impl SpecLease {
         what: &'static str,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, LeaseError> {
-        if self.client.is_none() {
-            let fresh = self
-                .config
-                .connect(NoTls)
-                .map_err(|source| LeaseError::Connect {
-                    target: self.target.clone(),
-                    source,
-                })?;
-            tracing::info!(server = %self.target, holder = %self.holder, spec = %self.spec.name,
-                "reopened the spec lease connection");
-            self.client = Some(fresh);
-        }
-        let Some(client) = self.client.as_mut() else {
-            unreachable!("the connection was opened just above")
-        };
-        let result = f(client);
-        if let Err(error) = &result {
-            tracing::warn!(server = %self.target, holder = %self.holder, spec = %self.spec.name,
-                %what, error = %pg_message(error),
-                "discarding the spec lease connection after an error; the next call reopens it");
-            self.client = None;
-        }
-        result.map_err(|source| LeaseError::Statement {
+        let table = format!("{}.* (spec {:?})", self.schema, self.spec.name);
+        let who = format!("{} (spec {})", self.holder, self.spec.name);
+        self.conn.run(&who, f, |source| LeaseError::Statement {
             what,
-            table: format!("{}.* (spec {:?})", self.schema, self.spec.name),
+            table,
             source,
         })
     }

@@ -1,18 +1,11 @@
 //! The regression catalogue: every known-broken lease is caught, naming the
 //! property it breaks, and the reference lease passes the same scenarios.
 
+use crate::support::leasecheck;
 use leasecheck::catalogue::CATALOGUE;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const SEEDS: [u64; 2] = [1, 2];
-
-fn leasecheck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leasecheck"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run leasecheck")
-}
 
 fn report(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {

@@ -1,15 +1,8 @@
 //! The `leasecheck` binary end to end: verdicts, exit codes, replay, outputs.
 
+use crate::support::leasecheck;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn leasecheck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leasecheck"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run leasecheck")
-}
+use std::process::Output;
 
 fn text(o: &Output) -> String {
     format!(

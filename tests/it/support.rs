@@ -79,3 +79,12 @@ impl Db {
         (row.get(0), row.get(1))
     }
 }
+
+/// Run the `leasecheck` binary from the crate's root (so `specs/...` resolve).
+pub fn leasecheck(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_leasecheck"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run leasecheck")
+}

@@ -1,0 +1,73 @@
+//! A connection a lease owns: opened up front, discarded after any error,
+//! reopened on the next call (logging both), so that one broken backend never
+//! poisons the rest of a run.
+
+use crate::diagnostic::{describe, pg_message, redact};
+use crate::lease::LeaseError;
+use postgres::{Client, NoTls};
+
+/// An owned, self-healing connection.
+pub(crate) struct Reconnecting {
+    config: Box<postgres::Config>,
+    target: String,
+    client: Option<Client>,
+}
+
+impl Reconnecting {
+    /// Parse `url` and connect now.
+    pub(crate) fn open(url: &str) -> Result<Reconnecting, LeaseError> {
+        let config: postgres::Config = url.parse().map_err(|source| LeaseError::Connect {
+            target: redact(url),
+            source,
+        })?;
+        let target = describe(&config);
+        let client = config
+            .connect(NoTls)
+            .map_err(|source| LeaseError::Connect {
+                target: target.clone(),
+                source,
+            })?;
+        Ok(Reconnecting {
+            config: Box::new(config),
+            target,
+            client: Some(client),
+        })
+    }
+
+    /// The open connection, if there is one (none between an error and the next call).
+    pub(crate) fn client(&mut self) -> Option<&mut Client> {
+        self.client.as_mut()
+    }
+
+    /// Run `f` on the connection, reopening it first if an earlier error
+    /// discarded it, and discarding it after an error; `wrap` turns the
+    /// driver's error into the caller's. `who` names the lease in the logs.
+    pub(crate) fn run<T>(
+        &mut self,
+        who: &dyn std::fmt::Display,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+        wrap: impl FnOnce(postgres::Error) -> LeaseError,
+    ) -> Result<T, LeaseError> {
+        let client = match &mut self.client {
+            Some(client) => client,
+            empty => {
+                let fresh = self
+                    .config
+                    .connect(NoTls)
+                    .map_err(|source| LeaseError::Connect {
+                        target: self.target.clone(),
+                        source,
+                    })?;
+                tracing::info!(server = %self.target, %who, "reopened the lease connection");
+                empty.insert(fresh)
+            }
+        };
+        let result = f(client);
+        if let Err(error) = &result {
+            tracing::warn!(server = %self.target, %who, error = %pg_message(error),
+                "discarding the lease connection after an error; the next call reopens it");
+            self.client = None;
+        }
+        result.map_err(wrap)
+    }
+}
