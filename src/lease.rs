@@ -139,7 +139,7 @@ impl Statements {
 }
 
 enum Connection<'c> {
-    Owned(Reconnecting),
+    Owned(Box<Reconnecting>),
     Borrowed(&'c mut Client),
 }
 
@@ -175,7 +175,7 @@ impl Lease<'static> {
         holder: HolderId,
     ) -> Result<Lease<'static>, LeaseError> {
         Ok(Lease::new(
-            Connection::Owned(Reconnecting::open(url)?),
+            Connection::Owned(Box::new(Reconnecting::open(url)?)),
             table,
             ttl,
             holder,
