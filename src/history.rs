@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::ttl::Ttl;
 
 /// The candidate id the harness's own calls (reset, age) are recorded under.
-pub const HARNESS: Candidate = Candidate(u16::MAX);
+pub const HARNESS: Candidate = Candidate::HARNESS;
 
 /// What a lease call returned: whether it took effect, and the server time it
 /// wrote where the lease reports one.

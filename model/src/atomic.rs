@@ -306,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "candidate c65535 is out of range")]
+    #[should_panic(expected = "candidate harness is out of range")]
     fn a_candidate_that_would_wrap_to_the_free_marker_is_rejected() {
         AtomicLease::new(Span(10)).try_acquire(Candidate(u16::MAX), Time(0));
     }

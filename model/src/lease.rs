@@ -27,9 +27,19 @@ use std::fmt;
 #[serde(transparent)]
 pub struct Candidate(pub u16);
 
+impl Candidate {
+    /// The id the harness's own calls (reset, age) are recorded under.
+    pub const HARNESS: Candidate = Candidate(u16::MAX);
+}
+
+/// `c<N>`, or `harness` for [`Candidate::HARNESS`].
 impl fmt::Display for Candidate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "c{}", self.0)
+        if *self == Candidate::HARNESS {
+            f.write_str("harness")
+        } else {
+            write!(f, "c{}", self.0)
+        }
     }
 }
 
