@@ -33,6 +33,9 @@ pub struct Settings {
     pub race: RaceOptions,
     /// Takeover settings.
     pub takeover: TakeoverOptions,
+    /// Candidates per race: one race scenario for each (the race options'
+    /// `candidates` is ignored when this is not empty).
+    pub race_sizes: Vec<usize>,
     /// Faults to run takeovers under.
     pub faults: Vec<Fault>,
     /// Takeover trials per fault.
@@ -63,7 +66,12 @@ pub fn run(
     let mut all = History::default();
     let mut plan: Vec<Plan> = Vec::new();
     if matches!(battery, Battery::Race | Battery::All) {
-        plan.push(Plan::Race);
+        if settings.race_sizes.is_empty() {
+            plan.push(Plan::Race(settings.race.candidates));
+        }
+        for &n in &settings.race_sizes {
+            plan.push(Plan::Race(n));
+        }
     }
     if battery == Battery::All {
         plan.push(Plan::Semantics);
@@ -77,7 +85,7 @@ pub fn run(
         }
     }
     for step in plan {
-        let name = step.name(settings.trials);
+        let name = step.name(settings.trials, settings.race_sizes.len());
         let mut scenario = Scenario::new(name);
         if cancel.load(Ordering::Relaxed) {
             scenario.status = Status::Interrupted;
@@ -90,7 +98,7 @@ pub fn run(
             all.ttl = ttl.as_span();
             let rec = Recorder::new(ttl, settings.record);
             let ran = match step {
-                Plan::Race => race(&mut subject, settings, &rec, cancel, tick, &mut scenario),
+                Plan::Race(n) => race(&mut subject, settings, n, &rec, cancel, tick, &mut scenario),
                 Plan::Semantics => semantics(&mut subject, &rec, &mut scenario),
                 Plan::Conformance => {
                     conformance(&mut subject, settings, &rec, cancel, &mut scenario)
@@ -128,16 +136,17 @@ pub fn run(
 
 #[derive(Clone, Copy)]
 enum Plan {
-    Race,
+    Race(usize),
     Semantics,
     Conformance,
     Takeover(Fault, usize),
 }
 
 impl Plan {
-    fn name(self, trials: usize) -> String {
+    fn name(self, trials: usize, sizes: usize) -> String {
         match self {
-            Plan::Race => "race".into(),
+            Plan::Race(_) if sizes <= 1 => "race".into(),
+            Plan::Race(n) => format!("race/N={n}"),
             Plan::Semantics => "release-and-non-holder".into(),
             Plan::Conformance => "conformance".into(),
             Plan::Takeover(f, _) if trials <= 1 => format!("takeover/{f}"),
@@ -146,15 +155,21 @@ impl Plan {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn race(
     subject: &mut Subject,
     settings: &Settings,
+    candidates: usize,
     rec: &Recorder,
     cancel: &AtomicBool,
     tick: &(dyn Fn() + Sync),
     scenario: &mut Scenario,
 ) -> Result<(), RunError> {
-    let r = stress::race(subject, &settings.race, rec, cancel, tick)?;
+    let opts = RaceOptions {
+        candidates,
+        ..settings.race.clone()
+    };
+    let r = stress::race(subject, &opts, rec, cancel, tick)?;
     scenario.figure("candidates", r.candidates);
     scenario.figure("rounds", r.rounds);
     scenario.figure("p50", micros(r.latency.value_at_quantile(0.5)));

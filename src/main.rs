@@ -74,8 +74,9 @@ struct RunArgs {
     #[arg(long, value_name = "SECS")]
     ttl: Option<String>,
     /// Candidates racing in each round.
-    #[arg(long, default_value_t = 32)]
-    candidates: usize,
+    #[arg(long, default_value = "32")]
+    #[arg(value_delimiter = ',', num_args = 1.., value_name = "N[,N...]")]
+    candidates: Vec<usize>,
     /// Race rounds.
     #[arg(long, default_value_t = 50)]
     rounds: usize,
@@ -284,20 +285,18 @@ fn battery_command(
             takeover.renew_interval
         );
     }
-    if args.candidates < 2 || args.candidates > 1000 {
-        bail!(
-            "--candidates must be between 2 and 1000, not {}",
-            args.candidates
-        );
+    if let Some(bad) = args.candidates.iter().find(|&&n| !(2..=1000).contains(&n)) {
+        bail!("--candidates must be between 2 and 1000, not {bad}");
     }
     let seed = args.seed.unwrap_or_else(rand::random);
     let settings = Settings {
         race: RaceOptions {
-            candidates: args.candidates,
+            candidates: args.candidates.first().copied().unwrap_or(32),
             rounds: args.rounds,
             seed,
         },
         takeover,
+        race_sizes: args.candidates.clone(),
         faults,
         trials: args.trials.max(1),
         record: !args.no_record,
@@ -323,9 +322,13 @@ fn battery_command(
     }
 
     let total = match battery {
-        Battery::Race => settings.race.rounds + 1,
+        Battery::Race => (settings.race.rounds + 1) * settings.race_sizes.len().max(1),
         Battery::Takeover => settings.faults.len() * settings.trials,
-        Battery::All => settings.race.rounds + 3 + settings.faults.len() * settings.trials,
+        Battery::All => {
+            (settings.race.rounds + 1) * settings.race_sizes.len().max(1)
+                + 2
+                + settings.faults.len() * settings.trials
+        }
     } as u64;
     let bar = progress_bar(total, args.no_progress || args.json);
     let tick = || bar.inc(1);
