@@ -330,8 +330,8 @@ fn battery_command(
                 + settings.faults.len() * settings.trials
         }
     } as u64;
-    let bar = progress_bar(total, args.no_progress || args.json);
-    let tick = || bar.inc(1);
+    let bar = Progress::new(total, args.no_progress || args.json);
+    let tick = || bar.tick();
 
     let subject_name = match &spec {
         Some(spec) => format!("{} (spec {})", spec.name(), spec.origin()),
@@ -368,7 +368,7 @@ fn battery_command(
     // rejected here, naming the field and quoting Postgres.
     make()?.drop_schema()?;
     let outcome = battery::run(&pg, make.as_ref(), battery, &settings, &cancel, &tick);
-    bar.finish_and_clear();
+    bar.finish();
 
     let history_file = match &args.history {
         Some(path) => {
@@ -409,20 +409,52 @@ fn print_report(report: &Report, json: bool) {
     }
 }
 
-fn progress_bar(total: u64, off: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if off || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
+/// A progress bar that appears only once a run has lasted a couple of
+/// seconds, and never when stderr is not a terminal.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    enabled: bool,
+    shown: std::sync::atomic::AtomicBool,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    const DELAY: Duration = Duration::from_secs(2);
+
+    fn new(total: u64, off: bool) -> Progress {
+        use std::io::IsTerminal;
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len}",
+        ) {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            enabled: !off && std::io::stderr().is_terminal(),
+            shown: std::sync::atomic::AtomicBool::new(false),
+            started: std::time::Instant::now(),
+        }
     }
-    let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
-    ) {
-        bar.set_style(style);
+
+    fn tick(&self) {
+        self.bar.inc(1);
+        if self.enabled
+            && self.started.elapsed() >= Self::DELAY
+            && !self.shown.swap(true, Ordering::Relaxed)
+        {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.bar.enable_steady_tick(Duration::from_millis(200));
+        }
     }
-    // Runs shorter than a couple of seconds never show it.
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// The command line that replays this run: the same arguments with the seed pinned.
