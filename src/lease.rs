@@ -58,6 +58,15 @@ pub enum LeaseError {
         #[source]
         source: postgres::Error,
     },
+    /// A statement of a spec file failed while running (network, server or SQL error).
+    #[error("{} of spec {:?} failed (leadership unknown, stop acting): {}{}", .site.field, .site.spec, pg_message(.source), statement_suffix(&.site.sql))]
+    SpecStatement {
+        /// The field and its SQL.
+        site: Box<SpecSite>,
+        /// The driver's error, with Postgres's message where there is one.
+        #[source]
+        source: postgres::Error,
+    },
     /// A statement failed (network, server or SQL error).
     #[error("{what} on lease table {table} failed (leadership unknown, stop acting): {}", pg_message(.source))]
     Statement {
@@ -71,11 +80,24 @@ pub enum LeaseError {
     },
 }
 
+/// Where in a spec file an operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecSite {
+    /// The spec's name.
+    pub spec: String,
+    /// The field, e.g. `renew` or `try_acquire[1]` for an array's second statement.
+    pub field: String,
+    /// The statement's SQL (empty when it failed on `BEGIN`/`COMMIT`).
+    pub sql: String,
+}
+
 impl LeaseError {
     /// The driver error underneath, if any.
     pub fn postgres_error(&self) -> &postgres::Error {
         match self {
-            LeaseError::Connect { source, .. } | LeaseError::Statement { source, .. } => source,
+            LeaseError::Connect { source, .. }
+            | LeaseError::Statement { source, .. }
+            | LeaseError::SpecStatement { source, .. } => source,
         }
     }
 
@@ -97,6 +119,14 @@ impl LeaseError {
                     || db.severity() == "PANIC"
             }
         }
+    }
+}
+
+fn statement_suffix(sql: &str) -> String {
+    if sql.is_empty() {
+        String::new()
+    } else {
+        format!("\n  statement: {}", sql.trim())
     }
 }
 

@@ -36,7 +36,7 @@ pub use contender::Contender;
 pub use history::{Recorder, Reply, HARNESS};
 pub use holder::{HolderError, HolderId};
 pub use ident::{Ident, IdentError, TableName};
-pub use lease::{Lease, LeaseError};
+pub use lease::{Lease, LeaseError, SpecSite};
 pub use leasecheck_model as model;
 pub use provision::{Postgres, ProvisionError, Source};
 pub use schema::{Schema, SchemaError};

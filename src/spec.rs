@@ -1499,9 +1499,28 @@ impl SpecLease {
             (&ttl, Type::FLOAT8),
             (&clock, Type::TIMESTAMPTZ),
         ];
-        self.run(op.name(), |client| {
-            run_operation(client, &begin, operation.statements(), &params)
-        })
+        let at = std::cell::Cell::new(None);
+        let result = self.run(op.name(), |client| {
+            run_operation(client, &begin, operation.statements(), &params, &at)
+        });
+        match (result, at.get()) {
+            (Err(LeaseError::Statement { source, .. }), Some(i)) => {
+                let field = if operation.array {
+                    format!("{}[{i}]", op.name())
+                } else {
+                    op.name().to_string()
+                };
+                Err(LeaseError::SpecStatement {
+                    site: Box::new(crate::lease::SpecSite {
+                        spec: self.spec.name.clone(),
+                        field,
+                        sql: operation.statements()[i].clone(),
+                    }),
+                    source,
+                })
+            }
+            (other, _) => other,
+        }
     }
 
     /// The process id of the backend serving this lease's connection
@@ -1587,10 +1606,12 @@ fn run_operation(
     begin: &str,
     statements: &[String],
     params: &[(&(dyn ToSql + Sync), Type)],
+    at: &std::cell::Cell<Option<usize>>,
 ) -> Result<bool, postgres::Error> {
     client.batch_execute(begin)?;
     let mut success = false;
-    for sql in statements {
+    for (i, sql) in statements.iter().enumerate() {
+        at.set(Some(i));
         match client.query_typed(sql, params) {
             Ok(rows) => match rows.first() {
                 Some(row) => success = verdict(row)?,
@@ -1606,6 +1627,7 @@ fn run_operation(
             Err(e) => return Err(e),
         }
     }
+    at.set(None);
     if !success {
         client.batch_execute("ROLLBACK")?;
         return Ok(false);

@@ -139,15 +139,25 @@ pub fn race(
         contenders.shuffle(&mut rng);
         let barrier = Barrier::new(n);
         let events: Mutex<Vec<(Event, u64)>> = Mutex::new(Vec::with_capacity(n));
+        // A server that refuses the lease's SQL makes the run impossible
+        // (exit 2), unlike a lost connection, whose outcome is just unknown.
+        let refused: Mutex<Option<crate::lease::LeaseError>> = Mutex::new(None);
         let round_start = rec.now();
         pool.scope(|s| {
             for (who, contender) in contenders.iter_mut() {
-                let (barrier, events, who) = (&barrier, &events, *who);
+                let (barrier, events, refused, who) = (&barrier, &events, &refused, *who);
                 s.spawn(move |_| {
                     barrier.wait();
-                    let (_, event) = rec.call(who, Call::Lease { op: Op::TryAcquire }, || {
+                    let (r, event) = rec.call(who, Call::Lease { op: Op::TryAcquire }, || {
                         contender.call(Op::TryAcquire)
                     });
+                    if let Err(e) = r {
+                        if !e.is_connection_loss() {
+                            if let Ok(mut slot) = refused.lock() {
+                                slot.get_or_insert(e);
+                            }
+                        }
+                    }
                     let micros = event.complete.since(event.invoke).as_micros().max(0) as u64;
                     if let Ok(mut e) = events.lock() {
                         e.push((event, micros));
@@ -155,6 +165,9 @@ pub fn race(
                 });
             }
         });
+        if let Some(e) = refused.into_inner().ok().flatten() {
+            return Err(e.into());
+        }
         let events = events.into_inner().unwrap_or_default();
         let mut last = round_start;
         for (event, micros) in &events {

@@ -32,7 +32,7 @@ pub enum RunError {
     #[error(transparent)]
     Fault(#[from] crate::fault::FaultError),
     /// A harness statement (reset, age, ...) failed.
-    #[error("harness statement {what} failed: {message}")]
+    #[error("cannot {what}: {message}")]
     Harness {
         /// What the harness was doing.
         what: &'static str,
@@ -265,7 +265,7 @@ impl Subject {
                     .client()
                     .execute(&sql, &[])
                     .map(|_| ())
-                    .map_err(|e| harness("reset", &e))
+                    .map_err(|e| harness("reset the lease", &e))
             }
             Kind::Spec(spec) => {
                 let name = self.schema.name().clone();
@@ -288,7 +288,7 @@ impl Subject {
                     .client()
                     .execute(&sql, &[&secs])
                     .map(|_| true)
-                    .map_err(|e| harness("age", &e))
+                    .map_err(|e| harness("age the lease", &e))
             }
             Kind::Spec(spec) => {
                 let name = self.schema.name().clone();

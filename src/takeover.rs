@@ -156,6 +156,15 @@ pub fn trial(
         leader_learned: None,
         findings: Vec::new(),
     };
+    if let Err(e) = first {
+        if !e.is_connection_loss() {
+            return Err(e.into());
+        }
+        return Err(RunError::Harness {
+            what: "run the leader's first try_acquire",
+            message: e.to_string(),
+        });
+    }
     if !matches!(
         first,
         Ok(Reply {
@@ -173,13 +182,14 @@ pub fn trial(
 
     let stop = AtomicBool::new(false);
     let won: (Mutex<Vec<Event>>, Condvar) = (Mutex::new(Vec::new()), Condvar::new());
+    let refused: Mutex<Option<String>> = Mutex::new(None);
     let mut last_ok = first_event;
     let mut after_stall: Option<Event> = None;
 
     std::thread::scope(|s| -> Result<(), RunError> {
         for (who, standby) in standbys.iter_mut() {
-            let (stop, won, who) = (&stop, &won, *who);
-            s.spawn(move || standby_loop(who, standby.as_mut(), opts, rec, stop, won));
+            let (stop, won, refused, who) = (&stop, &won, &refused, *who);
+            s.spawn(move || standby_loop(who, standby.as_mut(), opts, rec, stop, won, refused));
         }
         let outcome = (|| -> Result<(), RunError> {
             for _ in 0..opts.warmup_renews {
@@ -229,6 +239,12 @@ pub fn trial(
         p.close();
     }
 
+    if let Some(message) = refused.into_inner().ok().flatten() {
+        return Err(RunError::Harness {
+            what: "run a standby's try_acquire",
+            message,
+        });
+    }
     let winners = won.0.into_inner().map_err(|_| poisoned())?;
     let leader_alone = matches!(
         fault,
@@ -305,6 +321,7 @@ fn standby_loop(
     rec: &Recorder,
     stop: &AtomicBool,
     won: &(Mutex<Vec<Event>>, Condvar),
+    refused: &Mutex<Option<String>>,
 ) {
     let mut leading = false;
     while !stop.load(Ordering::SeqCst) {
@@ -324,6 +341,15 @@ fn standby_loop(
             continue;
         }
         let (r, e) = rec.call(who, lease(Op::TryAcquire), || standby.call(Op::TryAcquire));
+        if let Err(error) = &r {
+            if !error.is_connection_loss() {
+                // The server refuses the lease's SQL: polling on cannot help.
+                if let Ok(mut slot) = refused.lock() {
+                    slot.get_or_insert(error.to_string());
+                }
+                return;
+            }
+        }
         if matches!(
             r,
             Ok(Reply {

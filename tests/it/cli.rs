@@ -217,3 +217,39 @@ fn a_malformed_spec_is_rejected_before_any_run_naming_the_field() {
         "{out}"
     );
 }
+
+#[test]
+fn a_spec_statement_that_fails_at_run_time_is_exit_2_showing_the_statement_and_postgres() {
+    let (_dir, spec) = tmp("runtime.toml");
+    let reference = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs/reference.toml"),
+    )
+    .unwrap();
+    // Prepares fine, divides by zero when it runs.
+    let broken = reference.replace(
+        "WHERE id = 1 AND (leader = '' OR",
+        "WHERE id = 1 / (length($1) - length($1)) AND (leader = '' OR",
+    );
+    assert_ne!(broken, reference, "the reference spec changed shape");
+    std::fs::write(&spec, broken).unwrap();
+    let o = leasecheck(&[
+        "race",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--rounds",
+        "2",
+        "--seed",
+        "1",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("division by zero"),
+        "Postgres's message: {out}"
+    );
+    assert!(
+        out.contains("length($1) - length($1)"),
+        "the statement: {out}"
+    );
+    assert!(out.contains("try_acquire"), "the field: {out}");
+}
