@@ -5,13 +5,15 @@
 //! schema of its own. Groups:
 //!
 //! - `uncontended`: the reference [`Lease`]'s `try_acquire` / `renew` /
-//!   `release` on one connection, next to a bare `SELECT 1` and a bare
-//!   single-row `UPDATE` (both prepared once: one round trip, the floor) on the
-//!   same connection. To show where the time goes, the bare `UPDATE` also
-//!   runs the way the lease sends its statements (`update_typed`: the unnamed
-//!   statement of `query_typed`, parsed and planned on every call, safe behind
-//!   a transaction pooler), and the lease's own SQL runs as named prepared
-//!   statements (`*_prepared`).
+//!   `release` on one connection, as the harness runs it on a direct
+//!   connection ([`Lease::prepared`]: statements prepared once per
+//!   connection), next to a bare `SELECT 1` and a bare single-row `UPDATE`
+//!   (both prepared once: one round trip, the floor) on the same connection.
+//!   To show what the pooler-safe mode costs, the bare `UPDATE` also runs as
+//!   an unnamed statement (`update_typed`: `query_typed`, parsed and planned
+//!   on every call, as a lease without `prepared` sends it behind a
+//!   transaction pooler), and the lease's SQL hand-prepared (`*_prepared`)
+//!   cross-checks the lease's own prepared path.
 //! - `contended`: N candidates (1..64) on N connections race `try_acquire` on
 //!   a free lease in barrier-aligned rounds on a dedicated rayon pool, the
 //!   lease made free again (untimed) before every round. The time of a round
@@ -23,7 +25,8 @@
 //!   after the leader stalls ([`Fault::ClientPause`]), for a few TTL / poll
 //!   interval settings; the floor is TTL + poll interval.
 //! - `recording`: race throughput ([`stress::race`], 8 candidates) with the
-//!   history recorder on and off, and the recorder's own cost per call.
+//!   history recorder on and off, in back-to-back pairs of batteries (written
+//!   to `paired.csv`), and the recorder's own cost per call.
 //!
 //! The checker's throughput is `model/benches/check.rs`.
 //!
@@ -59,6 +62,8 @@ const TTL_SECS: f64 = 10.0;
 const TAKEOVERS: [(u64, u64); 3] = [(100, 10), (250, 50), (500, 100)];
 /// Candidates of the recording bench.
 const RECORDED_RACE: usize = 8;
+/// Rounds of each battery of the recording bench.
+const RECORDED_ROUNDS: usize = 40;
 
 // The reference lease's statements, as in src/lease.rs, for the one-round-trip
 // variants; `{t}` is the table.
@@ -161,6 +166,8 @@ struct Row {
 #[derive(Default)]
 struct Stats {
     rows: BTreeMap<(String, &'static str), Row>,
+    /// Paired measurements (a, b) per benchmark id, in order.
+    pairs: BTreeMap<String, Vec<(Duration, Duration)>>,
 }
 
 impl Stats {
@@ -182,6 +189,10 @@ impl Stats {
 
     fn anomaly(&mut self, id: &str, metric: &'static str) {
         self.row(id, metric).anomalies += 1;
+    }
+
+    fn pair(&mut self, id: &str, a: Duration, b: Duration) {
+        self.pairs.entry(id.to_string()).or_default().push((a, b));
     }
 
     fn floor(&mut self, id: &str, metric: &'static str, floor: Duration) {
@@ -225,7 +236,18 @@ impl Stats {
             pg.source(),
             pg.target()
         );
-        for (name, text) in [("samples.csv", csv), ("server.txt", server)] {
+        let mut paired = String::from("id,pair,a_us,b_us\n");
+        for (id, pairs) in &self.pairs {
+            for (i, (a, b)) in pairs.iter().enumerate() {
+                let (a, b) = (a.as_nanos() as f64, b.as_nanos() as f64);
+                let _ = writeln!(paired, "{id},{i},{},{}", us(a), us(b));
+            }
+        }
+        for (name, text) in [
+            ("samples.csv", csv),
+            ("paired.csv", paired),
+            ("server.txt", server),
+        ] {
             let path = dir.join(name);
             match std::fs::write(&path, text) {
                 Ok(()) => eprintln!("wrote {}", path.display()),
@@ -258,7 +280,8 @@ impl Solo {
         let table = lease_table(&mut schema);
         let holder = HolderId::new("bench-solo").expect("valid holder");
         let mut lease = Lease::connect(pg.url(), table.clone(), ttl(TTL_SECS), holder.clone())
-            .expect("connect the lease");
+            .expect("connect the lease")
+            .prepared(true);
         let client = lease.client().expect("an open connection");
         let mut prepare = |sql: &str| client.prepare(sql).expect("prepare");
         Solo {
@@ -590,7 +613,8 @@ impl Arena {
                 let holder = HolderId::new(format!("bench-{}-{i}", kind.name())).expect("holder");
                 if kind == Kind::Lease {
                     let lease = Lease::connect(pg.url(), lease.clone(), ttl(TTL_SECS), holder)
-                        .expect("connect a candidate");
+                        .expect("connect a candidate")
+                        .prepared(true);
                     return Racer::Lease(Box::new(lease));
                 }
                 let mut client = pg.connect().expect("connect a candidate");
@@ -803,41 +827,6 @@ fn takeover_latency(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
 fn recording(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
     let mut group = c.benchmark_group("recording");
     group.sampling_mode(SamplingMode::Flat);
-    for recorded in [true, false] {
-        let name = if recorded { "recorded" } else { "unrecorded" };
-        let id = format!("recording/race_n{RECORDED_RACE}/{name}");
-        let mut subject: Option<Subject> = None;
-        let race_ttl = ttl(TTL_SECS);
-        group.bench_function(
-            BenchmarkId::new(format!("race_n{RECORDED_RACE}"), name),
-            |b| {
-                let subject = subject.get_or_insert_with(|| {
-                    Subject::reference(pg.get(), race_ttl).expect("install the lease")
-                });
-                b.iter_custom(|rounds| {
-                    let rec = Recorder::new(race_ttl, recorded);
-                    let opts = RaceOptions {
-                        candidates: RECORDED_RACE,
-                        rounds: usize::try_from(rounds).unwrap_or(usize::MAX),
-                        seed: rounds,
-                    };
-                    let result =
-                        stress::race(subject, &opts, &rec, &AtomicBool::new(false), &|| {})
-                            .expect("race");
-                    if !result.bad_rounds.is_empty() {
-                        stats.anomaly(&id, "round");
-                    }
-                    // Per round, for the distribution: the mean of this run.
-                    if result.rounds > 0 {
-                        let rounds = u32::try_from(result.rounds).unwrap_or(u32::MAX);
-                        stats.record(&id, "round", result.elapsed / rounds);
-                    }
-                    // The battery's wall time (connections are opened before it starts).
-                    result.elapsed
-                })
-            },
-        );
-    }
     // The recorder alone, no database: what one call costs it, on and off.
     for recorded in [true, false] {
         let name = if recorded { "enabled" } else { "disabled" };
@@ -867,5 +856,54 @@ fn recording(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
             })
         });
     }
+    // Paired batteries, recorded and not, back to back (order alternating),
+    // so that the machine's drift between two separate benchmarks cannot pass
+    // for a cost: one iteration is one pair of RECORDED_ROUNDS rounds each.
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(3));
+    let id = format!("recording/race_n{RECORDED_RACE}");
+    let mut subject: Option<Subject> = None;
+    let race_ttl = ttl(TTL_SECS);
+    group.bench_function(
+        BenchmarkId::new(format!("race_n{RECORDED_RACE}"), "paired"),
+        |b| {
+            let subject = subject.get_or_insert_with(|| {
+                Subject::reference(pg.get(), race_ttl).expect("install the lease")
+            });
+            b.iter_custom(|pairs| {
+                let mut total = Duration::ZERO;
+                for pair in 0..pairs {
+                    let mut elapsed = [Duration::ZERO; 2];
+                    let order = if pair % 2 == 0 {
+                        [true, false]
+                    } else {
+                        [false, true]
+                    };
+                    for recorded in order {
+                        let rec = Recorder::new(race_ttl, recorded);
+                        let opts = RaceOptions {
+                            candidates: RECORDED_RACE,
+                            rounds: RECORDED_ROUNDS,
+                            seed: pair,
+                        };
+                        let result =
+                            stress::race(subject, &opts, &rec, &AtomicBool::new(false), &|| {})
+                                .expect("race");
+                        let metric = if recorded { "recorded" } else { "unrecorded" };
+                        if !result.bad_rounds.is_empty() || result.rounds != RECORDED_ROUNDS {
+                            stats.anomaly(&id, metric);
+                        }
+                        // The battery's wall time, per round (connections are
+                        // opened before it starts).
+                        stats.record(&id, metric, result.elapsed / RECORDED_ROUNDS as u32);
+                        elapsed[usize::from(!recorded)] = result.elapsed;
+                        total += result.elapsed;
+                    }
+                    stats.pair(&id, elapsed[0], elapsed[1]);
+                }
+                total
+            })
+        },
+    );
     group.finish();
 }

@@ -11,6 +11,9 @@ pub(crate) struct Reconnecting {
     config: Box<postgres::Config>,
     target: String,
     client: Option<Client>,
+    /// Bumped on every reopen: state tied to a connection (prepared
+    /// statements) is valid only for the generation it was made in.
+    generation: u64,
 }
 
 impl Reconnecting {
@@ -31,6 +34,7 @@ impl Reconnecting {
             config: Box::new(config),
             target,
             client: Some(client),
+            generation: 0,
         })
     }
 
@@ -42,10 +46,11 @@ impl Reconnecting {
     /// Run `f` on the connection, reopening it first if an earlier error
     /// discarded it, and discarding it after an error; `wrap` turns the
     /// driver's error into the caller's. `who` names the lease in the logs.
+    /// `f` also gets the connection's generation.
     pub(crate) fn run<T>(
         &mut self,
         who: &dyn std::fmt::Display,
-        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+        f: impl FnOnce(&mut Client, u64) -> Result<T, postgres::Error>,
         wrap: impl FnOnce(postgres::Error) -> LeaseError,
     ) -> Result<T, LeaseError> {
         let client = match &mut self.client {
@@ -59,10 +64,11 @@ impl Reconnecting {
                         source,
                     })?;
                 tracing::info!(server = %self.target, %who, "reopened the lease connection");
+                self.generation += 1;
                 empty.insert(fresh)
             }
         };
-        let result = f(client);
+        let result = f(client, self.generation);
         if let Err(error) = &result {
             tracing::warn!(server = %self.target, %who, error = %pg_message(error),
                 "discarding the lease connection after an error; the next call reopens it");

@@ -1592,7 +1592,7 @@ impl SpecLease {
     ) -> Result<T, LeaseError> {
         let table = format!("{}.* (spec {:?})", self.schema, self.spec.name);
         let who = format!("{} (spec {})", self.holder, self.spec.name);
-        self.conn.run(&who, f, |source| LeaseError::Statement {
+        self.conn.run(&who, |c, _| f(c), |source| LeaseError::Statement {
             what,
             table,
             source,

@@ -42,8 +42,12 @@ fn cases() -> u32 {
 #[test]
 fn the_postgres_lease_and_the_model_agree_on_every_step() {
     let db = db();
+    // c0 uses prepared statements, the others unnamed ones: both paths agree with the model.
     let leases: Vec<Lease<'static>> = (0..CANDIDATES)
-        .map(|c| db.lease(&Candidate(c).to_string(), TTL_SECS))
+        .map(|c| {
+            db.lease(&Candidate(c).to_string(), TTL_SECS)
+                .prepared(c == 0)
+        })
         .collect();
     // The runner wants an `Fn`; the database and the leases are used one case at a time.
     let state = RefCell::new((db, leases));

@@ -308,3 +308,27 @@ fn a_sql_error_names_the_operation_and_quotes_postgres() {
         "Postgres's own message: {text}"
     );
 }
+
+#[test]
+fn a_prepared_lease_keeps_the_semantics_and_prepares_again_on_a_new_connection() {
+    let mut db = db();
+    let mut leader = db.lease("leader", TTL).prepared(true);
+    let mut other = db.lease("other", TTL).prepared(true);
+    assert!(leader.try_acquire().unwrap().is_some());
+    assert!(other.try_acquire().unwrap().is_none());
+    assert!(other.renew().unwrap().is_none());
+    assert!(leader.renew().unwrap().is_some());
+    let pid = leader.backend_pid().unwrap();
+    let _: bool = db
+        .admin()
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap()
+        .get(0);
+    assert!(leader.renew().is_err(), "the backend is gone");
+    assert!(
+        leader.renew().unwrap().is_some(),
+        "the reopened connection has its own prepared statements"
+    );
+    assert!(leader.release().unwrap().is_some());
+    assert!(other.try_acquire().unwrap().is_some());
+}
