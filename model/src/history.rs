@@ -26,12 +26,33 @@
 //! ```
 //!
 //! Fields: `candidate` (0..=65535; the harness's own id for `reset` and
-//! `age`), `call` (`"lease"`, `"reset"` or `"age"`), `op` for a lease call
-//! (`"try_acquire"`, `"renew"`, `"release"`), `by` for `age` (microseconds),
-//! `invoke` and `complete` (microseconds, `complete >= invoke`),
-//! `server_time` (microseconds, absent or `null` when unknown) and `outcome`
-//! (`"ok"`, `"fail"`, `"unknown"`). Every time is an integer. Readers skip
-//! blank lines and ignore unknown keys; an error names the 1-based line.
+//! `age`), `call` (`"lease"`, `"reset"`, `"age"` or `"action"`), `op` for a
+//! lease call (`"try_acquire"`, `"renew"`, `"release"`), `by` for `age`
+//! (microseconds), `invoke` and `complete` (microseconds, `complete >=
+//! invoke`), `server_time` (microseconds, absent or `null` when unknown) and
+//! `outcome` (`"ok"`, `"fail"`, `"unknown"`). Every time is an integer.
+//! Readers skip blank lines and ignore unknown keys; an error names the
+//! 1-based line.
+//!
+//! ## Actions
+//!
+//! An `"action"` line is a leader's write to the resource its leadership
+//! protects (DESIGN.md section 2a and P8), by `candidate` (the actor), with
+//! two optional fields: `epoch`, the fencing epoch of the tenure the actor
+//! acted for (its lease's, when the lease has one), and `seq`, the position
+//! of the write in the resource's own order of accepted writes (1, 2, ...),
+//! where the resource reports one. `outcome` is `"ok"` (the resource accepted
+//! the write), `"fail"` (it refused it: a fence saw an older epoch) or
+//! `"unknown"`. The actor's tenure is the epoch when there is one, and is
+//! also derived from the actor's own lease calls by the checker.
+//!
+//! ```text
+//! {"candidate":1,"call":"action","epoch":7,"seq":12,"invoke":900,"complete":960,"outcome":"ok"}
+//! {"candidate":0,"call":"action","epoch":6,"invoke":1000,"complete":1050,"outcome":"fail"}
+//! ```
+//!
+//! Action lines were added with fencing; a history without them reads and
+//! checks exactly as before, and every line above is unchanged.
 
 use crate::lease::{Candidate, Op};
 use crate::time::{Span, Time};
@@ -67,12 +88,23 @@ pub enum Call {
         /// How much older.
         by: Span,
     },
+    /// A leader's write to the protected resource (not a lease call): `Ok` it
+    /// was accepted, `Fail` the resource refused it, `Unknown` either.
+    Action {
+        /// The fencing epoch the actor carried, when its lease has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<u64>,
+        /// The write's position in the resource's own order of accepted
+        /// writes, when known (accepted writes only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
 }
 
 /// One call: who, what, when, and what came back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Event {
-    /// The caller (for `Reset` and `Age`, the harness's own id).
+    /// The caller (for `Reset` and `Age`, the harness's own id; for `Action`, the actor).
     pub candidate: Candidate,
     /// What was called.
     #[serde(flatten)]

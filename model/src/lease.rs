@@ -184,6 +184,56 @@ impl Lease {
         }
     }
 
+    /// The fencing epoch of the current (or last) tenure: the number of
+    /// successful acquires so far (P8).
+    pub fn epoch(&self) -> u64 {
+        self.state.epoch
+    }
+
+    /// The fenced lease's acquire (P8): [`Lease::try_acquire`], returning the
+    /// new tenure's epoch, which the holder carries and hands to
+    /// [`Lease::renew_fenced`], [`Lease::release_fenced`] and to every write it
+    /// makes to a fenced resource ([`Fence`](crate::Fence)).
+    ///
+    /// ```
+    /// use leasecheck_model::{Candidate, Lease, Span, Time};
+    /// let mut l = Lease::new(Span::from_secs(10));
+    /// assert_eq!(l.try_acquire_fenced(Candidate(1), Time(0)), Some(1));
+    /// assert_eq!(l.try_acquire_fenced(Candidate(2), Time(5)), None, "fresh");
+    /// assert_eq!(l.try_acquire_fenced(Candidate(2), Time(20_000_000)), Some(2), "a takeover is a new tenure");
+    /// ```
+    pub fn try_acquire_fenced(&mut self, who: Candidate, now: Time) -> Option<u64> {
+        self.try_acquire(who, now).then_some(self.state.epoch)
+    }
+
+    /// The fenced lease's renew: like [`Lease::renew`], but scoped to the
+    /// holder's own tenure: it succeeds iff `who` leads *and* `epoch` is the
+    /// current tenure's. A holder that carries an old epoch (or none) fails.
+    ///
+    /// ```
+    /// use leasecheck_model::{Candidate, Lease, Span, Time};
+    /// let mut l = Lease::new(Span::from_secs(10));
+    /// let e = l.try_acquire_fenced(Candidate(1), Time(0)).unwrap();
+    /// assert!(l.renew_fenced(Candidate(1), Some(e), Time(1)));
+    /// assert!(!l.renew_fenced(Candidate(1), Some(e - 1), Time(2)), "not its tenure");
+    /// assert!(!l.renew_fenced(Candidate(1), None, Time(2)), "no epoch, no renew");
+    /// ```
+    pub fn renew_fenced(&mut self, who: Candidate, epoch: Option<u64>, now: Time) -> bool {
+        if epoch != Some(self.state.epoch) {
+            return false;
+        }
+        self.renew(who, now)
+    }
+
+    /// The fenced lease's release: like [`Lease::release`], scoped to the
+    /// holder's own tenure as [`Lease::renew_fenced`] is.
+    pub fn release_fenced(&mut self, who: Candidate, epoch: Option<u64>, now: Time) -> bool {
+        if epoch != Some(self.state.epoch) {
+            return false;
+        }
+        self.release(who, now)
+    }
+
     /// Make the lease free, as a harness reset between rounds does.
     pub fn reset(&mut self) {
         self.state.leader = None;
@@ -233,6 +283,32 @@ mod tests {
         assert!(!l.release(B, t(51)));
         assert_eq!(l.leader(), Some(A));
         assert_eq!(l.state().epoch, 1, "renew keeps the epoch");
+    }
+
+    #[test]
+    fn fenced_epochs_grow_by_one_per_tenure_and_scope_renew_and_release() {
+        let mut l = Lease::new(TTL);
+        assert_eq!(l.try_acquire_fenced(A, t(0)), Some(1));
+        assert!(l.renew_fenced(A, Some(1), t(5)));
+        assert_eq!(l.epoch(), 1, "renew keeps the epoch");
+        // A stalls past the TTL; B takes over with a larger epoch.
+        assert_eq!(l.try_acquire_fenced(B, t(16)), Some(2));
+        assert!(
+            !l.renew_fenced(A, Some(1), t(17)),
+            "the deposed epoch is dead"
+        );
+        assert!(
+            !l.release_fenced(B, Some(1), t(17)),
+            "B's release needs B's epoch"
+        );
+        assert!(l.release_fenced(B, Some(2), t(18)));
+        // A retakes the free lease: a new tenure, a new epoch, even for A.
+        assert_eq!(l.try_acquire_fenced(A, t(18)), Some(3));
+        assert!(
+            !l.renew_fenced(A, Some(1), t(19)),
+            "A's own old epoch is dead too"
+        );
+        assert!(l.renew_fenced(A, Some(3), t(19)));
     }
 
     #[test]

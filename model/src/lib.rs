@@ -9,18 +9,27 @@
 //!   with one compare-and-swap per operation (the analogue of one conditional
 //!   `UPDATE`), checked exhaustively by loom under `--cfg loom`.
 //! - [`history`] and [`check`] record what a run observed and decide whether
-//!   the model explains it (linearizability plus tenure overlap).
+//!   the model explains it (linearizability plus tenure overlap), and whether
+//!   the leaders' actions stayed inside their tenures (P8).
+//! - [`Fence`], [`AtomicFence`] and [`AtomicFencedLease`] are fencing (P8):
+//!   epochs that grow with every tenure, and a resource that refuses a write
+//!   from an older tenure; [`TrustWindow`] is the leader-side bound on how
+//!   long a leader may act after its last successful acquire or renew.
 //!
 //! This crate has no database dependency, so it builds and tests under
 //! `RUSTFLAGS="--cfg loom"` without compiling any Postgres code.
 
 mod atomic;
 pub mod check;
+mod fence;
 pub mod history;
 mod lease;
 pub mod sync;
 mod time;
+mod trust;
 
 pub use atomic::AtomicLease;
+pub use fence::{AtomicFence, AtomicFencedLease, Fence};
 pub use lease::{Candidate, Lease, LeaseState, Op};
 pub use time::{Span, Time};
+pub use trust::TrustWindow;

@@ -2,7 +2,8 @@
 //! violation is caught, and a brute-force search agrees on small random ones.
 
 use leasecheck_model::check::{
-    check, check_linearizable, check_tenures, check_with, timeline, Options, Property, Verdict,
+    check, check_actions, check_linearizable, check_tenures, check_with, timeline, Options,
+    Property, Verdict,
 };
 use leasecheck_model::history::{Call, Event, History, HistoryError, Outcome};
 use leasecheck_model::{Candidate, Lease, Op, Span, Time};
@@ -793,6 +794,7 @@ fn brute_force(h: &History) -> bool {
                         l.age(by);
                         true
                     }
+                    Call::Action { .. } => true,
                 };
                 let allowed = match c.e.outcome {
                     Won => result,
@@ -880,6 +882,7 @@ fn small_history(
                     lease.age(by);
                     true
                 }
+                Call::Action { .. } => true,
             }
         };
         e.outcome = if unknown {
@@ -950,4 +953,297 @@ fn p6_p7_accept_every_simulated_history() {
             timeline(&h, &(0..h.events.len()).collect::<Vec<_>>())
         );
     }
+}
+
+// ---------------------------------------------------------------- P8 actions
+
+/// An action (a write to the protected resource) by `c`, times in milliseconds.
+fn act(
+    c: u16,
+    epoch: Option<u64>,
+    seq: Option<u64>,
+    invoke: f64,
+    complete: f64,
+    outcome: Outcome,
+) -> Event {
+    Event {
+        candidate: Candidate(c),
+        call: Call::Action { epoch, seq },
+        invoke: Time(ms(invoke)),
+        complete: Time(ms(complete)),
+        server_time: None,
+        outcome,
+    }
+}
+
+/// c1 leads and acts, renews at 3 s, acts, then pauses past the TTL; c2 takes
+/// over at 13.5 s and acts; c1 wakes and writes with `zombie_outcome`, then
+/// learns at its next renew. Event 6 is the zombie's write.
+fn zombie_history(zombie_outcome: Outcome) -> History {
+    hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        act(1, Some(1), Some(1), 2.0, 3.0, Won),
+        call(1, Renew, 3000.0, 3001.0, Some(3000.5), Won),
+        act(1, Some(1), Some(2), 3002.0, 3003.0, Won),
+        call(2, TryAcquire, 13500.0, 13501.0, Some(13500.5), Won),
+        act(2, Some(2), Some(3), 13502.0, 13503.0, Won),
+        act(
+            1,
+            Some(1),
+            (zombie_outcome == Won).then_some(4),
+            14000.0,
+            14001.0,
+            zombie_outcome,
+        ),
+        call(1, Renew, 14002.0, 14003.0, None, Fail),
+    ])
+}
+
+#[test]
+fn zombie_write_after_a_takeover_is_an_action_outside_its_tenure_and_an_overlap_of_actors() {
+    let h = zombie_history(Won);
+    // the lease itself behaved: P6 and P7 hold
+    assert!(check_linearizable(&h, &Options::default()).is_pass());
+    assert!(check_tenures(&h).is_empty());
+    let v = check_actions(&h);
+    assert_eq!(v.stale, vec![6], "{v:#?}");
+    assert_eq!((v.accepted, v.refused), (4, 0));
+    assert_eq!(v.violations.len(), 2, "{v:#?}");
+    assert!(v
+        .violations
+        .iter()
+        .all(|x| x.property == Property::P8FencingEpoch));
+    let outside = &v.violations[0];
+    assert!(
+        outside
+            .message
+            .contains("c1's action #6 (epoch 1) was accepted after its tenure had ended")
+            && outside
+                .message
+                .contains("c2's try_acquire #4 took the lease over"),
+        "{}",
+        outside.message
+    );
+    // the timeline shows the confirmation, the takeover, the new leader's
+    // write, the stale write and the renew where c1 learns
+    assert_eq!(outside.window, vec![2, 4, 5, 6, 7]);
+    let table = timeline(&h, &outside.window);
+    assert!(table.contains("act epoch=1 seq=4"), "{table}");
+    let stale_row = table.lines().find(|l| l.contains("#6")).expect("row #6");
+    assert!(
+        stale_row.trim_end().ends_with("c2"),
+        "c2 holds the lease: {table}"
+    );
+    let overlap = &v.violations[1];
+    assert!(
+        overlap.message.contains("c1 and c2 acted at once")
+            && overlap.message.contains("seq 4 after seq 3"),
+        "{}",
+        overlap.message
+    );
+    assert_eq!(overlap.window, vec![0, 4, 5, 6]);
+    // check() reports them after P7 and P6 (none here)
+    assert_eq!(
+        props(&check(&h)),
+        vec![Property::P8FencingEpoch, Property::P8FencingEpoch]
+    );
+}
+
+#[test]
+fn fenced_zombie_write_refused_by_the_resource_is_not_a_stale_write() {
+    let h = zombie_history(Fail);
+    let v = check_actions(&h);
+    assert!(v.violations.is_empty(), "{v:#?}");
+    assert_eq!((v.accepted, v.refused), (3, 1));
+    assert_pass(&h);
+    let table = timeline(&h, &[6]);
+    assert!(table.contains("refused"), "{table}");
+}
+
+#[test]
+fn zombie_write_sent_in_time_that_lands_after_the_new_leaders_write_is_caught_by_resource_order() {
+    // c1's write leaves inside its tenure (at 3.005 s) but is held on the way
+    // (a stalled connection) and lands after c2's first write.
+    let late = |seq: Option<u64>, c2_seq: Option<u64>| {
+        hist(vec![
+            call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+            call(1, Renew, 3000.0, 3001.0, Some(3000.5), Won),
+            act(1, None, seq, 3005.0, 14010.0, Won),
+            call(2, TryAcquire, 13500.0, 13501.0, Some(13500.5), Won),
+            act(2, None, c2_seq, 13502.0, 13503.0, Won),
+        ])
+    };
+    let v = check_actions(&late(Some(2), Some(1)));
+    assert_eq!(v.stale, vec![2], "{v:#?}");
+    assert_eq!(
+        v.violations.len(),
+        1,
+        "not outside its tenure when sent: {v:#?}"
+    );
+    assert!(v.violations[0].message.contains("c1 and c2 acted at once"));
+    // Without the resource's order the two windows overlap: either order is
+    // possible, so nothing is blamed.
+    assert!(check_actions(&late(None, None)).violations.is_empty());
+    // The resource put c1's write first: legal.
+    assert!(check_actions(&late(Some(1), Some(2))).violations.is_empty());
+}
+
+#[test]
+fn zombie_check_lets_a_stale_lease_that_nobody_took_over_act() {
+    // c1 pauses past the TTL and writes; nobody took over: still its tenure.
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        act(1, None, None, 25000.0, 25001.0, Won),
+        call(1, Renew, 25002.0, 25003.0, Some(25002.5), Won),
+        act(1, None, None, 25004.0, 25005.0, Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn zombie_check_reports_an_actor_that_never_held_the_lease() {
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        act(3, None, None, 2.0, 3.0, Won),
+    ]);
+    let v = check_actions(&h);
+    assert_eq!(v.stale, vec![1]);
+    assert!(
+        v.violations[0].message.contains("c3 held no tenure"),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn zombie_check_never_blames_an_unknown_action() {
+    assert!(check_actions(&zombie_history(Unknown))
+        .violations
+        .is_empty());
+}
+
+#[test]
+fn zombie_check_reports_actions_after_a_release_or_a_reset() {
+    let released = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(1, Release, 2.0, 3.0, Some(2.5), Won),
+        act(1, None, None, 4.0, 5.0, Won),
+    ]);
+    let v = check_actions(&released);
+    assert_eq!(v.stale, vec![2]);
+    assert!(
+        v.violations[0]
+            .message
+            .contains("c1 released the lease (#1)"),
+        "{v:#?}"
+    );
+    let reset = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        harness(Call::Reset, 2.0, 3.0),
+        act(1, None, None, 4.0, 5.0, Won),
+    ]);
+    let v = check_actions(&reset);
+    assert!(
+        v.violations[0]
+            .message
+            .contains("the harness reset the lease (#1)"),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn zombie_check_accepts_leaders_that_take_turns() {
+    // c1 leads, c2 takes over and releases, c1 leads again: three tenures,
+    // never two at once.
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        act(1, Some(1), Some(1), 2.0, 3.0, Won),
+        call(2, TryAcquire, 10100.0, 10101.0, Some(10100.5), Won),
+        act(2, Some(2), Some(2), 10102.0, 10103.0, Won),
+        call(2, Release, 10104.0, 10105.0, Some(10104.5), Won),
+        call(1, TryAcquire, 10106.0, 10107.0, Some(10106.5), Won),
+        act(1, Some(3), Some(3), 10108.0, 10109.0, Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn zombie_check_gives_an_action_concurrent_with_the_takeover_the_benefit_of_the_doubt() {
+    // c1's write and c2's takeover overlap in time: the write may have
+    // landed first.
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(2, TryAcquire, 10100.0, 10110.0, None, Won),
+        act(1, None, None, 10105.0, 10106.0, Won),
+        act(2, None, None, 10111.0, 10112.0, Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn action_lines_round_trip_through_json_lines_and_older_lines_read_unchanged() {
+    let h = zombie_history(Won);
+    let mut out = Vec::new();
+    h.write_jsonl(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(r#"{"candidate":1,"call":"action","epoch":1,"seq":4,"invoke":14000000,"complete":14001000,"outcome":"ok"}"#),
+        "{text}"
+    );
+    assert_eq!(History::read_jsonl(text.as_bytes()).unwrap(), h);
+    // epoch and seq are optional; a line without them reads as None
+    let minimal = "{\"ttl\":5}\n{\"candidate\":0,\"call\":\"action\",\"invoke\":1,\"complete\":2,\"outcome\":\"fail\"}\n\
+                   {\"candidate\":0,\"call\":\"lease\",\"op\":\"renew\",\"invoke\":3,\"complete\":4,\"outcome\":\"ok\"}\n";
+    let read = History::read_jsonl(minimal.as_bytes()).unwrap();
+    assert_eq!(
+        read.events[0].call,
+        Call::Action {
+            epoch: None,
+            seq: None
+        }
+    );
+    assert_eq!(read.events[1].call, Call::Lease { op: Renew });
+}
+
+#[test]
+fn fenced_write_after_a_takeover_but_before_the_new_leaders_first_write_is_ordered_by_the_fence() {
+    // The database paused with c1's work in flight; on resume c2's queued
+    // takeover completes first, then c1's write lands before c2's first
+    // write. A fence accepts it (no newer epoch yet): it is ordered before
+    // the whole new tenure, so it is not blamed. Unfenced, nothing at the
+    // resource orders it: it is.
+    let h = |epoch: Option<u64>, c2_epoch: Option<u64>| {
+        hist(vec![
+            call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+            call(2, TryAcquire, 5.0, 11000.0, Some(10999.0), Won),
+            act(1, epoch, Some(1), 11001.0, 11002.0, Won),
+            act(2, c2_epoch, Some(2), 11003.0, 11004.0, Won),
+            call(1, Renew, 11005.0, 11006.0, None, Fail),
+        ])
+    };
+    assert_pass(&h(Some(1), Some(2)));
+    let unfenced = check_actions(&h(None, None));
+    assert_eq!(unfenced.stale, vec![2], "{unfenced:#?}");
+    assert_eq!(unfenced.violations.len(), 1);
+    assert!(unfenced.violations[0]
+        .message
+        .contains("c2's try_acquire #1 took the lease over"));
+}
+
+#[test]
+fn fenced_write_that_lands_after_the_new_leaders_write_is_blamed_both_ways() {
+    // A broken fence (it records epochs but does not compare them) accepts
+    // the zombie's epoch-1 write after the epoch-2 write.
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        call(2, TryAcquire, 10100.0, 10101.0, Some(10100.5), Won),
+        act(2, Some(2), Some(1), 10102.0, 10103.0, Won),
+        act(1, Some(1), Some(2), 10104.0, 10105.0, Won),
+    ]);
+    let v = check_actions(&h);
+    assert_eq!(v.stale, vec![3]);
+    assert_eq!(v.violations.len(), 2, "{v:#?}");
+    assert!(v.violations[0]
+        .message
+        .contains("after its tenure had ended"));
+    assert!(v.violations[1].message.contains("c1 and c2 acted at once"));
 }

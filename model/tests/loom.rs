@@ -1,6 +1,9 @@
 #![cfg(loom)]
 //! Exhaustive loom checks of [`AtomicLease`] (DESIGN.md section 2: P1, P2,
-//! P4, P5, P7), and a check that loom catches a check-then-act lease.
+//! P4, P5, P7), and a check that loom catches a check-then-act lease; and of
+//! fencing (P8): [`AtomicFencedLease`]'s epochs strictly increase across
+//! tenures, and [`AtomicFence`] never accepts an older tenure's write after a
+//! newer one's, also when a zombie leader races the takeover.
 //!
 //! Run (CI uses `LOOM_MAX_PREEMPTIONS=2`):
 //!
@@ -36,7 +39,9 @@
 
 use leasecheck_model::sync::atomic::{AtomicU64, Ordering};
 use leasecheck_model::sync::Arc;
-use leasecheck_model::{AtomicLease, Candidate, Lease, Op, Span, Time};
+use leasecheck_model::{
+    AtomicFence, AtomicFencedLease, AtomicLease, Candidate, Fence, Lease, Op, Span, Time,
+};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -407,4 +412,232 @@ fn check_then_act_lease_lets_two_candidates_win() {
         "loom found no execution with two winners (most: {most})"
     );
     assert_eq!(fewest, 1, "some execution has a single winner");
+}
+
+// ---------------------------------------------------------------- fencing (P8)
+
+/// What a fenced racer does.
+#[derive(Clone, Copy, Debug)]
+enum Fenced {
+    /// `try_acquire` at `now`.
+    Acquire(Candidate, Time),
+    /// `renew` carrying `epoch` at `now`.
+    Renew(Candidate, u64, Time),
+}
+
+/// A fenced racer's result: the epoch it won (acquire) or renewed in, if any.
+type FencedResult = Option<u64>;
+
+fn fenced_apply_model(lease: &mut Lease, call: Fenced) -> FencedResult {
+    match call {
+        Fenced::Acquire(who, now) => lease.try_acquire_fenced(who, now),
+        Fenced::Renew(who, e, now) => lease.renew_fenced(who, Some(e), now).then_some(e),
+    }
+}
+
+fn fenced_apply_atomic(lease: &AtomicFencedLease, call: Fenced) -> FencedResult {
+    match call {
+        Fenced::Acquire(who, now) => lease.try_acquire(who, now),
+        Fenced::Renew(who, e, now) => lease.renew(who, Some(e), now).then_some(e),
+    }
+}
+
+#[test]
+fn epochs_strictly_increase_across_tenures_whatever_the_interleaving() {
+    // OLD won epoch 1 at time 0 and stalled. Its renew (carrying epoch 1)
+    // races two takeovers: B's at TTL + 1 and C's at 3 TTL + 3, which is
+    // stale even against a tenure B or OLD started at TTL + 1. So one, two
+    // or (renew first, then both) tenures can follow, in any order.
+    static CALLS: [Fenced; 3] = [
+        Fenced::Renew(OLD, 1, Time(TTL.0 + 1)),
+        Fenced::Acquire(B, Time(TTL.0 + 1)),
+        Fenced::Acquire(C, Time(3 * TTL.0 + 3)),
+    ];
+    type Seen = (Vec<FencedResult>, leasecheck_model::LeaseState);
+    let mut allowed: BTreeSet<(Vec<FencedResult>, Option<Candidate>, Time, u64)> = BTreeSet::new();
+    for order in permutations(CALLS.len()) {
+        let mut lease = Lease::new(TTL);
+        assert_eq!(lease.try_acquire_fenced(OLD, Time(0)), Some(1));
+        let mut results = vec![None; CALLS.len()];
+        for &i in &order {
+            results[i] = fenced_apply_model(&mut lease, CALLS[i]);
+        }
+        let s = lease.state();
+        allowed.insert((results, s.leader, s.acquired_at, s.epoch));
+    }
+    let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+    let (seen_in_model, allowed_in_model) = (std::sync::Arc::clone(&seen), allowed.clone());
+    loom::model(move || {
+        let lease = Arc::new(AtomicFencedLease::new(TTL));
+        assert_eq!(lease.try_acquire(OLD, Time(0)), Some(1));
+        let handles: Vec<_> = CALLS[1..]
+            .iter()
+            .map(|&call| {
+                let lease = Arc::clone(&lease);
+                loom::thread::spawn(move || fenced_apply_atomic(&lease, call))
+            })
+            .collect();
+        let mut results = vec![fenced_apply_atomic(&lease, CALLS[0])];
+        results.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("racer panicked")),
+        );
+        let state = lease.snapshot();
+        let (results, state): Seen = (results, state);
+        // The property: every won tenure has its own epoch, larger than the
+        // one it replaced, and the lease ends in the largest.
+        let won: Vec<u64> = results[1..].iter().flatten().copied().collect();
+        let mut distinct = won.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            won.len(),
+            "two tenures share an epoch: {results:?}"
+        );
+        assert!(
+            won.iter().all(|&e| e > 1),
+            "a takeover kept the old epoch: {results:?}"
+        );
+        assert_eq!(
+            state.epoch,
+            won.iter().copied().max().unwrap_or(1),
+            "{results:?}"
+        );
+        assert_eq!(
+            state.epoch,
+            1 + won.len() as u64,
+            "one more per tenure: {results:?}"
+        );
+        let outcome = (results, state.leader, state.acquired_at, state.epoch);
+        assert!(
+            allowed_in_model.contains(&outcome),
+            "outcome {outcome:?} is not linearizable; allowed: {allowed_in_model:?}"
+        );
+        seen_in_model.lock().expect("poisoned").insert(outcome);
+    });
+    let seen = seen.lock().expect("poisoned").clone();
+    assert_eq!(
+        seen, allowed,
+        "loom did not reach every linearizable outcome"
+    );
+    assert!(
+        seen.iter().any(|(r, ..)| r[1].is_some() && r[2].is_some()),
+        "some execution has two successive takeovers"
+    );
+}
+
+#[test]
+fn a_fence_never_accepts_a_deposed_leaders_write_after_a_newer_tenures_write() {
+    // Three tenures' holders write at once: OLD (epoch 1, deposed twice),
+    // B (epoch 2, deposed) and C (epoch 3, the current leader). In every
+    // interleaving the accepted writes, in the fence's own order, carry
+    // nondecreasing epochs: no write of an older tenure lands after one of
+    // a newer tenure.
+    const EPOCHS: [u64; 3] = [1, 2, 3];
+    let mut allowed: BTreeSet<Vec<Option<u64>>> = BTreeSet::new();
+    for order in permutations(EPOCHS.len()) {
+        let mut fence = Fence::new();
+        let mut results = vec![None; EPOCHS.len()];
+        for &i in &order {
+            results[i] = fence.write(EPOCHS[i]);
+        }
+        allowed.insert(results);
+    }
+    let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
+    let (seen_in_model, allowed_in_model) = (std::sync::Arc::clone(&seen), allowed.clone());
+    loom::model(move || {
+        let fence = Arc::new(AtomicFence::new());
+        let handles: Vec<_> = EPOCHS[1..]
+            .iter()
+            .map(|&e| {
+                let fence = Arc::clone(&fence);
+                loom::thread::spawn(move || fence.write(e))
+            })
+            .collect();
+        let mut results = vec![fence.write(EPOCHS[0])];
+        results.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("writer panicked")),
+        );
+        let mut by_seq: Vec<(u64, u64)> = results
+            .iter()
+            .zip(EPOCHS)
+            .filter_map(|(seq, e)| seq.map(|s| (s, e)))
+            .collect();
+        by_seq.sort_unstable();
+        assert!(
+            by_seq.windows(2).all(|w| w[0].1 <= w[1].1),
+            "an older tenure's write was accepted after a newer one's: {by_seq:?}"
+        );
+        assert!(
+            results[2].is_some(),
+            "the current leader's write is always accepted"
+        );
+        assert_eq!(fence.snapshot(), (3, by_seq.len() as u64));
+        assert!(
+            allowed_in_model.contains(&results),
+            "{results:?} is not linearizable"
+        );
+        seen_in_model.lock().expect("poisoned").insert(results);
+    });
+    let seen = seen.lock().expect("poisoned").clone();
+    assert_eq!(
+        seen, allowed,
+        "loom did not reach every linearizable outcome"
+    );
+}
+
+#[test]
+fn a_zombie_write_racing_a_takeover_and_the_new_leaders_write_never_lands_after_it() {
+    // The zombie of DESIGN.md 2a on the in-memory lease: OLD won epoch 1 and
+    // checked in time, then slept; B takes the stale lease over and writes
+    // with its epoch; OLD wakes and writes with epoch 1. Whatever the
+    // interleaving, OLD's write is accepted only before B's.
+    let zombie_first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let zombie_refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (first, refused) = (zombie_first.clone(), zombie_refused.clone());
+    loom::model(move || {
+        let lease = Arc::new(AtomicFencedLease::new(TTL));
+        let fence = Arc::new(AtomicFence::new());
+        let old_epoch = lease.try_acquire(OLD, Time(0)).expect("free lease");
+        assert_eq!(fence.write(old_epoch), Some(1));
+        let standby = {
+            let (lease, fence) = (Arc::clone(&lease), Arc::clone(&fence));
+            loom::thread::spawn(move || {
+                let epoch = lease
+                    .try_acquire(B, Time(TTL.0 + 1))
+                    .expect("the stale lease is taken over");
+                (epoch, fence.write(epoch))
+            })
+        };
+        let zombie = fence.write(old_epoch);
+        let (new_epoch, standby_write) = standby.join().expect("standby panicked");
+        assert!(new_epoch > old_epoch);
+        let standby_seq = standby_write.expect("the new leader's write is accepted");
+        match zombie {
+            Some(seq) => {
+                assert!(
+                    seq < standby_seq,
+                    "the zombie's write landed after the new leader's"
+                );
+                first.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            None => refused.store(true, std::sync::atomic::Ordering::Relaxed),
+        }
+        assert!(
+            !lease.renew(OLD, Some(old_epoch), Time(TTL.0 + 2)),
+            "OLD learns"
+        );
+    });
+    assert!(
+        zombie_first.load(std::sync::atomic::Ordering::Relaxed),
+        "explored: zombie first"
+    );
+    assert!(
+        zombie_refused.load(std::sync::atomic::Ordering::Relaxed),
+        "explored: zombie refused"
+    );
 }

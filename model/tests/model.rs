@@ -328,3 +328,90 @@ proptest! {
         }
     }
 }
+
+/// What a step of the fenced test does.
+#[derive(Clone, Copy, Debug)]
+enum FencedOp {
+    Acquire,
+    Renew,
+    Release,
+    /// Write to the fenced resource with the epoch the candidate carries.
+    Write,
+}
+
+fn fenced_op() -> impl Strategy<Value = FencedOp> {
+    prop::sample::select(vec![
+        FencedOp::Acquire,
+        FencedOp::Renew,
+        FencedOp::Release,
+        FencedOp::Write,
+        FencedOp::Write,
+    ])
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// P8 sequentially: every new tenure's epoch is the previous one plus one
+    /// (renew and release never change it); renew and release succeed iff the
+    /// caller leads *and* carries the current epoch; `AtomicFencedLease`
+    /// agrees with `Lease` on every call; and the fence accepts epochs in
+    /// nondecreasing order only, so once a tenure has written, no holder of
+    /// an older epoch (a deposed leader, however long it slept) is accepted.
+    #[test]
+    fn fenced_epochs_grow_by_one_per_tenure_and_the_fence_never_accepts_an_older_tenure(
+        steps in prop::collection::vec((0..3 * TTL, candidate(), fenced_op()), 1..64),
+    ) {
+        use leasecheck_model::{AtomicFencedLease, Fence};
+        let mut lease = Lease::new(Span(TTL));
+        let atomic = AtomicFencedLease::new(Span(TTL));
+        let mut fence = Fence::new();
+        let mut carried: [Option<u64>; CANDIDATES as usize] = [None; CANDIDATES as usize];
+        let mut accepted: Vec<u64> = Vec::new();
+        let mut now = 0i64;
+        for (i, &(advance, who, op)) in steps.iter().enumerate() {
+            now += advance;
+            let t = Time(now);
+            let mine = carried[usize::from(who.0)];
+            let before = lease.epoch();
+            match op {
+                FencedOp::Acquire => {
+                    let got = lease.try_acquire_fenced(who, t);
+                    prop_assert_eq!(atomic.try_acquire(who, t), got, "step {}", i);
+                    if let Some(e) = got {
+                        prop_assert_eq!(e, before + 1, "step {}: a new tenure is one more", i);
+                        carried[usize::from(who.0)] = Some(e);
+                    } else {
+                        prop_assert_eq!(lease.epoch(), before);
+                    }
+                }
+                FencedOp::Renew | FencedOp::Release => {
+                    let leads = lease.leader() == Some(who) && mine == Some(before);
+                    let got = if matches!(op, FencedOp::Renew) {
+                        prop_assert_eq!(atomic.renew(who, mine, t), leads, "step {}", i);
+                        lease.renew_fenced(who, mine, t)
+                    } else {
+                        prop_assert_eq!(atomic.release(who, mine, t), leads, "step {}", i);
+                        lease.release_fenced(who, mine, t)
+                    };
+                    prop_assert_eq!(got, leads, "step {}: {:?} by {} carrying {:?}", i, op, who, mine);
+                    prop_assert_eq!(lease.epoch(), before, "step {}: only acquires move the epoch", i);
+                }
+                FencedOp::Write => {
+                    let Some(e) = mine else { continue };
+                    let highest = fence.highest();
+                    match fence.write(e) {
+                        Some(seq) => {
+                            prop_assert!(e >= highest, "step {}: accepted {} below {}", i, e, highest);
+                            prop_assert_eq!(seq, accepted.len() as u64 + 1);
+                            accepted.push(e);
+                        }
+                        None => prop_assert!(e < highest, "step {}: refused {} at {}", i, e, highest),
+                    }
+                }
+            }
+            prop_assert_eq!(atomic.snapshot(), lease.state(), "after step {}", i);
+        }
+        prop_assert!(accepted.windows(2).all(|w| w[0] <= w[1]), "accepted epochs went down: {:?}", accepted);
+    }
+}
