@@ -871,7 +871,7 @@ pub fn check_actions(history: &History) -> ActionVerdict {
                         f.candidate.0 == successor
                             && f.outcome == Outcome::Ok
                             && matches!(f.call, Call::Action { .. })
-                            && window(*j).0 > window(x).1
+                            && window(*j).0 >= window(x).1
                             && window(*j).1 < inv
                     })
                     .map(|(j, _)| j)
@@ -883,7 +883,7 @@ pub fn check_actions(history: &History) -> ActionVerdict {
                 .iter()
                 .enumerate()
                 .filter(|(j, f)| {
-                    f.candidate.0 == who && lease_op(*j).is_some() && window(*j).0 > comp
+                    f.candidate.0 == who && lease_op(*j).is_some() && window(*j).0 >= comp
                 })
                 .map(|(j, _)| j)
                 .min_by_key(|&j| window(j)),
