@@ -1,4 +1,5 @@
-//! A candidate's handle on the lease under test, whatever implements it.
+//! A candidate's handle on the lease under test, whatever implements it: the
+//! reference [`Lease`], the fenced lease or a spec file's statements.
 
 use crate::history::Reply;
 use crate::holder::HolderId;
@@ -14,6 +15,11 @@ pub trait Contender: Send {
     fn backend_pid(&mut self) -> Result<i32, LeaseError>;
     /// The holder id this candidate acts for.
     fn holder(&self) -> &HolderId;
+    /// The fencing epoch of the tenure this candidate last won, for a lease
+    /// with epochs (P8); `None` for a lease without them.
+    fn epoch(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl Contender for Lease<'static> {
@@ -38,6 +44,32 @@ impl Contender for Lease<'static> {
     }
 }
 
+impl Contender for crate::fenced::FencedLease {
+    fn call(&mut self, op: Op) -> Result<Reply, LeaseError> {
+        let written = match op {
+            Op::TryAcquire => self.try_acquire()?.map(|t| t.since),
+            Op::Renew => self.renew()?,
+            Op::Release => self.release()?,
+        };
+        Ok(Reply {
+            took_effect: written.is_some(),
+            server_time: written,
+        })
+    }
+
+    fn backend_pid(&mut self) -> Result<i32, LeaseError> {
+        crate::fenced::FencedLease::backend_pid(self)
+    }
+
+    fn holder(&self) -> &HolderId {
+        crate::fenced::FencedLease::holder(self)
+    }
+
+    fn epoch(&self) -> Option<u64> {
+        crate::fenced::FencedLease::epoch(self)
+    }
+}
+
 impl Contender for crate::spec::SpecLease {
     fn call(&mut self, op: Op) -> Result<Reply, LeaseError> {
         Ok(Reply {
@@ -52,5 +84,9 @@ impl Contender for crate::spec::SpecLease {
 
     fn holder(&self) -> &HolderId {
         crate::spec::SpecLease::holder(self)
+    }
+
+    fn epoch(&self) -> Option<u64> {
+        crate::spec::SpecLease::epoch(self)
     }
 }

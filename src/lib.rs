@@ -4,7 +4,8 @@
 //! injected faults.
 //!
 //! - [`Lease`]: the reference lease, one autocommit `UPDATE` per operation
-//!   with the server's `now()` (DESIGN.md section 1).
+//!   with the server's `now()` (DESIGN.md section 1); [`fenced::FencedLease`]:
+//!   the same with a fencing epoch (P8), and the resource it protects.
 //! - [`Postgres`]: a real server from `DATABASE_URL`, a throwaway local
 //!   cluster, or a container; [`Schema`]: the harness's own schema per check.
 //! - [`Ttl`], [`HolderId`], [`Ident`], [`TableName`]: validated inputs.
@@ -17,6 +18,7 @@ mod connection;
 mod contender;
 mod diagnostic;
 pub mod fault;
+pub mod fenced;
 mod history;
 mod holder;
 mod ident;

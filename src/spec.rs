@@ -13,6 +13,7 @@
 //! renew = "UPDATE lease_lock SET acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING id"
 //! release = ["SELECT ...", "UPDATE ... RETURNING id"]   # an array runs in one transaction
 //! isolation = "read committed"                          # for array operations
+//! epoch = false                                         # true: a fenced lease (below)
 //! ```
 //!
 //! [`Spec::parse`] / [`Spec::load`] check a file statically (fields, types,
@@ -21,6 +22,26 @@
 //! broken file is rejected before any run with a message that names the file,
 //! the field and, for SQL, the statement and Postgres's own message.
 //!
+//! # The `epoch` contract (fenced leases, P8)
+//!
+//! An extension of LEASE_SPEC.md for leases with a fencing epoch (DESIGN.md
+//! P8): `epoch = true` (a boolean, default `false`) declares that
+//!
+//! - `try_acquire`'s last statement returns the new tenure's epoch as the
+//!   first column of its row, an integer (`smallint`, `int` or `bigint`;
+//!   checked when the spec is installed) that is larger for every new
+//!   tenure than for any before it (the harness checks that too);
+//! - `renew` and `release` (and `try_acquire`) may use `$4`, the epoch of the
+//!   tenure this candidate last won (`bigint`), or NULL when it won none or
+//!   its last `try_acquire` ended in an error (so `epoch = $4` matches no
+//!   row: a tenure the candidate cannot name is one it must not renew).
+//!
+//! Without it, `$4` is refused like any unbound placeholder. With it, the
+//! zombie scenario (`leasecheck zombie`, and `check`) fences the harness's
+//! resource with the epochs the lease returns, and any stale write it lets
+//! through is a P8 violation; `specs/fenced.toml` is the reference lease
+//! with an epoch column, written this way.
+//!
 //! # Running a spec
 //!
 //! [`SpecLease`] runs a spec's operations for one holder on one connection of
@@ -28,9 +49,9 @@
 //! `SET LOCAL search_path TO <schema>`, so the schema stays visible through a
 //! transaction pooler (session settings and startup options would not), and
 //! every statement is sent unnamed with explicitly typed parameters
-//! (`$1` text, `$2` double precision, `$3` timestamptz: all three are always
-//! bound, a statement may use any subset), so no named prepared statement
-//! outlives its transaction.
+//! (`$1` text, `$2` double precision, `$3` timestamptz, and `$4` bigint with
+//! `epoch = true`: all are always bound, a statement may use any subset), so
+//! no named prepared statement outlives its transaction.
 
 use crate::connection::Reconnecting;
 use crate::diagnostic::pg_message;
@@ -53,8 +74,9 @@ use toml::{Spanned, Value};
 /// The built-in reference lease as a spec (`specs/reference.toml`).
 const REFERENCE: &str = include_str!("../specs/reference.toml");
 
-/// The types bound to `$1`, `$2`, `$3` of `try_acquire`, `renew` and `release`.
-const OP_PARAMS: [Type; 3] = [Type::TEXT, Type::FLOAT8, Type::TIMESTAMPTZ];
+/// The types bound to `$1`, `$2`, `$3` of `try_acquire`, `renew` and
+/// `release`, and `$4` (the candidate's epoch) with `epoch = true`.
+const OP_PARAMS: [Type; 4] = [Type::TEXT, Type::FLOAT8, Type::TIMESTAMPTZ, Type::INT8];
 
 /// The type bound to `$1` of `age`.
 const AGE_PARAMS: [Type; 1] = [Type::FLOAT8];
@@ -337,6 +359,8 @@ pub struct Spec {
     renew: Operation,
     release: Operation,
     isolation: Isolation,
+    /// `epoch = true`: a fenced lease (see the module docs).
+    epoch: bool,
     /// The line where each SQL field's text starts (`renew`, `renew[1]`, ...).
     lines: BTreeMap<String, usize>,
 }
@@ -356,6 +380,7 @@ struct SpecFile {
     renew: Option<Spanned<Value>>,
     release: Option<Spanned<Value>>,
     isolation: Option<Spanned<Value>>,
+    epoch: Option<Spanned<Value>>,
 }
 
 impl Spec {
@@ -376,7 +401,16 @@ impl Spec {
             text,
             origin,
             lines: BTreeMap::new(),
+            op_params: Params::Op,
         };
+        let epoch = file
+            .epoch
+            .map(|v| p.boolean("epoch", v))
+            .transpose()?
+            .unwrap_or(false);
+        if epoch {
+            p.op_params = Params::OpEpoch;
+        }
         let name = p.string(
             "name",
             p.required("name", file.name, "the name shown in reports")?,
@@ -442,6 +476,7 @@ impl Spec {
             renew,
             release,
             isolation,
+            epoch,
             lines: p.lines,
         })
     }
@@ -597,6 +632,27 @@ impl Spec {
         self.isolation
     }
 
+    /// True if the spec declares `epoch = true`: a fenced lease whose
+    /// `try_acquire` returns the new tenure's epoch and whose statements may
+    /// use `$4`, the candidate's epoch (see the module docs).
+    ///
+    /// ```no_run
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// assert!(!spec.has_epoch());
+    /// ```
+    pub fn has_epoch(&self) -> bool {
+        self.epoch
+    }
+
+    /// The types bound to the operations' placeholders.
+    fn op_params(&self) -> &'static [Type] {
+        if self.epoch {
+            &OP_PARAMS
+        } else {
+            &OP_PARAMS[..3]
+        }
+    }
+
     /// Install the spec in `schema` (which must exist) and check it: run the
     /// `schema` SQL there, then prepare every statement (`reset`, `age`, each
     /// operation statement, with the types bound at run time), all in one
@@ -651,7 +707,7 @@ impl Spec {
             for (i, sql) in operation.statements.iter().enumerate() {
                 let field = field_name(op, operation, i);
                 let statement = tx
-                    .prepare_typed(sql, &OP_PARAMS)
+                    .prepare_typed(sql, self.op_params())
                     .map_err(|e| self.statement_error(&field, sql, e))?;
                 if statement.columns().is_empty() {
                     return Err(SpecError::Statement {
@@ -665,6 +721,24 @@ impl Spec {
                             .to_string(),
                         source: None,
                     });
+                }
+                let last = i + 1 == operation.statements.len();
+                if self.epoch && op == Op::TryAcquire && last {
+                    let ty = statement.columns()[0].type_();
+                    if ![Type::INT2, Type::INT4, Type::INT8].contains(ty) {
+                        return Err(SpecError::Statement {
+                            origin: self.origin.clone(),
+                            line: self.error_line(&field, sql, None),
+                            field,
+                            sql: sql.clone(),
+                            message: format!(
+                                "with `epoch = true`, try_acquire's last statement must return \
+                                 the new tenure's epoch as its first column, an integer \
+                                 (smallint, int or bigint); it returns {ty} (e.g. `RETURNING epoch`)"
+                            ),
+                            source: None,
+                        });
+                    }
                 }
             }
         }
@@ -800,6 +874,8 @@ fn set_local(schema: &Ident) -> String {
 enum Params {
     /// `try_acquire`, `renew`, `release`: `$1`..`$3`, several statements refused.
     Op,
+    /// The same with `epoch = true`: `$1`..`$4`.
+    OpEpoch,
     /// `age`: `$1` only.
     Age,
     /// `reset`: none.
@@ -812,6 +888,7 @@ impl Params {
     fn max(self) -> u32 {
         match self {
             Params::Op => 3,
+            Params::OpEpoch => 4,
             Params::Age => 1,
             Params::None | Params::Batch => 0,
         }
@@ -821,7 +898,13 @@ impl Params {
         match self {
             Params::Op => {
                 "only $1 (the holder id, text), $2 (the TTL in seconds, double precision) and \
-                 $3 (the candidate's clock, timestamptz) are bound"
+                 $3 (the candidate's clock, timestamptz) are bound ($4, the candidate's epoch, \
+                 only with `epoch = true`)"
+            }
+            Params::OpEpoch => {
+                "only $1 (the holder id, text), $2 (the TTL in seconds, double precision), \
+                 $3 (the candidate's clock, timestamptz) and $4 (the candidate's epoch, bigint) \
+                 are bound"
             }
             Params::Age => "age binds only $1 (the seconds to age by, double precision)",
             Params::None => "reset takes no parameters",
@@ -836,6 +919,8 @@ struct Parser<'t> {
     origin: &'t str,
     /// The line where each SQL field's text starts, for later messages.
     lines: BTreeMap<String, usize>,
+    /// The placeholders of `try_acquire`, `renew` and `release`.
+    op_params: Params,
 }
 
 impl Parser<'_> {
@@ -926,6 +1011,14 @@ impl Parser<'_> {
         })
     }
 
+    fn boolean(&self, field: &str, value: Spanned<Value>) -> Result<bool, SpecError> {
+        let line = self.line(value.span().start);
+        match value.into_inner() {
+            Value::Boolean(b) => Ok(b),
+            other => Err(self.type_error(field.to_string(), line, "true or false", &other)),
+        }
+    }
+
     fn isolation(&self, value: Spanned<Value>) -> Result<Isolation, SpecError> {
         let (name, line) = self.string("isolation", value)?;
         Isolation::from_name(&name).ok_or_else(|| {
@@ -950,7 +1043,7 @@ impl Parser<'_> {
         let line = self.text_line(&span);
         match value.into_inner() {
             Value::String(sql) => Ok(Operation {
-                statements: vec![self.statement(field, (sql, line), Params::Op)?],
+                statements: vec![self.statement(field, (sql, line), self.op_params)?],
                 array: false,
             }),
             Value::Array(items) => {
@@ -970,7 +1063,7 @@ impl Parser<'_> {
                         Value::String(sql) => statements.push(self.statement(
                             &item_field,
                             (sql, item_line),
-                            Params::Op,
+                            self.op_params,
                         )?),
                         other => {
                             return Err(self.type_error(
@@ -1039,7 +1132,7 @@ impl Parser<'_> {
         }
         if scan.several && !matches!(params, Params::Batch) {
             let hint = match params {
-                Params::Op => {
+                Params::Op | Params::OpEpoch => {
                     "use an array of strings instead, one statement each (they run in order in one transaction)"
                 }
                 _ => "give exactly one statement",
@@ -1311,7 +1404,9 @@ fn is_definite_failure(e: &postgres::Error) -> bool {
 /// autocommit statement, for a single one) and `SET LOCAL search_path TO
 /// <schema>` in one round trip, then each statement unnamed with `$1` the
 /// holder id, `$2` the TTL in seconds and `$3` this candidate's clock (the
-/// wall clock shifted by [`SpecLease::set_skew`]), then `COMMIT`. It stops at
+/// wall clock shifted by [`SpecLease::set_skew`]), and with `epoch = true`
+/// `$4` its epoch ([`SpecLease::epoch`], read from `try_acquire`'s row),
+/// then `COMMIT`. It stops at
 /// the first statement that returns no row. The operation succeeded iff the
 /// last statement returned a row whose first column is not `false` or NULL;
 /// otherwise it is rolled back. A serialization failure or deadlock is a
@@ -1342,6 +1437,8 @@ pub struct SpecLease {
     ttl: Ttl,
     holder: HolderId,
     skew_micros: i64,
+    /// With `epoch = true`: the epoch of the tenure this candidate last won.
+    epoch: Option<u64>,
     conn: Reconnecting,
     /// `BEGIN ...; SET LOCAL search_path ...` for single and array operations.
     begin_single: String,
@@ -1388,6 +1485,7 @@ impl SpecLease {
             ttl,
             holder,
             skew_micros: 0,
+            epoch: None,
             conn,
             begin_single,
             begin_array,
@@ -1494,15 +1592,35 @@ impl SpecLease {
         let holder = self.holder.as_str().to_string();
         let ttl = self.ttl.as_secs_f64();
         let clock = self.clock();
-        let params: [(&(dyn ToSql + Sync), Type); 3] = [
+        let epoch: Option<i64> = self.epoch.and_then(|e| i64::try_from(e).ok());
+        let params: [(&(dyn ToSql + Sync), Type); 4] = [
             (&holder, Type::TEXT),
             (&ttl, Type::FLOAT8),
             (&clock, Type::TIMESTAMPTZ),
+            (&epoch, Type::INT8),
         ];
+        let params = &params[..spec.op_params().len()];
+        let wants_epoch = spec.epoch && op == Op::TryAcquire;
         let at = std::cell::Cell::new(None);
         let result = self.run(op.name(), |client| {
-            run_operation(client, &begin, operation.statements(), &params, &at)
+            run_operation(
+                client,
+                &begin,
+                operation.statements(),
+                params,
+                &at,
+                wants_epoch,
+            )
         });
+        if wants_epoch {
+            match &result {
+                // a negative epoch is no epoch: the candidate cannot fence with it
+                Ok(Ran::Done(Some(e))) => self.epoch = u64::try_from(*e).ok(),
+                Ok(_) => {}
+                Err(_) => self.epoch = None,
+            }
+        }
+        let result = result.map(|ran| !matches!(ran, Ran::NoEffect));
         match (result, at.get()) {
             (Err(LeaseError::Statement { source, .. }), Some(i)) => {
                 let field = if operation.array {
@@ -1521,6 +1639,21 @@ impl SpecLease {
             }
             (other, _) => other,
         }
+    }
+
+    /// With `epoch = true`: the epoch of the tenure this candidate last won
+    /// (returned by its last successful `try_acquire`), bound as `$4`; `None`
+    /// before any, after an error from `try_acquire`, or without `epoch`.
+    ///
+    /// ```no_run
+    /// # fn f(lease: &mut leasecheck::spec::SpecLease) -> Result<(), leasecheck::LeaseError> {
+    /// if lease.try_acquire()? {
+    ///     println!("leading in epoch {:?}", lease.epoch());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn epoch(&self) -> Option<u64> {
+        self.epoch
     }
 
     /// The process id of the backend serving this lease's connection
@@ -1592,11 +1725,15 @@ impl SpecLease {
     ) -> Result<T, LeaseError> {
         let table = format!("{}.* (spec {:?})", self.schema, self.spec.name);
         let who = format!("{} (spec {})", self.holder, self.spec.name);
-        self.conn.run(&who, |c, _| f(c), |source| LeaseError::Statement {
-            what,
-            table,
-            source,
-        })
+        self.conn.run(
+            &who,
+            |c, _| f(c),
+            |source| LeaseError::Statement {
+                what,
+                table,
+                source,
+            },
+        )
     }
 }
 
@@ -1607,14 +1744,23 @@ fn run_operation(
     statements: &[String],
     params: &[(&(dyn ToSql + Sync), Type)],
     at: &std::cell::Cell<Option<usize>>,
-) -> Result<bool, postgres::Error> {
+    epoch: bool,
+) -> Result<Ran, postgres::Error> {
     client.batch_execute(begin)?;
     let mut success = false;
+    let mut last = None;
     for (i, sql) in statements.iter().enumerate() {
         at.set(Some(i));
         match client.query_typed(sql, params) {
             Ok(rows) => match rows.first() {
-                Some(row) => success = verdict(row)?,
+                Some(row) => {
+                    success = verdict(row)?;
+                    // with `epoch = true`, try_acquire's row carries the epoch
+                    last = (epoch && success)
+                        .then(|| row.try_get::<_, Integer>(0))
+                        .transpose()?
+                        .map(|n| n.0);
+                }
                 None => {
                     success = false;
                     break;
@@ -1622,7 +1768,7 @@ fn run_operation(
             },
             Err(e) if is_definite_failure(&e) => {
                 client.batch_execute("ROLLBACK")?;
-                return Ok(false);
+                return Ok(Ran::NoEffect);
             }
             Err(e) => return Err(e),
         }
@@ -1630,12 +1776,41 @@ fn run_operation(
     at.set(None);
     if !success {
         client.batch_execute("ROLLBACK")?;
-        return Ok(false);
+        return Ok(Ran::NoEffect);
     }
     match client.batch_execute("COMMIT") {
-        Ok(()) => Ok(true),
+        Ok(()) => Ok(Ran::Done(last)),
         // A failed COMMIT has already rolled the transaction back.
-        Err(e) if is_definite_failure(&e) => Ok(false),
+        Err(e) if is_definite_failure(&e) => Ok(Ran::NoEffect),
         Err(e) => Err(e),
+    }
+}
+
+/// How an operation's transaction ended.
+enum Ran {
+    /// It did not take effect (rolled back).
+    NoEffect,
+    /// It committed; with the last row's first column as an epoch when one
+    /// was asked for.
+    Done(Option<i64>),
+}
+
+/// An integer column of any width (an epoch), as `i64`.
+struct Integer(i64);
+
+impl<'a> FromSql<'a> for Integer {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Integer, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Integer(match *ty {
+            Type::INT2 => i64::from(i16::from_sql(ty, raw)?),
+            Type::INT4 => i64::from(i32::from_sql(ty, raw)?),
+            _ => i64::from_sql(ty, raw)?,
+        }))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        [Type::INT2, Type::INT4, Type::INT8].contains(ty)
     }
 }

@@ -1,7 +1,7 @@
 //! The lease under test, installed in a schema of the harness's own.
 //!
-//! A [`Subject`] is either the built-in reference [`Lease`] or a spec file's
-//! statements. It owns the schema it was installed in (and drops only that),
+//! A [`Subject`] is the built-in reference [`Lease`], the built-in fenced
+//! lease ([`crate::fenced::FencedLease`]) or a spec file's statements. It owns the schema it was installed in (and drops only that),
 //! hands out one [`Contender`] per candidate, and performs the harness's own
 //! calls: `reset` (make the lease free) and `age` (make the current tenure
 //! look older without sleeping).
@@ -60,6 +60,8 @@ pub enum RunError {
 
 enum Kind {
     Reference,
+    /// The reference lease with a fencing epoch (P8, [`crate::fenced`]).
+    Fenced,
     Spec(std::sync::Arc<crate::spec::Spec>),
 }
 
@@ -94,6 +96,31 @@ impl Subject {
             skew: None,
         };
         let mut lease = subject.reference_lease(&subject.url, HolderId::for_process())?;
+        lease.ensure_table()?;
+        Ok(subject)
+    }
+
+    /// The built-in fenced lease ([`crate::fenced::FencedLease`]: the
+    /// reference lease with an epoch column, P8), in a fresh schema of `pg`.
+    ///
+    /// ```no_run
+    /// let pg = leasecheck::Postgres::provision()?;
+    /// let subject = leasecheck::Subject::fenced(&pg, leasecheck::Ttl::parse("1")?)?;
+    /// assert!(subject.is_fenced());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fenced(pg: &Postgres, ttl: Ttl) -> Result<Subject, RunError> {
+        let schema = Schema::create(connect(pg)?)?;
+        let subject = Subject {
+            kind: Kind::Fenced,
+            schema,
+            url: pg.url().to_string(),
+            ttl,
+            name: "fenced lease (built-in: reference + epoch)".to_string(),
+            pooled: false,
+            skew: None,
+        };
+        let mut lease = subject.fenced_lease(&subject.url, HolderId::for_process())?;
         lease.ensure_table()?;
         Ok(subject)
     }
@@ -183,6 +210,28 @@ impl Subject {
         Ok(Lease::connect(url, table, self.ttl, holder)?.prepared(!self.pooled))
     }
 
+    fn fenced_lease(
+        &self,
+        url: &str,
+        holder: HolderId,
+    ) -> Result<crate::fenced::FencedLease, LeaseError> {
+        let table = match self.schema.table("lease_lock") {
+            Ok(t) => t,
+            Err(e) => unreachable!("lease_lock is a valid identifier: {e}"),
+        };
+        crate::fenced::FencedLease::connect(url, table, self.ttl, holder)
+    }
+
+    /// Whether the lease has fencing epochs (P8): the built-in fenced lease,
+    /// or a spec with `epoch = true`. Its contenders report their epoch.
+    pub fn is_fenced(&self) -> bool {
+        match &self.kind {
+            Kind::Reference => false,
+            Kind::Fenced => true,
+            Kind::Spec(spec) => spec.has_epoch(),
+        }
+    }
+
     /// The name shown in reports.
     pub fn name(&self) -> &str {
         &self.name
@@ -196,7 +245,7 @@ impl Subject {
     /// Whether the harness can age a tenure without sleeping.
     pub fn can_age(&self) -> bool {
         match &self.kind {
-            Kind::Reference => true,
+            Kind::Reference | Kind::Fenced => true,
             Kind::Spec(spec) => spec.can_age(),
         }
     }
@@ -244,6 +293,7 @@ impl Subject {
         let holder = HolderId::for_process().derive(&who.to_string());
         match &self.kind {
             Kind::Reference => Ok(Box::new(self.reference_lease(url, holder)?)),
+            Kind::Fenced => Ok(Box::new(self.fenced_lease(url, holder)?)),
             Kind::Spec(spec) => {
                 let mut lease = crate::spec::SpecLease::connect(
                     url,
@@ -261,7 +311,7 @@ impl Subject {
     /// Make the lease free.
     pub fn reset(&mut self) -> Result<(), RunError> {
         match &self.kind {
-            Kind::Reference => {
+            Kind::Reference | Kind::Fenced => {
                 let sql = format!("UPDATE {} SET leader = ''", self.table_sql());
                 self.schema
                     .client()
@@ -280,7 +330,7 @@ impl Subject {
     /// subject has no way to do that (a spec without `age`).
     pub fn age(&mut self, by: Duration) -> Result<bool, RunError> {
         match &self.kind {
-            Kind::Reference => {
+            Kind::Reference | Kind::Fenced => {
                 let sql = format!(
                     "UPDATE {} SET acquired_at = acquired_at - make_interval(secs => $1)",
                     self.table_sql()

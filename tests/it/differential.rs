@@ -103,3 +103,116 @@ fn the_postgres_lease_and_the_model_agree_on_every_step() {
         panic!("Postgres and the model diverge: {e}");
     }
 }
+
+/// The same with the fenced lease (P8): every outcome, the leader after every
+/// step, and the epoch, which Postgres returns from each won `try_acquire`
+/// and the model counts; renew and release on both sides carry the epoch of
+/// the candidate's last won tenure. The table keeps its epoch from case to
+/// case, so Postgres's epochs are the model's plus the epoch the case
+/// started from.
+#[test]
+fn the_fenced_postgres_lease_and_the_model_agree_on_every_step_and_every_epoch() {
+    use leasecheck::fenced::FencedLease;
+    use leasecheck::{HolderId, Ttl};
+    let db = db();
+    let table = db.schema.table("fenced_lock").expect("table name");
+    let fenced = |c: u16| {
+        FencedLease::connect(
+            db.pg.url(),
+            table.clone(),
+            Ttl::from_secs_f64(TTL_SECS).expect("ttl"),
+            HolderId::new(Candidate(c).to_string()).expect("holder"),
+        )
+        .expect("connect")
+    };
+    let mut leases: Vec<FencedLease> = (0..CANDIDATES).map(fenced).collect();
+    leases[0].ensure_table().expect("create the fenced table");
+    let row_sql = format!("SELECT leader, epoch FROM {table}");
+    let reset_sql = format!("UPDATE {table} SET leader = '', acquired_at = now()");
+    let age_sql =
+        format!("UPDATE {table} SET acquired_at = acquired_at - make_interval(secs => $1)");
+    let state = RefCell::new((db, leases));
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/it/proptest-regressions/differential-fenced.txt",
+        ))),
+        ..Config::default()
+    });
+    let result = runner.run(&prop::collection::vec(step(), 1..40), |steps| {
+        let mut state = state.borrow_mut();
+        let (db, leases) = &mut *state;
+        db.admin().execute(&reset_sql, &[]).expect("reset");
+        let base: i64 = db.admin().query_one(&row_sql, &[]).expect("row").get(1);
+        let base = u64::try_from(base).expect("epochs are not negative");
+        let mut model = Model::new(Span::from_micros((TTL_SECS * 1e6) as i64));
+        // the epoch each candidate carries, on the model's scale
+        let mut carried: Vec<Option<u64>> = leases
+            .iter()
+            .map(|l| l.epoch().map(|e| e.saturating_sub(base)))
+            .collect();
+        let mut now = Time::from_micros(0);
+        for (i, step) in steps.iter().enumerate() {
+            match *step {
+                Step::Advance(secs) => {
+                    now = now + Span::from_secs(i64::from(secs));
+                    let by = Duration::from_secs(u64::from(secs)).as_secs_f64();
+                    db.admin().execute(&age_sql, &[&by]).expect("age");
+                }
+                Step::Call(who, op) => {
+                    let c = usize::from(who.0);
+                    let lease = &mut leases[c];
+                    let (real, expected) = match op {
+                        Op::TryAcquire => {
+                            let real = lease.try_acquire().expect("try_acquire").map(|t| t.epoch);
+                            let expected = model.try_acquire_fenced(who, now).map(|e| e + base);
+                            if let Some(e) = expected {
+                                carried[c] = Some(e - base);
+                            }
+                            prop_assert_eq!(
+                                real,
+                                expected,
+                                "step {}: {} try_acquire epoch",
+                                i,
+                                who
+                            );
+                            (real.is_some(), expected.is_some())
+                        }
+                        Op::Renew => (
+                            lease.renew().expect("renew").is_some(),
+                            model.renew_fenced(who, carried[c], now),
+                        ),
+                        Op::Release => (
+                            lease.release().expect("release").is_some(),
+                            model.release_fenced(who, carried[c], now),
+                        ),
+                    };
+                    prop_assert_eq!(
+                        real,
+                        expected,
+                        "step {}: {} {} returned {} on Postgres, the model says {}",
+                        i,
+                        who,
+                        op,
+                        real,
+                        expected
+                    );
+                }
+            }
+            let row = db.admin().query_one(&row_sql, &[]).expect("row");
+            let (leader, epoch): (String, i64) = (row.get(0), row.get(1));
+            let modelled = model.leader().map(|c| c.to_string()).unwrap_or_default();
+            prop_assert_eq!(&leader, &modelled, "after step {}: leader differs", i);
+            prop_assert_eq!(
+                epoch as u64,
+                model.epoch() + base,
+                "after step {}: epoch differs",
+                i
+            );
+        }
+        Ok::<(), TestCaseError>(())
+    });
+    if let Err(e) = result {
+        panic!("the fenced Postgres lease and the model diverge: {e}");
+    }
+}

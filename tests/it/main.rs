@@ -5,6 +5,7 @@ mod catalogue;
 mod cli;
 mod differential;
 mod fault;
+mod fenced;
 mod lease;
 mod provision;
 mod spec;
