@@ -1,6 +1,26 @@
-//! The batteries behind `leasecheck race`, `takeover` and `check`: run the
-//! scenarios, judge each one's history with the checker, and build the
-//! [`Report`].
+//! The batteries behind `leasecheck race`, `takeover`, `zombie` and `check`:
+//! run the scenarios, judge each one's history with the checker, and build
+//! the [`Report`].
+//!
+//! # The zombie scenario in `check`
+//!
+//! `zombie/<fault>` ([`crate::zombie`]) runs against the lease under test in
+//! both `leasecheck zombie` and `leasecheck check`, but is judged differently
+//! for a lease without fencing epochs (the reference lease, or a spec
+//! without `epoch = true`). No lease alone can stop a leader whose work
+//! outlasts it (DESIGN.md section 2a): P8 is a property of fenced leases
+//! only. So:
+//!
+//! - `leasecheck zombie` reports every stale write as a P8 violation
+//!   (exit 1 on the reference lease: that is its point);
+//! - `leasecheck check` reports them, for an unfenced lease, as an
+//!   informational figure (`stale writes N (no fencing: informational)`),
+//!   so that the reference lease still passes the CI gate; for a fenced
+//!   lease (`--fenced`, or a spec with `epoch = true`) they are violations
+//!   there too.
+//!
+//! Every other property (P1-P7, and the runner's P3, P4 and epoch checks)
+//! is judged in the zombie scenario as everywhere else.
 
 use crate::fault::Fault;
 use crate::history::{Recorder, Reply};
@@ -9,6 +29,7 @@ use crate::report::{Scenario, Status};
 use crate::stress::{self, RaceOptions};
 use crate::subject::{RunError, Subject};
 use crate::takeover::{self, TakeoverOptions};
+use crate::zombie::{self, ZombieOptions};
 use leasecheck_model::check::{self, Property};
 use leasecheck_model::history::{Call, Event, History};
 use leasecheck_model::{Candidate, Op};
@@ -22,7 +43,11 @@ pub enum Battery {
     Race,
     /// P2-P6: takeovers under the chosen faults only.
     Takeover,
-    /// Everything: race, release and non-holder semantics, every takeover.
+    /// P8 (DESIGN.md 2a): a leader whose work outlasts its lease, under the
+    /// chosen faults only; stale writes are violations, fenced or not.
+    Zombie,
+    /// Everything: race, release and non-holder semantics, every takeover,
+    /// every zombie (stale writes of an unfenced lease only informational).
     All,
 }
 
@@ -33,6 +58,8 @@ pub struct Settings {
     pub race: RaceOptions,
     /// Takeover settings.
     pub takeover: TakeoverOptions,
+    /// Zombie settings.
+    pub zombie: ZombieOptions,
     /// Candidates per race: one race scenario for each (the race options'
     /// `candidates` is ignored when this is not empty).
     pub race_sizes: Vec<usize>,
@@ -84,6 +111,13 @@ pub fn run(
             }
         }
     }
+    if matches!(battery, Battery::Zombie | Battery::All) {
+        for &fault in &settings.faults {
+            for trial in 0..settings.trials {
+                plan.push(Plan::Zombie(fault, trial));
+            }
+        }
+    }
     for step in plan {
         let name = step.name(settings.trials, settings.race_sizes.len());
         let mut scenario = Scenario::new(name);
@@ -106,11 +140,17 @@ pub fn run(
                 Plan::Takeover(fault, _) => {
                     takeover(pg, &mut subject, fault, settings, &rec, &mut scenario)
                 }
+                Plan::Zombie(fault, _) => {
+                    zombie(pg, &mut subject, fault, settings, &rec, &mut scenario)
+                }
             };
             tick();
             let history = rec.history();
             if ran.is_ok() && settings.record {
-                judge(&history, &mut scenario);
+                // see the module docs: P8 is informational in `check` for a
+                // lease without epochs
+                let informational = battery == Battery::All && !subject.is_fenced();
+                judge(&history, &mut scenario, informational);
             }
             all.events.extend(history.events);
             subject.drop_schema()?;
@@ -140,6 +180,7 @@ enum Plan {
     Semantics,
     Conformance,
     Takeover(Fault, usize),
+    Zombie(Fault, usize),
 }
 
 impl Plan {
@@ -151,6 +192,8 @@ impl Plan {
             Plan::Conformance => "conformance".into(),
             Plan::Takeover(f, _) if trials <= 1 => format!("takeover/{f}"),
             Plan::Takeover(f, t) => format!("takeover/{f}#{}", t + 1),
+            Plan::Zombie(f, _) if trials <= 1 => format!("zombie/{f}"),
+            Plan::Zombie(f, t) => format!("zombie/{f}#{}", t + 1),
         }
     }
 }
@@ -382,9 +425,61 @@ fn takeover(
     Ok(())
 }
 
-/// Judge a scenario's history with the checker (P6, P7).
-fn judge(history: &History, scenario: &mut Scenario) {
-    let verdict = check::check(history);
+/// The zombie scenario (DESIGN.md 2a, P8): see [`crate::zombie`].
+fn zombie(
+    pg: &Postgres,
+    subject: &mut Subject,
+    fault: Fault,
+    settings: &Settings,
+    rec: &Recorder,
+    scenario: &mut Scenario,
+) -> Result<(), RunError> {
+    let r = zombie::trial(pg, subject, fault, &settings.zombie, rec)?;
+    scenario.figure("rounds", format!("{}/{}", r.staged, settings.zombie.rounds));
+    if let (Some(first), Some(last)) = (r.epochs.first(), r.epochs.last()) {
+        scenario.figure("epochs", format!("{first}..{last}"));
+    }
+    let writes = r.accepted + r.refused;
+    if r.fenced {
+        scenario.figure("stalled writes refused", format!("{}/{writes}", r.refused));
+    } else {
+        scenario.figure(
+            "stalled writes accepted",
+            format!("{}/{writes}", r.accepted),
+        );
+    }
+    if writes > 0 {
+        scenario.figure("leader learned", format!("{}/{writes}", r.learned));
+    }
+    for f in r.findings.into_iter().take(3) {
+        scenario.violation(
+            f.property,
+            f.message,
+            timeline_of(rec.ttl_span(), &f.events),
+        );
+    }
+    Ok(())
+}
+
+/// Judge a scenario's history with the checker (P7, P6, P8 on actions).
+/// With `p8_informational`, stale writes are a figure, not violations (see
+/// the module docs).
+fn judge(history: &History, scenario: &mut Scenario, p8_informational: bool) {
+    let mut verdict = check::check(history);
+    let actions = check::check_actions(history);
+    if actions.accepted + actions.refused > 0 {
+        let note = if p8_informational {
+            " (no fencing: informational)"
+        } else {
+            ""
+        };
+        scenario.figure("stale writes", format!("{}{note}", actions.stale.len()));
+    }
+    if p8_informational {
+        verdict
+            .violations
+            .retain(|v| v.property != Property::P8FencingEpoch);
+    }
     for v in verdict.violations.iter().take(3) {
         let window = context(history, &v.window);
         scenario.violation(

@@ -33,6 +33,7 @@ pub mod stress;
 mod subject;
 pub mod takeover;
 mod ttl;
+pub mod zombie;
 
 pub use contender::Contender;
 pub use history::{Recorder, Reply, HARNESS};

@@ -10,6 +10,7 @@ use leasecheck::model::history::History;
 use leasecheck::report::{Report, Scenario, Status};
 use leasecheck::stress::RaceOptions;
 use leasecheck::takeover::TakeoverOptions;
+use leasecheck::zombie::ZombieOptions;
 use leasecheck::{Postgres, Subject, Ttl};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,7 +36,9 @@ enum Command {
     Race(RunArgs),
     /// P2-P6: a leader stalls past its TTL under each fault; exactly one standby must take over and the leader must learn.
     Takeover(RunArgs),
-    /// Everything (the CI gate): race, release and non-holder semantics, takeover under every fault, history checks.
+    /// P8 (DESIGN.md 2a): a leader's work outlasts its lease (a stall between its check and its write) while a standby takes over and acts; every stale write is a violation (exit 1 unless the lease fences it: --fenced, or a spec with epoch = true).
+    Zombie(RunArgs),
+    /// Everything (the CI gate): race, release and non-holder semantics, takeover and zombie under every fault, history checks (a zombie's stale writes are informational for a lease without epochs).
     Check(RunArgs),
     /// Run the scenario that exposes a catalogued split-brain bug (specs/broken/) and show its timeline.
     Reproduce {
@@ -52,7 +55,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check a recorded history (JSON lines, from --history) offline: P6 and P7.
+    /// Check a recorded history (JSON lines, from --history) offline: P6, P7, and P8 on its actions.
     CheckHistory {
         /// The history file.
         file: PathBuf,
@@ -67,6 +70,9 @@ struct RunArgs {
     /// The lease to check, as a spec file (default: the built-in reference lease).
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
+    /// Check the built-in fenced lease (the reference lease plus an epoch column, P8) instead of the reference lease.
+    #[arg(long, conflicts_with = "spec")]
+    fenced: bool,
     /// Postgres to run against (default: DATABASE_URL, else a throwaway local cluster, else a container).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
@@ -86,9 +92,12 @@ struct RunArgs {
     /// Faults to stall the leader with (comma-separated; default: all).
     #[arg(long, value_delimiter = ',', value_name = "FAULT")]
     faults: Vec<Fault>,
-    /// Takeover trials per fault.
+    /// Takeover (and zombie) trials per fault.
     #[arg(long, default_value_t = 1)]
     trials: usize,
+    /// Zombie rounds per trial: lead, stall between check and write, stale write, learn.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    zombie_rounds: usize,
     /// Leader renew interval, milliseconds (default: TTL / 4).
     #[arg(long, value_name = "MS")]
     renew_interval: Option<u64>,
@@ -157,6 +166,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Race(args) => battery_command(Battery::Race, args, None),
         Command::Takeover(args) => battery_command(Battery::Takeover, args, None),
+        Command::Zombie(args) => battery_command(Battery::Zombie, args, None),
         Command::Check(args) => battery_command(Battery::All, args, None),
         Command::Reproduce {
             name,
@@ -235,6 +245,7 @@ fn reproduce(name: Option<String>, list: bool, seed: Option<u64>, json: bool) ->
     let (battery, args) = match Cli::try_parse_from(&argv)?.command {
         Command::Race(a) => (Battery::Race, a),
         Command::Takeover(a) => (Battery::Takeover, a),
+        Command::Zombie(a) => (Battery::Zombie, a),
         Command::Check(a) => (Battery::All, a),
         _ => bail!("catalogue entry {} has no runnable scenario", entry.name),
     };
@@ -285,6 +296,23 @@ fn battery_command(
             takeover.renew_interval
         );
     }
+    if args.zombie_rounds == 0 {
+        bail!("--zombie-rounds must be at least 1");
+    }
+    // Every actor trusts itself until TTL - margin after its last renew's
+    // start; the margin leaves the tick room inside that window.
+    let trust_margin =
+        (ttl.as_duration() / 10).min(ttl.as_duration().saturating_sub(takeover.renew_interval) / 2);
+    let zombie = ZombieOptions {
+        standbys: takeover.standbys,
+        rounds: args.zombie_rounds,
+        renew_interval: takeover.renew_interval,
+        poll_interval: takeover.poll_interval,
+        stall: takeover.stall,
+        slack: takeover.slack,
+        warmup_ticks: 2,
+        trust_margin,
+    };
     if let Some(bad) = args.candidates.iter().find(|&&n| !(2..=1000).contains(&n)) {
         bail!("--candidates must be between 2 and 1000, not {bad}");
     }
@@ -296,6 +324,7 @@ fn battery_command(
             seed,
         },
         takeover,
+        zombie,
         race_sizes: args.candidates.clone(),
         faults,
         trials: args.trials.max(1),
@@ -323,18 +352,20 @@ fn battery_command(
 
     let total = match battery {
         Battery::Race => (settings.race.rounds + 1) * settings.race_sizes.len().max(1),
-        Battery::Takeover => settings.faults.len() * settings.trials,
+        Battery::Takeover | Battery::Zombie => settings.faults.len() * settings.trials,
         Battery::All => {
             (settings.race.rounds + 1) * settings.race_sizes.len().max(1)
                 + 2
-                + settings.faults.len() * settings.trials
+                + 2 * settings.faults.len() * settings.trials
         }
     } as u64;
     let bar = Progress::new(total, args.no_progress || args.json);
     let tick = || bar.tick();
 
+    let fenced = args.fenced;
     let subject_name = match &spec {
         Some(spec) => format!("{} (spec {})", spec.name(), spec.origin()),
+        None if fenced => "fenced lease (built-in: reference + epoch column)".to_string(),
         None => "reference lease (built-in)".to_string(),
     };
     let pooler = match args.via {
@@ -354,6 +385,7 @@ fn battery_command(
     let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + '_> = Box::new(move || {
         let mut subject = match &spec {
             Some(spec) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
+            None if fenced => Subject::fenced(pg_ref, ttl)?,
             None => Subject::reference(pg_ref, ttl)?,
         };
         if let Some(url) = &route {

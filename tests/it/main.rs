@@ -11,3 +11,4 @@ mod provision;
 mod spec;
 mod support;
 mod validation;
+mod zombie;

@@ -1,0 +1,617 @@
+//! The zombie runner (DESIGN.md section 2a, P8): a leader whose work outlasts
+//! its lease.
+//!
+//! The lease's real consumer renews once per tick, *before* its work. Each
+//! actor here does the same: every tick it renews, checks its
+//! [`TrustWindow`] (start of its last successful acquire/renew + TTL −
+//! margin, on its own monotonic clock), and only then acts: one step of work
+//! on its own row of the harness's work table, then a write to the protected
+//! resource ([`crate::fenced::Resource`]), recorded as a
+//! [`Call::Action`](leasecheck_model::history::Call::Action) with its epoch
+//! (fenced leases) and the resource's `seq`.
+//!
+//! One round: the leader (`c0`) acquires and acts for a few ticks while
+//! standbys poll; then, right after a successful renew and a passed trust
+//! check, its work stalls under a fault, *between the check and the write*:
+//!
+//! | fault              | what stalls the leader's work                             |
+//! |--------------------|-----------------------------------------------------------|
+//! | `client-pause`     | its thread stops (a GC pause)                             |
+//! | `connection-stall` | its resource connection is held by the harness's proxy    |
+//! | `backend-stall`    | its resource backend is stopped (`SIGSTOP`)               |
+//! | `row-lock`         | another session holds its work row (a slow query)         |
+//! | `database-pause`   | the whole database stops (everyone stalls alike)          |
+//!
+//! A standby takes the stale lease over and acts at once (as a fenced leader
+//! must: its first write raises the resource's fence). For every fault but
+//! `database-pause` the stall ends exactly when that write completed (or at
+//! the P3 deadline, TTL + poll interval + slack): the runner waits for it
+//! instead of sleeping, so the order is not left to timing. The old leader
+//! wakes and writes without checking again, then learns at its next renew
+//! (P4). `database-pause` lasts `stall`; afterwards the leader's write and
+//! the standby race, so it shows a stale write only by chance, and fencing
+//! must hold whatever the order.
+//!
+//! Against the reference lease the stale write is accepted: the checker
+//! ([`leasecheck_model::check::check_actions`]) reports it as an action
+//! outside its actor's tenure and the two leaders as overlapping actors, with
+//! a timeline. Against a fenced lease the resource refuses it in the same
+//! statement as the write: no stale write over any number of rounds.
+//!
+//! The runner itself checks P3 (a standby took over and acted), P4 (the
+//! leader's renew after the stall fails once a standby won) and, for fenced
+//! leases, that every tenure won in a round carries a larger epoch than the
+//! one before (P8). A round whose leader cannot acquire the lease after the
+//! reset is not staged; the checker judges that refusal (P7).
+
+use crate::contender::Contender;
+use crate::fault::Fault;
+use crate::fenced::{Resource, Write};
+use crate::history::{Recorder, Reply, HARNESS};
+use crate::provision::Postgres;
+use crate::subject::{RunError, Subject};
+use crate::takeover::TrialFinding;
+use leasecheck_model::check::Property;
+use leasecheck_model::history::{Call, Event, Outcome};
+use leasecheck_model::{Candidate, Op, TrustWindow};
+use postgres::Client;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Settings of one zombie trial.
+#[derive(Clone, Debug)]
+pub struct ZombieOptions {
+    /// How many standbys poll.
+    pub standbys: usize,
+    /// Rounds per trial (each: reset, lead, stall, stale write, learn).
+    pub rounds: usize,
+    /// The tick: every actor renews, checks and acts once per interval.
+    pub renew_interval: Duration,
+    /// How often standbys poll.
+    pub poll_interval: Duration,
+    /// How long `database-pause` lasts (must exceed the TTL).
+    pub stall: Duration,
+    /// Allowance over TTL + poll interval for a standby to take over and act.
+    pub slack: Duration,
+    /// Ticks the leader acts before the stalled one.
+    pub warmup_ticks: u32,
+    /// How far short of the TTL every actor's trust window ends.
+    pub trust_margin: Duration,
+}
+
+/// What one zombie trial observed.
+#[derive(Clone, Debug)]
+pub struct ZombieResult {
+    /// The fault that stalled the leader's work.
+    pub fault: Fault,
+    /// Whether the lease has epochs (the writes were fenced).
+    pub fenced: bool,
+    /// Rounds in which the leader stalled between a passed trust check and
+    /// its write (the zombie was staged).
+    pub staged: usize,
+    /// Of those, rounds where a standby had taken over and acted before the
+    /// stalled leader wrote.
+    pub taken_over: usize,
+    /// The stalled leaders' writes that the resource accepted.
+    pub accepted: usize,
+    /// The stalled leaders' writes that the resource refused (the fence).
+    pub refused: usize,
+    /// Rounds where the leader's renew after its write returned false.
+    pub learned: usize,
+    /// The epoch of every tenure won, in order (fenced leases).
+    pub epochs: Vec<u64>,
+    /// The runner's own findings (P3, P4, P8 epochs); the checker judges the
+    /// history (P6, P7, and P8 on the actions).
+    pub findings: Vec<TrialFinding>,
+}
+
+/// The leader is `c0`; standbys are `c1..`.
+const LEADER: Candidate = Candidate(0);
+
+/// One actor: its lease handle, its resource connection and its trust window.
+struct Actor {
+    who: Candidate,
+    lease: Box<dyn Contender>,
+    resource: Client,
+    trust: TrustWindow,
+}
+
+/// What the standbys of a round share with the leader.
+#[derive(Default)]
+struct Round {
+    /// Tenures won by standbys: the acquire and its epoch.
+    wins: Vec<(Event, Option<u64>)>,
+    /// A standby's first write after winning (the new leader has acted).
+    acted: Option<Event>,
+}
+
+/// Run one zombie trial (`opts.rounds` rounds) under `fault`.
+///
+/// ```no_run
+/// use leasecheck::{fault::Fault, zombie, Postgres, Recorder, Subject, Ttl};
+/// use std::time::Duration;
+/// let pg = Postgres::provision()?;
+/// let ttl = Ttl::parse("0.2")?;
+/// let mut subject = Subject::fenced(&pg, ttl)?;
+/// let rec = Recorder::new(ttl, true);
+/// let opts = zombie::ZombieOptions {
+///     standbys: 2,
+///     rounds: 3,
+///     renew_interval: Duration::from_millis(50),
+///     poll_interval: Duration::from_millis(20),
+///     stall: Duration::from_millis(600),
+///     slack: Duration::from_millis(250),
+///     warmup_ticks: 2,
+///     trust_margin: Duration::from_millis(20),
+/// };
+/// let result = zombie::trial(&pg, &mut subject, Fault::ClientPause, &opts, &rec)?;
+/// assert_eq!(result.accepted, 0, "the fence refused every stale write");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn trial(
+    pg: &Postgres,
+    subject: &mut Subject,
+    fault: Fault,
+    opts: &ZombieOptions,
+    rec: &Recorder,
+) -> Result<ZombieResult, RunError> {
+    let ttl = subject.ttl().as_duration();
+    if opts.standbys == 0 {
+        return Err(RunError::Settings(
+            "a zombie needs at least one standby".into(),
+        ));
+    }
+    if opts.trust_margin >= ttl || opts.renew_interval >= ttl - opts.trust_margin {
+        return Err(RunError::Settings(format!(
+            "the tick ({:?}) must be shorter than the TTL ({ttl:?}) minus the trust margin ({:?})",
+            opts.renew_interval, opts.trust_margin
+        )));
+    }
+    if fault == Fault::DatabasePause && opts.stall <= ttl {
+        return Err(RunError::Settings(format!(
+            "the stall ({:?}) must be longer than the TTL ({ttl:?})",
+            opts.stall
+        )));
+    }
+    fault.applicable(pg).map_err(RunError::NotApplicable)?;
+    if fault == Fault::BackendStall && subject.is_pooled() {
+        return Err(RunError::NotApplicable(
+            "through a transaction pooler the leader has no backend of its own to stop".into(),
+        ));
+    }
+    let fenced = subject.is_fenced();
+
+    // The protected resource, installed over a direct connection of the harness's own.
+    let mut admin = pg.connect().map_err(|e| harness("connect", &e))?;
+    let resource = Resource::in_schema(subject.schema_name());
+    let actors = u16::try_from(opts.standbys + 1)
+        .map_err(|_| RunError::Settings(format!("too many standbys: {}", opts.standbys)))?;
+    resource
+        .install(&mut admin, actors)
+        .map_err(|e| harness("create the protected resource", &e))?;
+
+    let proxy = match fault {
+        Fault::ConnectionStall => Some(crate::proxy::Proxy::in_front_of(subject.route())?),
+        _ => None,
+    };
+    let leader_resource_url = match &proxy {
+        Some(p) => p.url_for(subject.route())?,
+        None => subject.route().to_string(),
+    };
+    let new_actor = |who: Candidate, resource_url: &str| -> Result<Actor, RunError> {
+        Ok(Actor {
+            who,
+            lease: subject.contender(who, None)?,
+            resource: connect_url(resource_url)?,
+            trust: TrustWindow::new(ttl, opts.trust_margin),
+        })
+    };
+    let mut leader = new_actor(LEADER, &leader_resource_url)?;
+    let mut standbys = (1..=opts.standbys)
+        .map(|i| new_actor(Candidate(i as u16), subject.route()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let leader_backend = match fault {
+        Fault::BackendStall => Some(
+            leader
+                .resource
+                .query_one("SELECT pg_backend_pid()", &[])
+                .and_then(|r| r.try_get::<_, i32>(0))
+                .map_err(|e| harness("find the leader's resource backend", &e))?,
+        ),
+        _ => None,
+    };
+
+    let mut result = ZombieResult {
+        fault,
+        fenced,
+        staged: 0,
+        taken_over: 0,
+        accepted: 0,
+        refused: 0,
+        learned: 0,
+        epochs: Vec::new(),
+        findings: Vec::new(),
+    };
+    for round in 0..opts.rounds {
+        let (reset, _) = rec.call(HARNESS, Call::Reset, || subject.reset().map(|_| ok()));
+        reset?;
+        resource
+            .reset(&mut admin)
+            .map_err(|e| harness("reset the protected resource", &e))?;
+        leader.trust.lost();
+        for s in standbys.iter_mut() {
+            s.trust.lost();
+        }
+
+        let sent = Instant::now();
+        let (first, first_event) = rec.call(LEADER, lease(Op::TryAcquire), || {
+            leader.lease.call(Op::TryAcquire)
+        });
+        if !took_effect(&first) {
+            // Not staged (the figure `rounds k/N` shows it). A lease that
+            // refuses an acquire right after the reset made it free is
+            // judged by the checker (P7) on the recorded calls.
+            continue;
+        }
+        leader.trust.confirmed(sent);
+        let mut wins: Vec<(Event, Option<u64>)> = vec![(first_event, leader.lease.epoch())];
+        act(&mut leader, &resource, fenced, rec);
+
+        let stop = AtomicBool::new(false);
+        let shared: (Mutex<Round>, Condvar) = (Mutex::new(Round::default()), Condvar::new());
+        let mut zombie_write: Option<Event> = None;
+        let mut learned: Option<Event> = None;
+        std::thread::scope(|s| -> Result<(), RunError> {
+            for standby in standbys.iter_mut() {
+                let (stop, shared, resource) = (&stop, &shared, &resource);
+                s.spawn(move || standby_loop(standby, resource, fenced, opts, rec, stop, shared));
+            }
+            let outcome = (|| -> Result<(), RunError> {
+                for _ in 0..opts.warmup_ticks {
+                    std::thread::sleep(opts.renew_interval);
+                    tick(&mut leader, &resource, fenced, rec);
+                }
+                // The tick whose work outlasts the lease: renew, check, stall, write.
+                std::thread::sleep(opts.renew_interval);
+                let sent = Instant::now();
+                let (renewed, _) =
+                    rec.call(LEADER, lease(Op::Renew), || leader.lease.call(Op::Renew));
+                if !took_effect(&renewed) {
+                    leader.trust.lost();
+                    return Ok(()); // not staged; the checker judges the renew
+                }
+                leader.trust.confirmed(sent);
+                if !leader.trust.trusts(Instant::now()) || !can_act(&leader, fenced) {
+                    return Ok(());
+                }
+                // The check passed: from here on the leader believes it leads.
+                let deadline = Instant::now() + ttl + opts.poll_interval + opts.slack;
+                let worked = stall_then_work(
+                    pg,
+                    fault,
+                    opts,
+                    &resource,
+                    &mut leader,
+                    proxy.as_ref(),
+                    leader_backend,
+                    &shared,
+                    deadline,
+                )?;
+                result.staged += 1;
+                if !worked {
+                    return Ok(()); // the work failed: a leader does not write then
+                }
+                let acted = lock(&shared.0)?.acted.is_some();
+                if acted {
+                    result.taken_over += 1;
+                } else if fault != Fault::DatabasePause {
+                    result.findings.push(TrialFinding {
+                        property: Property::P3TakeoverHappens,
+                        message: format!(
+                            "round {round}: no standby took over and acted within TTL + poll \
+                             interval + slack = {:?} of the leader's stall",
+                            ttl + opts.poll_interval + opts.slack
+                        ),
+                        events: Vec::new(),
+                    });
+                }
+                // It wakes and writes, without checking again.
+                let e = write(&mut leader, &resource, rec);
+                match e.outcome {
+                    Outcome::Ok => result.accepted += 1,
+                    Outcome::Fail => result.refused += 1,
+                    Outcome::Unknown => {}
+                }
+                zombie_write = Some(e);
+                // Its next tick: the renew where it learns.
+                let (r, e) = rec.call(LEADER, lease(Op::Renew), || leader.lease.call(Op::Renew));
+                if took_effect(&r) {
+                    leader.trust.confirmed(sent);
+                } else {
+                    leader.trust.lost();
+                }
+                learned = Some(e);
+                Ok(())
+            })();
+            stop.store(true, Ordering::SeqCst);
+            outcome
+        })?;
+
+        let round_state = shared.0.into_inner().map_err(|_| poisoned())?;
+        wins.extend(round_state.wins);
+        wins.sort_by_key(|(e, _)| (e.complete, e.invoke));
+        if let (Some(renew), Some(first_win)) = (learned, wins.get(1)) {
+            if renew.outcome == Outcome::Fail {
+                result.learned += 1;
+            } else if renew.outcome == Outcome::Ok && first_win.0.complete < renew.invoke {
+                let mut events = vec![first_win.0, renew];
+                events.extend(zombie_write);
+                events.sort_by_key(|e| e.invoke);
+                result.findings.push(TrialFinding {
+                    property: Property::P4DeposedLeaderLearns,
+                    message: format!(
+                        "round {round}: after {} took over, the deposed leader {LEADER}'s renew \
+                         returned true",
+                        first_win.0.candidate
+                    ),
+                    events,
+                });
+            }
+        }
+        if fenced {
+            for pair in wins.windows(2) {
+                let ((a, ea), (b, eb)) = (&pair[0], &pair[1]);
+                if !matches!((ea, eb), (Some(x), Some(y)) if y > x) {
+                    result.findings.push(TrialFinding {
+                        property: Property::P8FencingEpoch,
+                        message: format!(
+                            "round {round}: {}'s tenure got epoch {eb:?} after {}'s tenure had \
+                             epoch {ea:?}: every new tenure must carry a larger epoch",
+                            b.candidate, a.candidate
+                        ),
+                        events: vec![*a, *b],
+                    });
+                }
+            }
+            result.epochs.extend(wins.iter().filter_map(|(_, e)| *e));
+        }
+    }
+    if let Some(p) = proxy {
+        p.close();
+    }
+    Ok(result)
+}
+
+/// One tick of a leader that is not stalled: renew, then act if trusted.
+fn tick(actor: &mut Actor, resource: &Resource, fenced: bool, rec: &Recorder) -> bool {
+    let sent = Instant::now();
+    let (r, _) = rec.call(actor.who, lease(Op::Renew), || actor.lease.call(Op::Renew));
+    if !took_effect(&r) {
+        actor.trust.lost();
+        return false;
+    }
+    actor.trust.confirmed(sent);
+    act(actor, resource, fenced, rec);
+    true
+}
+
+/// Act if the trust window allows it (and, fenced, with an epoch): work,
+/// then write. Returns the write's event.
+fn act(actor: &mut Actor, resource: &Resource, fenced: bool, rec: &Recorder) -> Option<Event> {
+    if !actor.trust.trusts(Instant::now()) || !can_act(actor, fenced) {
+        return None;
+    }
+    resource
+        .work(&mut actor.resource, actor.who.0)
+        .ok()
+        .map(|()| write(actor, resource, rec))
+}
+
+/// A fenced leader writes only with the epoch of a tenure it won.
+fn can_act(actor: &Actor, fenced: bool) -> bool {
+    !fenced || actor.lease.epoch().is_some()
+}
+
+/// One write to the resource, recorded as an action with the actor's epoch.
+fn write(actor: &mut Actor, resource: &Resource, rec: &Recorder) -> Event {
+    let epoch = actor.lease.epoch();
+    let invoke = rec.now();
+    let written = resource.write(&mut actor.resource, &actor.who.to_string(), epoch);
+    let complete = rec.now();
+    let (outcome, seq) = match written {
+        Ok(Write::Accepted(seq)) => (Outcome::Ok, Some(seq)),
+        Ok(Write::Refused) => (Outcome::Fail, None),
+        Err(_) => (Outcome::Unknown, None),
+    };
+    let event = Event {
+        candidate: actor.who,
+        call: Call::Action { epoch, seq },
+        invoke,
+        complete,
+        server_time: None,
+        outcome,
+    };
+    rec.push(event);
+    event
+}
+
+fn standby_loop(
+    actor: &mut Actor,
+    resource: &Resource,
+    fenced: bool,
+    opts: &ZombieOptions,
+    rec: &Recorder,
+    stop: &AtomicBool,
+    shared: &(Mutex<Round>, Condvar),
+) {
+    let mut leading = false;
+    while !stop.load(Ordering::SeqCst) {
+        if leading {
+            std::thread::sleep(opts.renew_interval);
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            leading = tick(actor, resource, fenced, rec);
+            continue;
+        }
+        let sent = Instant::now();
+        let (r, e) = rec.call(actor.who, lease(Op::TryAcquire), || {
+            actor.lease.call(Op::TryAcquire)
+        });
+        if !took_effect(&r) {
+            std::thread::sleep(opts.poll_interval);
+            continue;
+        }
+        // Won: act at once (a fenced leader's first write raises the fence).
+        leading = true;
+        actor.trust.confirmed(sent);
+        let epoch = actor.lease.epoch();
+        let acted = act(actor, resource, fenced, rec);
+        let (lock, cvar) = shared;
+        if let Ok(mut round) = lock.lock() {
+            round.wins.push((e, epoch));
+            if round.acted.is_none() {
+                round.acted = acted;
+            }
+        }
+        cvar.notify_all();
+    }
+}
+
+/// Stall the leader's work under `fault` until a standby has acted (or the
+/// deadline; `database-pause`: for `opts.stall`), then let the work finish.
+/// Returns whether the work step succeeded.
+#[allow(clippy::too_many_arguments)]
+fn stall_then_work(
+    pg: &Postgres,
+    fault: Fault,
+    opts: &ZombieOptions,
+    resource: &Resource,
+    leader: &mut Actor,
+    proxy: Option<&crate::proxy::Proxy>,
+    leader_backend: Option<i32>,
+    shared: &(Mutex<Round>, Condvar),
+    deadline: Instant,
+) -> Result<bool, RunError> {
+    let wait_for_takeover = || wait_acted(shared, deadline);
+    let who = leader.who.0;
+    let work = |leader: &mut Actor| resource.work(&mut leader.resource, who).is_ok();
+    match fault {
+        Fault::ClientPause => {
+            wait_for_takeover()?;
+            Ok(work(leader))
+        }
+        Fault::ConnectionStall => {
+            let Some(proxy) = proxy else {
+                return Err(RunError::Settings(
+                    "connection stall without a proxy".into(),
+                ));
+            };
+            let hold = proxy.hold_guard();
+            Ok(release_when(wait_for_takeover, hold, || work(leader)))
+        }
+        Fault::BackendStall => {
+            let Some(pid) = leader_backend else {
+                return Err(RunError::Settings("backend stall without a backend".into()));
+            };
+            let guard = crate::fault::BackendStall::stop(pid)?;
+            Ok(release_when(wait_for_takeover, guard, || work(leader)))
+        }
+        Fault::RowLock => {
+            let blocker = pg
+                .connect()
+                .map_err(|e| harness("connect the row-lock blocker", &e))?;
+            let guard = crate::fault::RowLock::hold(blocker, resource.work_table())?;
+            Ok(release_when(wait_for_takeover, guard, || work(leader)))
+        }
+        Fault::DatabasePause => {
+            let guard = crate::fault::DatabasePause::of(pg)?;
+            let pause = opts.stall;
+            Ok(release_when(
+                move || {
+                    std::thread::sleep(pause);
+                    Ok(())
+                },
+                guard,
+                || work(leader),
+            ))
+        }
+    }
+}
+
+/// Run `f` while another thread waits for `until` and then drops `guard`
+/// (undoing the fault; also if `until` fails or anything panics).
+fn release_when<G: Send, T>(
+    until: impl FnOnce() -> Result<(), RunError> + Send,
+    guard: G,
+    f: impl FnOnce() -> T,
+) -> T {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let _ = until();
+            drop(guard);
+        });
+        f()
+    })
+}
+
+/// Wait until a standby has acted this round, or `deadline`.
+fn wait_acted(shared: &(Mutex<Round>, Condvar), deadline: Instant) -> Result<(), RunError> {
+    let (lock, cvar) = shared;
+    let mut round = lock.lock().map_err(|_| poisoned())?;
+    while round.acted.is_none() {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        round = cvar
+            .wait_timeout(round, deadline - now)
+            .map_err(|_| poisoned())?
+            .0;
+    }
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, RunError> {
+    m.lock().map_err(|_| poisoned())
+}
+
+fn connect_url(url: &str) -> Result<Client, RunError> {
+    let config: postgres::Config = url.parse().map_err(|e| harness("parse the URL", &e))?;
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| harness("connect an actor's resource connection", &e))
+}
+
+fn took_effect<E>(r: &Result<Reply, E>) -> bool {
+    matches!(
+        r,
+        Ok(Reply {
+            took_effect: true,
+            ..
+        })
+    )
+}
+
+fn lease(op: Op) -> Call {
+    Call::Lease { op }
+}
+
+fn ok() -> Reply {
+    Reply {
+        took_effect: true,
+        server_time: None,
+    }
+}
+
+fn harness(what: &'static str, e: &postgres::Error) -> RunError {
+    RunError::Harness {
+        what,
+        message: crate::diagnostic::pg_message(e),
+    }
+}
+
+fn poisoned() -> RunError {
+    RunError::Settings("a runner thread panicked".into())
+}
