@@ -1257,39 +1257,13 @@ fn scan(sql: &str) -> Scan {
                 // E'...' strings take backslash escapes.
                 let escapes =
                     i >= 1 && matches!(b[i - 1], b'E' | b'e') && (i < 2 || !is_word_byte(b[i - 2]));
-                i += 1;
-                while i < b.len() {
-                    if escapes && b[i] == b'\\' {
-                        i += 2;
-                    } else if b[i] == b'\'' {
-                        if b.get(i + 1) == Some(&b'\'') {
-                            i += 2;
-                        } else {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                i += 1;
+                i = skip_quoted(b, i, b'\'', escapes);
                 in_word = false;
                 continue;
             }
             b'"' => {
                 token(&mut out, &mut ended, &mut started, None);
-                i += 1;
-                while i < b.len() {
-                    if b[i] == b'"' {
-                        if b.get(i + 1) == Some(&b'"') {
-                            i += 2;
-                        } else {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                i += 1;
+                i = skip_quoted(b, i, b'"', false);
                 in_word = false;
                 continue;
             }
@@ -1813,4 +1787,25 @@ impl<'a> FromSql<'a> for Integer {
     fn accepts(ty: &Type) -> bool {
         [Type::INT2, Type::INT4, Type::INT8].contains(ty)
     }
+}
+
+/// The index just past the quoted text that opens at `b[start]` with `quote`,
+/// where a doubled quote stands for itself and, with `escapes` (an `E'...'`
+/// string), a backslash escapes the next byte.
+fn skip_quoted(b: &[u8], start: usize, quote: u8, escapes: bool) -> usize {
+    let mut i = start + 1;
+    while i < b.len() {
+        if escapes && b[i] == b'\\' {
+            i += 2;
+        } else if b[i] == quote {
+            if b.get(i + 1) == Some(&quote) {
+                i += 2;
+            } else {
+                break;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    i + 1
 }
