@@ -265,7 +265,7 @@ fn conformance(
         .map(|i| subject.contender(Candidate(i), None))
         .collect::<Result<Vec<_>, _>>()?;
     let (reset, _) = rec.call(crate::history::HARNESS, Call::Reset, || {
-        subject.reset().map(|_| ok())
+        subject.reset().map(|_| Reply::DONE)
     });
     reset?;
     let can_age = subject.can_age();
@@ -287,7 +287,7 @@ fn conformance(
                     Call::Age {
                         by: leasecheck_model::Span::from_duration(by),
                     },
-                    || subject.age(by).map(|_| ok()),
+                    || subject.age(by).map(|_| Reply::DONE),
                 );
                 r?;
             } else if waits < 3 {
@@ -305,13 +305,6 @@ fn conformance(
     scenario.figure("operations", CONFORMANCE_STEPS);
     scenario.figure("time moved by", if can_age { "age" } else { "waiting" });
     Ok(())
-}
-
-fn ok() -> Reply {
-    Reply {
-        took_effect: true,
-        server_time: None,
-    }
 }
 
 /// P5 and the non-holder rules, as one short sequence on a real lease.

@@ -25,6 +25,30 @@ pub struct Reply {
     pub server_time: Option<Time>,
 }
 
+impl Reply {
+    /// A harness call (reset, age) that took effect; it reports no server time.
+    pub const DONE: Reply = Reply {
+        took_effect: true,
+        server_time: None,
+    };
+}
+
+/// True iff a lease call returned and took effect (an error is not a success).
+pub(crate) fn took_effect<E>(r: &Result<Reply, E>) -> bool {
+    matches!(
+        r,
+        Ok(Reply {
+            took_effect: true,
+            ..
+        })
+    )
+}
+
+/// The history's record of a lease operation.
+pub(crate) fn lease_call(op: leasecheck_model::Op) -> Call {
+    Call::Lease { op }
+}
+
 /// Collects the events of a run; shared by all the runner's threads.
 #[derive(Debug)]
 pub struct Recorder {

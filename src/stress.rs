@@ -8,7 +8,7 @@
 //! `try_acquire` at once; exactly one must win.
 
 use crate::contender::Contender;
-use crate::history::{Recorder, HARNESS};
+use crate::history::{Recorder, Reply, HARNESS};
 use crate::subject::{RunError, Subject};
 use hdrhistogram::Histogram;
 use leasecheck_model::history::{Call, Event, Outcome};
@@ -130,9 +130,9 @@ pub fn race(
         let stale = round % 2 == 1 && someone_holds && subject.can_age();
         let (prep, _) = rec.call(HARNESS, harness_call(stale, stale_margin), || {
             if stale {
-                subject.age(stale_margin).map(|_| ok())
+                subject.age(stale_margin).map(|_| Reply::DONE)
             } else {
-                subject.reset().map(|_| ok())
+                subject.reset().map(|_| Reply::DONE)
             }
         });
         prep?;
@@ -202,13 +202,6 @@ pub fn race(
     }
     result.elapsed = started.elapsed();
     Ok(result)
-}
-
-fn ok() -> crate::history::Reply {
-    crate::history::Reply {
-        took_effect: true,
-        server_time: None,
-    }
 }
 
 fn harness_call(stale: bool, by: Duration) -> Call {

@@ -362,9 +362,14 @@ fn connect(pg: &Postgres) -> Result<postgres::Client, RunError> {
     })
 }
 
-fn harness(what: &'static str, e: &postgres::Error) -> RunError {
+pub(crate) fn harness(what: &'static str, e: &postgres::Error) -> RunError {
     RunError::Harness {
         what,
         message: crate::diagnostic::pg_message(e),
     }
+}
+
+/// A runner thread panicked while holding shared state.
+pub(crate) fn poisoned() -> RunError {
+    RunError::Settings("a runner thread panicked".into())
 }

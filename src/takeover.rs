@@ -21,9 +21,9 @@
 
 use crate::contender::Contender;
 use crate::fault::Fault;
-use crate::history::{Recorder, Reply, HARNESS};
+use crate::history::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use crate::provision::Postgres;
-use crate::subject::{RunError, Subject};
+use crate::subject::{poisoned, RunError, Subject};
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
 use leasecheck_model::{Candidate, Op};
@@ -144,9 +144,11 @@ pub fn trial(
         })
         .collect::<Result<_, _>>()?;
 
-    let (reset, _) = rec.call(HARNESS, Call::Reset, || subject.reset().map(|_| ok()));
+    let (reset, _) = rec.call(HARNESS, Call::Reset, || {
+        subject.reset().map(|_| Reply::DONE)
+    });
     reset?;
-    let (first, first_event) = rec.call(LEADER, lease(Op::TryAcquire), || {
+    let (first, first_event) = rec.call(LEADER, lease_call(Op::TryAcquire), || {
         leader.call(Op::TryAcquire)
     });
     let mut result = TakeoverResult {
@@ -165,13 +167,7 @@ pub fn trial(
             message: e.to_string(),
         });
     }
-    if !matches!(
-        first,
-        Ok(Reply {
-            took_effect: true,
-            ..
-        })
-    ) {
+    if !took_effect(&first) {
         result.findings.push(TrialFinding {
             property: Property::P1ExactlyOneWinner,
             message: format!("the leader could not acquire a free lease ({first:?})"),
@@ -194,14 +190,8 @@ pub fn trial(
         let outcome = (|| -> Result<(), RunError> {
             for _ in 0..opts.warmup_renews {
                 std::thread::sleep(opts.renew_interval);
-                let (r, e) = rec.call(LEADER, lease(Op::Renew), || leader.call(Op::Renew));
-                if matches!(
-                    r,
-                    Ok(Reply {
-                        took_effect: true,
-                        ..
-                    })
-                ) {
+                let (r, e) = rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew));
+                if took_effect(&r) {
                     last_ok = e;
                 }
             }
@@ -327,20 +317,16 @@ fn standby_loop(
     while !stop.load(Ordering::SeqCst) {
         if leading {
             // A standby that won acts as the new leader: it keeps renewing.
-            let (r, _) = rec.call(who, lease(Op::Renew), || standby.call(Op::Renew));
-            if !matches!(
-                r,
-                Ok(Reply {
-                    took_effect: true,
-                    ..
-                })
-            ) {
+            let (r, _) = rec.call(who, lease_call(Op::Renew), || standby.call(Op::Renew));
+            if !took_effect(&r) {
                 leading = false;
             }
             std::thread::sleep(opts.renew_interval);
             continue;
         }
-        let (r, e) = rec.call(who, lease(Op::TryAcquire), || standby.call(Op::TryAcquire));
+        let (r, e) = rec.call(who, lease_call(Op::TryAcquire), || {
+            standby.call(Op::TryAcquire)
+        });
         if let Err(error) = &r {
             if !error.is_connection_loss() {
                 // The server refuses the lease's SQL: polling on cannot help.
@@ -350,13 +336,7 @@ fn standby_loop(
                 return;
             }
         }
-        if matches!(
-            r,
-            Ok(Reply {
-                took_effect: true,
-                ..
-            })
-        ) {
+        if took_effect(&r) {
             leading = true;
             let (lock, cvar) = won;
             if let Ok(mut w) = lock.lock() {
@@ -382,7 +362,7 @@ fn stall_then_renew(
     rec: &Recorder,
 ) -> Result<Event, RunError> {
     let renew = |leader: &mut dyn Contender| {
-        rec.call(LEADER, lease(Op::Renew), || leader.call(Op::Renew))
+        rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))
             .1
     };
     match fault {
@@ -431,19 +411,4 @@ fn with_timer<G: Send, T>(after: Duration, guard: G, f: impl FnOnce() -> T) -> T
         });
         f()
     })
-}
-
-fn lease(op: Op) -> Call {
-    Call::Lease { op }
-}
-
-fn ok() -> Reply {
-    Reply {
-        took_effect: true,
-        server_time: None,
-    }
-}
-
-fn poisoned() -> RunError {
-    RunError::Settings("a runner thread panicked".into())
 }

@@ -47,9 +47,9 @@
 use crate::contender::Contender;
 use crate::fault::Fault;
 use crate::fenced::{Resource, Write};
-use crate::history::{Recorder, Reply, HARNESS};
+use crate::history::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use crate::provision::Postgres;
-use crate::subject::{RunError, Subject};
+use crate::subject::{harness, poisoned, RunError, Subject};
 use crate::takeover::TrialFinding;
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
@@ -234,7 +234,9 @@ pub fn trial(
         findings: Vec::new(),
     };
     for round in 0..opts.rounds {
-        let (reset, _) = rec.call(HARNESS, Call::Reset, || subject.reset().map(|_| ok()));
+        let (reset, _) = rec.call(HARNESS, Call::Reset, || {
+            subject.reset().map(|_| Reply::DONE)
+        });
         reset?;
         resource
             .reset(&mut admin)
@@ -245,7 +247,7 @@ pub fn trial(
         }
 
         let sent = Instant::now();
-        let (first, first_event) = rec.call(LEADER, lease(Op::TryAcquire), || {
+        let (first, first_event) = rec.call(LEADER, lease_call(Op::TryAcquire), || {
             leader.lease.call(Op::TryAcquire)
         });
         if !took_effect(&first) {
@@ -275,8 +277,9 @@ pub fn trial(
                 // The tick whose work outlasts the lease: renew, check, stall, write.
                 std::thread::sleep(opts.renew_interval);
                 let sent = Instant::now();
-                let (renewed, _) =
-                    rec.call(LEADER, lease(Op::Renew), || leader.lease.call(Op::Renew));
+                let (renewed, _) = rec.call(LEADER, lease_call(Op::Renew), || {
+                    leader.lease.call(Op::Renew)
+                });
                 if !took_effect(&renewed) {
                     leader.trust.lost();
                     return Ok(()); // not staged; the checker judges the renew
@@ -325,7 +328,9 @@ pub fn trial(
                 }
                 zombie_write = Some(e);
                 // Its next tick: the renew where it learns.
-                let (r, e) = rec.call(LEADER, lease(Op::Renew), || leader.lease.call(Op::Renew));
+                let (r, e) = rec.call(LEADER, lease_call(Op::Renew), || {
+                    leader.lease.call(Op::Renew)
+                });
                 if took_effect(&r) {
                     leader.trust.confirmed(sent);
                 } else {
@@ -386,7 +391,9 @@ pub fn trial(
 /// One tick of a leader that is not stalled: renew, then act if trusted.
 fn tick(actor: &mut Actor, resource: &Resource, fenced: bool, rec: &Recorder) -> bool {
     let sent = Instant::now();
-    let (r, _) = rec.call(actor.who, lease(Op::Renew), || actor.lease.call(Op::Renew));
+    let (r, _) = rec.call(actor.who, lease_call(Op::Renew), || {
+        actor.lease.call(Op::Renew)
+    });
     if !took_effect(&r) {
         actor.trust.lost();
         return false;
@@ -456,7 +463,7 @@ fn standby_loop(
             continue;
         }
         let sent = Instant::now();
-        let (r, e) = rec.call(actor.who, lease(Op::TryAcquire), || {
+        let (r, e) = rec.call(actor.who, lease_call(Op::TryAcquire), || {
             actor.lease.call(Op::TryAcquire)
         });
         if !took_effect(&r) {
@@ -582,36 +589,4 @@ fn connect_url(url: &str) -> Result<Client, RunError> {
     config
         .connect(postgres::NoTls)
         .map_err(|e| harness("connect an actor's resource connection", &e))
-}
-
-fn took_effect<E>(r: &Result<Reply, E>) -> bool {
-    matches!(
-        r,
-        Ok(Reply {
-            took_effect: true,
-            ..
-        })
-    )
-}
-
-fn lease(op: Op) -> Call {
-    Call::Lease { op }
-}
-
-fn ok() -> Reply {
-    Reply {
-        took_effect: true,
-        server_time: None,
-    }
-}
-
-fn harness(what: &'static str, e: &postgres::Error) -> RunError {
-    RunError::Harness {
-        what,
-        message: crate::diagnostic::pg_message(e),
-    }
-}
-
-fn poisoned() -> RunError {
-    RunError::Settings("a runner thread panicked".into())
 }
