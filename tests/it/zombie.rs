@@ -76,16 +76,36 @@ fn fencing_leaves_zero_stale_writes_over_many_rounds_under_every_fault_and_witho
         let (r, actions) = run(&pg, true, fault, ROUNDS);
         assert!(r.findings.is_empty(), "fenced {fault}: {:#?}", r.findings);
         assert_eq!(r.staged, ROUNDS, "fenced {fault}: every round staged");
-        assert_eq!(r.learned, ROUNDS, "fenced {fault}: the leader learns (P4)");
+        if fault == Fault::DatabasePause {
+            // Everyone stalls: whether a standby wins before the leader's
+            // next renew is a race the model allows either way. Whenever one
+            // did (it acted first), the leader must learn; a renew that
+            // returned true after a takeover is a P4 finding, asserted above.
+            assert!(
+                r.learned >= r.taken_over,
+                "fenced {fault}: the leader learns (P4) after every takeover: {r:#?}"
+            );
+        } else {
+            assert_eq!(r.learned, ROUNDS, "fenced {fault}: the leader learns (P4)");
+        }
         assert!(
             actions.stale.is_empty() && actions.violations.is_empty(),
             "fenced {fault}: {actions:#?}"
         );
-        assert_eq!(
-            r.epochs.len(),
-            2 * ROUNDS,
-            "a leader and a standby per round"
-        );
+        if fault == Fault::DatabasePause {
+            // A round where the leader renewed before any standby won has
+            // one tenure, not two (the race above).
+            assert!(
+                (ROUNDS + r.taken_over..=2 * ROUNDS).contains(&r.epochs.len()),
+                "fenced {fault}: a leader per round and a standby per takeover: {r:#?}"
+            );
+        } else {
+            assert_eq!(
+                r.epochs.len(),
+                2 * ROUNDS,
+                "fenced {fault}: a leader and a standby per round"
+            );
+        }
         assert!(
             r.epochs.windows(2).all(|w| w[1] == w[0] + 1),
             "fenced {fault}: epochs grow by one per tenure: {:?}",
