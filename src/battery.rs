@@ -1,15 +1,19 @@
 //! The batteries behind `leasecheck race`, `takeover`, `zombie` and `check`:
-//! run the scenarios, judge each one's history with the checker, and build
-//! the [`Report`].
+//! plan which scenarios run, run each against a fresh subject, and judge
+//! what it observed (its own findings and the checker's verdict on its
+//! history) into a [`Scenario`] of the report.
+//!
+//! The battery only plans and judges: the scenarios run the calls, the
+//! settings come validated from [`crate::settings`], and the report formats.
 //!
 //! # The zombie scenario in `check`
 //!
-//! `zombie/<fault>` ([`crate::zombie`]) runs against the lease under test in
-//! both `leasecheck zombie` and `leasecheck check`, but is judged differently
-//! for a lease without fencing epochs (the reference lease, or a spec
-//! without `epoch = true`). No lease alone can stop a leader whose work
-//! outlasts it (DESIGN.md section 2a): P8 is a property of fenced leases
-//! only. So:
+//! `zombie/<fault>` ([`crate::scenario::zombie`]) runs against the lease
+//! under test in both `leasecheck zombie` and `leasecheck check`, but is
+//! judged differently for a lease without fencing epochs (the reference
+//! lease, or a spec without `epoch = true`). No lease alone can stop a
+//! leader whose work outlasts it: P8 is a property of fenced leases only.
+//! So:
 //!
 //! - `leasecheck zombie` reports every stale write as a P8 violation
 //!   (exit 1 on the reference lease: that is its point);
@@ -22,19 +26,17 @@
 //! Every other property (P1-P7, and the runner's P3, P4 and epoch checks)
 //! is judged in the zombie scenario as everywhere else.
 
+use crate::database::Postgres;
 use crate::fault::Fault;
-use crate::history::{Recorder, Reply};
-use crate::provision::Postgres;
-use crate::report::{Scenario, Status};
-use crate::stress::{self, RaceOptions};
-use crate::subject::{RunError, Subject};
-use crate::takeover::{self, TakeoverOptions};
-use crate::zombie::{self, ZombieOptions};
+use crate::recorder::Recorder;
+use crate::report::{Quantity, Scenario, Status};
+use crate::scenario::{conformance, race, semantics, takeover, zombie};
+use crate::scenario::{RunError, Subject, TrialFinding};
+use crate::settings::Settings;
 use leasecheck_model::check::{self, Property};
-use leasecheck_model::history::{Call, Event, History};
-use leasecheck_model::{Candidate, Op};
+use leasecheck_model::history::{Event, History};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Which scenarios to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,32 +45,12 @@ pub enum Battery {
     Race,
     /// P2-P6: takeovers under the chosen faults only.
     Takeover,
-    /// P8 (DESIGN.md 2a): a leader whose work outlasts its lease, under the
-    /// chosen faults only; stale writes are violations, fenced or not.
+    /// P8: a leader whose work outlasts its lease, under the chosen faults
+    /// only; stale writes are violations, fenced or not.
     Zombie,
     /// Everything: race, release and non-holder semantics, every takeover,
     /// every zombie (stale writes of an unfenced lease only informational).
     All,
-}
-
-/// Settings of a battery.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Race settings (seed included).
-    pub race: RaceOptions,
-    /// Takeover settings.
-    pub takeover: TakeoverOptions,
-    /// Zombie settings.
-    pub zombie: ZombieOptions,
-    /// Candidates per race: one race scenario for each (the race options'
-    /// `candidates` is ignored when this is not empty).
-    pub race_sizes: Vec<usize>,
-    /// Faults to run takeovers under.
-    pub faults: Vec<Fault>,
-    /// Takeover trials per fault.
-    pub trials: usize,
-    /// Whether to record histories (and check them).
-    pub record: bool,
 }
 
 /// Everything a battery produced.
@@ -77,6 +59,82 @@ pub struct Outcome {
     pub scenarios: Vec<Scenario>,
     /// All recorded events, scenario after scenario.
     pub history: History,
+}
+
+/// One scenario of a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// A race of this many candidates.
+    Race(usize),
+    /// The release and non-holder rules.
+    Semantics,
+    /// Random sequential calls.
+    Conformance,
+    /// A takeover under a fault (trial number from 0).
+    Takeover(Fault, usize),
+    /// A zombie under a fault (trial number from 0).
+    Zombie(Fault, usize),
+}
+
+impl Battery {
+    /// The scenarios this battery runs with `settings`, in order.
+    pub fn plan(self, settings: &Settings) -> Vec<Plan> {
+        let mut plan = Vec::new();
+        if matches!(self, Battery::Race | Battery::All) {
+            plan.extend(settings.race_sizes.iter().map(|&n| Plan::Race(n)));
+        }
+        if self == Battery::All {
+            plan.push(Plan::Semantics);
+            plan.push(Plan::Conformance);
+        }
+        for (wanted, make) in [
+            (
+                Battery::Takeover,
+                Plan::Takeover as fn(Fault, usize) -> Plan,
+            ),
+            (Battery::Zombie, Plan::Zombie),
+        ] {
+            if self == wanted || self == Battery::All {
+                for &fault in &settings.faults {
+                    plan.extend((0..settings.trials).map(|trial| make(fault, trial)));
+                }
+            }
+        }
+        plan
+    }
+
+    /// How many progress ticks a run of this battery makes (a race ticks
+    /// once per round and once at its end, every other scenario once).
+    pub fn progress_total(self, settings: &Settings) -> u64 {
+        self.plan(settings)
+            .iter()
+            .map(|p| match p {
+                Plan::Race(_) => settings.race.rounds as u64 + 1,
+                _ => 1,
+            })
+            .sum()
+    }
+}
+
+impl Plan {
+    /// The scenario's name in reports.
+    pub fn name(self, settings: &Settings) -> String {
+        let trial = |t: usize| {
+            if settings.trials <= 1 {
+                String::new()
+            } else {
+                format!("#{}", t + 1)
+            }
+        };
+        match self {
+            Plan::Race(_) if settings.race_sizes.len() <= 1 => "race".into(),
+            Plan::Race(n) => format!("race/N={n}"),
+            Plan::Semantics => "release-and-non-holder".into(),
+            Plan::Conformance => "conformance".into(),
+            Plan::Takeover(f, t) => format!("takeover/{f}{}", trial(t)),
+            Plan::Zombie(f, t) => format!("zombie/{f}{}", trial(t)),
+        }
+    }
 }
 
 /// Run `battery` against a fresh subject made by `make` for each scenario.
@@ -91,36 +149,8 @@ pub fn run(
 ) -> Outcome {
     let mut scenarios = Vec::new();
     let mut all = History::default();
-    let mut plan: Vec<Plan> = Vec::new();
-    if matches!(battery, Battery::Race | Battery::All) {
-        if settings.race_sizes.is_empty() {
-            plan.push(Plan::Race(settings.race.candidates));
-        }
-        for &n in &settings.race_sizes {
-            plan.push(Plan::Race(n));
-        }
-    }
-    if battery == Battery::All {
-        plan.push(Plan::Semantics);
-        plan.push(Plan::Conformance);
-    }
-    if matches!(battery, Battery::Takeover | Battery::All) {
-        for &fault in &settings.faults {
-            for trial in 0..settings.trials {
-                plan.push(Plan::Takeover(fault, trial));
-            }
-        }
-    }
-    if matches!(battery, Battery::Zombie | Battery::All) {
-        for &fault in &settings.faults {
-            for trial in 0..settings.trials {
-                plan.push(Plan::Zombie(fault, trial));
-            }
-        }
-    }
-    for step in plan {
-        let name = step.name(settings.trials, settings.race_sizes.len());
-        let mut scenario = Scenario::new(name);
+    for step in battery.plan(settings) {
+        let mut scenario = Scenario::new(step.name(settings));
         if cancel.load(Ordering::Relaxed) {
             scenario.status = Status::Interrupted;
             scenarios.push(scenario);
@@ -131,19 +161,16 @@ pub fn run(
             let ttl = subject.ttl();
             all.ttl = ttl.as_span();
             let rec = Recorder::new(ttl, settings.record);
-            let ran = match step {
-                Plan::Race(n) => race(&mut subject, settings, n, &rec, cancel, tick, &mut scenario),
-                Plan::Semantics => semantics(&mut subject, &rec, &mut scenario),
-                Plan::Conformance => {
-                    conformance(&mut subject, settings, &rec, cancel, &mut scenario)
-                }
-                Plan::Takeover(fault, _) => {
-                    takeover(pg, &mut subject, fault, settings, &rec, &mut scenario)
-                }
-                Plan::Zombie(fault, _) => {
-                    zombie(pg, &mut subject, fault, settings, &rec, &mut scenario)
-                }
-            };
+            let ran = run_one(
+                pg,
+                &mut subject,
+                step,
+                settings,
+                &rec,
+                cancel,
+                tick,
+                &mut scenario,
+            );
             tick();
             let history = rec.history();
             if ran.is_ok() && settings.record {
@@ -174,284 +201,120 @@ pub fn run(
     }
 }
 
-#[derive(Clone, Copy)]
-enum Plan {
-    Race(usize),
-    Semantics,
-    Conformance,
-    Takeover(Fault, usize),
-    Zombie(Fault, usize),
-}
-
-impl Plan {
-    fn name(self, trials: usize, sizes: usize) -> String {
-        match self {
-            Plan::Race(_) if sizes <= 1 => "race".into(),
-            Plan::Race(n) => format!("race/N={n}"),
-            Plan::Semantics => "release-and-non-holder".into(),
-            Plan::Conformance => "conformance".into(),
-            Plan::Takeover(f, _) if trials <= 1 => format!("takeover/{f}"),
-            Plan::Takeover(f, t) => format!("takeover/{f}#{}", t + 1),
-            Plan::Zombie(f, _) if trials <= 1 => format!("zombie/{f}"),
-            Plan::Zombie(f, t) => format!("zombie/{f}#{}", t + 1),
-        }
-    }
-}
-
+/// Run one planned scenario and turn what it observed into the report's
+/// figures and findings.
 #[allow(clippy::too_many_arguments)]
-fn race(
+fn run_one(
+    pg: &Postgres,
     subject: &mut Subject,
+    step: Plan,
     settings: &Settings,
-    candidates: usize,
     rec: &Recorder,
     cancel: &AtomicBool,
     tick: &(dyn Fn() + Sync),
     scenario: &mut Scenario,
 ) -> Result<(), RunError> {
-    let opts = RaceOptions {
-        candidates,
-        ..settings.race.clone()
-    };
-    let r = stress::race(subject, &opts, rec, cancel, tick)?;
-    scenario.figure("candidates", r.candidates);
-    scenario.figure("rounds", r.rounds);
-    scenario.figure("p50", micros(r.latency.value_at_quantile(0.5)));
-    scenario.figure("p99", micros(r.latency.value_at_quantile(0.99)));
-    scenario.figure("max", micros(r.latency.max()));
-    for bad in r.bad_rounds.iter().take(3) {
-        let winners: Vec<String> = bad.winners.iter().map(|c| c.to_string()).collect();
-        let what = if bad.stale { "a stale" } else { "a free" };
-        scenario.violation(
-            Property::P1ExactlyOneWinner,
-            format!(
-                "round {}: {} candidates raced on {what} lease and {} won [{}]",
-                bad.round,
-                r.candidates,
-                bad.winners.len(),
-                winners.join(", ")
-            ),
-            timeline_of(rec.ttl_span(), &bad.events),
-        );
-    }
-    if r.bad_rounds.len() > 3 {
-        scenario.figure("bad rounds", r.bad_rounds.len());
-    }
-    if cancel.load(Ordering::Relaxed) {
-        return Err(RunError::Interrupted);
-    }
-    Ok(())
-}
-
-/// Operations of the conformance scenario.
-pub const CONFORMANCE_STEPS: usize = 300;
-
-/// P7 on a random sequential history: three candidates call random
-/// operations while the harness moves time forward, with `age` where the
-/// lease has it (no sleeping) and by waiting past the TTL where it has not
-/// (a few times only). The checker then judges the history against the
-/// model: with one call at a time there is a single order, so every outcome
-/// is compared with the model's, and time is judged within each call's window.
-fn conformance(
-    subject: &mut Subject,
-    settings: &Settings,
-    rec: &Recorder,
-    cancel: &AtomicBool,
-    scenario: &mut Scenario,
-) -> Result<(), RunError> {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(settings.race.seed ^ 0xC0FF_EE00);
-    let ttl = subject.ttl().as_duration();
-    let mut contenders = (0..3)
-        .map(|i| subject.contender(Candidate(i), None))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (reset, _) = rec.call(crate::history::HARNESS, Call::Reset, || {
-        subject.reset().map(|_| Reply::DONE)
-    });
-    reset?;
-    let can_age = subject.can_age();
-    let mut waits = 0;
-    for _ in 0..CONFORMANCE_STEPS {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(RunError::Interrupted);
-        }
-        if rng.gen_bool(0.15) {
-            if can_age {
-                // Half a TTL or one and a half: both sides of the boundary.
-                let by = if rng.gen_bool(0.5) {
-                    ttl / 2
-                } else {
-                    ttl * 3 / 2
-                };
-                let (r, _) = rec.call(
-                    crate::history::HARNESS,
-                    Call::Age {
-                        by: leasecheck_model::Span::from_duration(by),
-                    },
-                    || subject.age(by).map(|_| Reply::DONE),
+    let ttl = rec.ttl_span();
+    match step {
+        Plan::Race(candidates) => {
+            let opts = race::RaceOptions {
+                candidates,
+                ..settings.race.clone()
+            };
+            let r = race::race(subject, &opts, rec, cancel, tick)?;
+            scenario.figure("candidates", r.candidates);
+            scenario.figure("rounds", r.rounds);
+            let micros = |v: u64| Duration::from_micros(v);
+            scenario.figure("p50", micros(r.latency.value_at_quantile(0.5)));
+            scenario.figure("p99", micros(r.latency.value_at_quantile(0.99)));
+            scenario.figure("max", micros(r.latency.max()));
+            for bad in r.bad_rounds.iter().take(3) {
+                let winners: Vec<String> = bad.winners.iter().map(|c| c.to_string()).collect();
+                let what = if bad.stale { "a stale" } else { "a free" };
+                scenario.violation(
+                    Property::P1ExactlyOneWinner,
+                    format!(
+                        "round {}: {} candidates raced on {what} lease and {} won [{}]",
+                        bad.round,
+                        r.candidates,
+                        bad.winners.len(),
+                        winners.join(", ")
+                    ),
+                    timeline_of(ttl, &bad.events),
                 );
-                r?;
-            } else if waits < 3 {
-                waits += 1;
-                std::thread::sleep(ttl + ttl / 2);
             }
-            continue;
+            if r.bad_rounds.len() > 3 {
+                scenario.figure("bad rounds", r.bad_rounds.len());
+            }
+            if cancel.load(Ordering::Relaxed) {
+                return Err(RunError::Interrupted);
+            }
         }
-        let who = rng.gen_range(0..contenders.len());
-        let op = Op::ALL[rng.gen_range(0..Op::ALL.len())];
-        let c = &mut contenders[who];
-        let (r, _) = rec.call(Candidate(who as u16), Call::Lease { op }, || c.call(op));
-        r?;
-    }
-    scenario.figure("operations", CONFORMANCE_STEPS);
-    scenario.figure("time moved by", if can_age { "age" } else { "waiting" });
-    Ok(())
-}
-
-/// P5 and the non-holder rules, as one short sequence on a real lease.
-fn semantics(
-    subject: &mut Subject,
-    rec: &Recorder,
-    scenario: &mut Scenario,
-) -> Result<(), RunError> {
-    let (a, b) = (Candidate(0), Candidate(1));
-    let mut ca = subject.contender(a, None)?;
-    let mut cb = subject.contender(b, None)?;
-    subject.reset()?;
-    let steps: [(Candidate, Op, bool, Property, &str); 7] = [
-        (
-            a,
-            Op::TryAcquire,
-            true,
-            Property::P1ExactlyOneWinner,
-            "acquire of a free lease",
-        ),
-        (
-            a,
-            Op::TryAcquire,
-            false,
-            Property::P2NoEarlyTakeover,
-            "re-acquire by the holder of a fresh lease",
-        ),
-        (
-            b,
-            Op::TryAcquire,
-            false,
-            Property::P2NoEarlyTakeover,
-            "acquire of a fresh lease held by another",
-        ),
-        (
-            b,
-            Op::Renew,
-            false,
-            Property::P5ReleaseFreesAtOnce,
-            "renew by a non-holder",
-        ),
-        (
-            b,
-            Op::Release,
-            false,
-            Property::P5ReleaseFreesAtOnce,
-            "release by a non-holder",
-        ),
-        (
-            a,
-            Op::Release,
-            true,
-            Property::P5ReleaseFreesAtOnce,
-            "release by the holder",
-        ),
-        (
-            b,
-            Op::TryAcquire,
-            true,
-            Property::P5ReleaseFreesAtOnce,
-            "acquire right after a release",
-        ),
-    ];
-    let mut seen: Vec<Event> = Vec::new();
-    for (who, op, expect, property, what) in steps {
-        let c = if who == a { &mut ca } else { &mut cb };
-        let (r, e) = rec.call(who, Call::Lease { op }, || c.call(op));
-        seen.push(e);
-        let Reply { took_effect, .. } = r?;
-        if took_effect != expect {
-            scenario.violation(
-                property,
-                format!("{what}: {who} {op} returned {took_effect}, expected {expect}"),
-                timeline_of(rec.ttl_span(), &seen),
+        Plan::Semantics => {
+            let findings = semantics::run(subject, rec)?;
+            report_findings(scenario, ttl, findings, usize::MAX);
+        }
+        Plan::Conformance => {
+            let r = conformance::run(subject, settings.seed, rec, cancel)?;
+            scenario.figure("operations", r.operations);
+            scenario.figure("time moved by", if r.aged { "age" } else { "waiting" });
+        }
+        Plan::Takeover(fault, _) => {
+            let r = takeover::trial(pg, subject, fault, &settings.takeover, rec)?;
+            if let Some(w) = r.winner {
+                scenario.figure("winner", w.to_string());
+            }
+            if let Some(latency) = r.takeover_latency {
+                scenario.figure("takeover", latency);
+                let floor = subject.ttl().as_duration() + settings.takeover.poll_interval;
+                scenario.figure("floor", floor);
+            }
+            if let Some(learned) = r.leader_learned {
+                scenario.figure("leader renew after stall", !learned);
+            }
+            report_findings(scenario, ttl, r.findings, usize::MAX);
+        }
+        Plan::Zombie(fault, _) => {
+            let r = zombie::trial(pg, subject, fault, &settings.zombie, rec)?;
+            scenario.figure(
+                "rounds",
+                Quantity::Fraction {
+                    value: r.staged as u64,
+                    of: settings.zombie.rounds as u64,
+                },
             );
+            if let (Some(&from), Some(&to)) = (r.epochs.first(), r.epochs.last()) {
+                scenario.figure("epochs", Quantity::Range { from, to });
+            }
+            let writes = (r.accepted + r.refused) as u64;
+            let fraction = |value: usize| Quantity::Fraction {
+                value: value as u64,
+                of: writes,
+            };
+            if r.fenced {
+                scenario.figure("stalled writes refused", fraction(r.refused));
+            } else {
+                scenario.figure("stalled writes accepted", fraction(r.accepted));
+            }
+            if writes > 0 {
+                scenario.figure("leader learned", fraction(r.learned));
+            }
+            report_findings(scenario, ttl, r.findings, 3);
         }
     }
     Ok(())
 }
 
-fn takeover(
-    pg: &Postgres,
-    subject: &mut Subject,
-    fault: Fault,
-    settings: &Settings,
-    rec: &Recorder,
+/// A runner's own findings as violations, at most `most` of them.
+fn report_findings(
     scenario: &mut Scenario,
-) -> Result<(), RunError> {
-    let r = takeover::trial(pg, subject, fault, &settings.takeover, rec)?;
-    if let Some(w) = r.winner {
-        scenario.figure("winner", w);
+    ttl: leasecheck_model::Span,
+    findings: Vec<TrialFinding>,
+    most: usize,
+) {
+    for f in findings.into_iter().take(most) {
+        scenario.violation(f.property, f.message, timeline_of(ttl, &f.events));
     }
-    if let Some(l) = r.takeover_latency {
-        scenario.figure("takeover", format!("{:.0}ms", l.as_secs_f64() * 1e3));
-        let floor = subject.ttl().as_duration() + settings.takeover.poll_interval;
-        scenario.figure("floor", format!("{:.0}ms", floor.as_secs_f64() * 1e3));
-    }
-    if let Some(learned) = r.leader_learned {
-        scenario.figure(
-            "leader renew after stall",
-            if learned { "false" } else { "true" },
-        );
-    }
-    for f in r.findings {
-        scenario.violation(
-            f.property,
-            f.message,
-            timeline_of(rec.ttl_span(), &f.events),
-        );
-    }
-    Ok(())
-}
-
-/// The zombie scenario (DESIGN.md 2a, P8): see [`crate::zombie`].
-fn zombie(
-    pg: &Postgres,
-    subject: &mut Subject,
-    fault: Fault,
-    settings: &Settings,
-    rec: &Recorder,
-    scenario: &mut Scenario,
-) -> Result<(), RunError> {
-    let r = zombie::trial(pg, subject, fault, &settings.zombie, rec)?;
-    scenario.figure("rounds", format!("{}/{}", r.staged, settings.zombie.rounds));
-    if let (Some(first), Some(last)) = (r.epochs.first(), r.epochs.last()) {
-        scenario.figure("epochs", format!("{first}..{last}"));
-    }
-    let writes = r.accepted + r.refused;
-    if r.fenced {
-        scenario.figure("stalled writes refused", format!("{}/{writes}", r.refused));
-    } else {
-        scenario.figure(
-            "stalled writes accepted",
-            format!("{}/{writes}", r.accepted),
-        );
-    }
-    if writes > 0 {
-        scenario.figure("leader learned", format!("{}/{writes}", r.learned));
-    }
-    for f in r.findings.into_iter().take(3) {
-        scenario.violation(
-            f.property,
-            f.message,
-            timeline_of(rec.ttl_span(), &f.events),
-        );
-    }
-    Ok(())
 }
 
 /// Judge a scenario's history with the checker (P7, P6, P8 on actions).
@@ -461,12 +324,12 @@ fn judge(history: &History, scenario: &mut Scenario, p8_informational: bool) {
     let mut verdict = check::check(history);
     let actions = check::check_actions(history);
     if actions.accepted + actions.refused > 0 {
-        let note = if p8_informational {
-            " (no fencing: informational)"
+        let stale = actions.stale.len();
+        if p8_informational {
+            scenario.figure_noted("stale writes", stale, "no fencing: informational");
         } else {
-            ""
-        };
-        scenario.figure("stale writes", format!("{}{note}", actions.stale.len()));
+            scenario.figure("stale writes", stale);
+        }
     }
     if p8_informational {
         verdict
@@ -491,6 +354,27 @@ fn judge(history: &History, scenario: &mut Scenario, p8_informational: bool) {
     }
 }
 
+/// The offline verdict on a recorded history (`leasecheck check-history`):
+/// P6, P7, and P8 on its actions.
+pub fn judge_recorded(name: impl Into<String>, history: &History) -> Scenario {
+    let verdict = check::check(history);
+    let mut scenario = Scenario::new(name);
+    scenario.figure("events", history.events.len());
+    for v in &verdict.violations {
+        scenario.violation(
+            v.property,
+            v.message.clone(),
+            check::timeline(history, &v.window),
+        );
+    }
+    if let Some(i) = verdict.inconclusive.first() {
+        if scenario.status == Status::Passed {
+            scenario.status = Status::Error(format!("the checker could not decide: {i}"));
+        }
+    }
+    scenario
+}
+
 /// The events of `window` and a few around them, at most 24.
 fn context(history: &History, window: &[usize]) -> Vec<usize> {
     let (Some(&lo), Some(&hi)) = (window.iter().min(), window.iter().max()) else {
@@ -510,12 +394,4 @@ fn timeline_of(ttl: leasecheck_model::Span, events: &[Event]) -> String {
     let history = History { ttl, events };
     let all: Vec<usize> = (0..history.events.len()).collect();
     check::timeline(&history, &all)
-}
-
-fn micros(v: u64) -> String {
-    if v >= 10_000 {
-        format!("{:.1}ms", v as f64 / 1e3)
-    } else {
-        format!("{:.2}ms", v as f64 / 1e3)
-    }
 }

@@ -3,15 +3,12 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use leasecheck::battery::{self, Battery, Settings};
+use leasecheck::battery::{self, Battery};
 use leasecheck::fault::Fault;
-use leasecheck::model::check;
 use leasecheck::model::history::History;
-use leasecheck::report::{Report, Scenario, Status};
-use leasecheck::stress::RaceOptions;
-use leasecheck::takeover::TakeoverOptions;
-use leasecheck::zombie::ZombieOptions;
-use leasecheck::{Postgres, Subject, Ttl};
+use leasecheck::report::Report;
+use leasecheck::settings::{Flags, Settings};
+use leasecheck::{Postgres, Subject};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,7 +33,7 @@ enum Command {
     Race(RunArgs),
     /// P2-P6: a leader stalls past its TTL under each fault; exactly one standby must take over and the leader must learn.
     Takeover(RunArgs),
-    /// P8 (DESIGN.md 2a): a leader's work outlasts its lease (a stall between its check and its write) while a standby takes over and acts; every stale write is a violation (exit 1 unless the lease fences it: --fenced, or a spec with epoch = true).
+    /// P8: a leader's work outlasts its lease (a stall between its check and its write) while a standby takes over and acts; every stale write is a violation (exit 1 unless the lease fences it: --fenced, or a spec with epoch = true).
     Zombie(RunArgs),
     /// Everything (the CI gate): race, release and non-holder semantics, takeover and zombie under every fault, history checks (a zombie's stale writes are informational for a lease without epochs).
     Check(RunArgs),
@@ -79,25 +76,24 @@ struct RunArgs {
     /// Lease TTL in seconds (default: the spec's ttl_seconds, else 0.2).
     #[arg(long, value_name = "SECS")]
     ttl: Option<String>,
-    /// Candidates racing in each round.
-    #[arg(long, default_value = "32")]
-    #[arg(value_delimiter = ',', num_args = 1.., value_name = "N[,N...]")]
+    /// Candidates racing in each round; one race per size [default: 32].
+    #[arg(long, value_delimiter = ',', num_args = 1.., value_name = "N[,N...]")]
     candidates: Vec<usize>,
-    /// Race rounds.
-    #[arg(long, default_value_t = 50)]
-    rounds: usize,
-    /// Standbys polling during a takeover.
-    #[arg(long, default_value_t = 3)]
-    standbys: usize,
+    /// Race rounds [default: 50].
+    #[arg(long, value_name = "N")]
+    rounds: Option<usize>,
+    /// Standbys polling during a takeover [default: 3].
+    #[arg(long, value_name = "N")]
+    standbys: Option<usize>,
     /// Faults to stall the leader with (comma-separated; default: all).
     #[arg(long, value_delimiter = ',', value_name = "FAULT")]
     faults: Vec<Fault>,
-    /// Takeover (and zombie) trials per fault.
-    #[arg(long, default_value_t = 1)]
-    trials: usize,
-    /// Zombie rounds per trial: lead, stall between check and write, stale write, learn.
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    zombie_rounds: usize,
+    /// Takeover (and zombie) trials per fault [default: 1].
+    #[arg(long, value_name = "N")]
+    trials: Option<usize>,
+    /// Zombie rounds per trial: lead, stall between check and write, stale write, learn [default: 3].
+    #[arg(long, value_name = "N")]
+    zombie_rounds: Option<usize>,
     /// Leader renew interval, milliseconds (default: TTL / 4).
     #[arg(long, value_name = "MS")]
     renew_interval: Option<u64>,
@@ -107,9 +103,9 @@ struct RunArgs {
     /// How long a fault stalls the leader, milliseconds (default: 3 x TTL).
     #[arg(long, value_name = "MS")]
     stall: Option<u64>,
-    /// Allowance over TTL + poll interval for a takeover, milliseconds.
-    #[arg(long, default_value_t = 250, value_name = "MS")]
-    slack: u64,
+    /// Allowance over TTL + poll interval for a takeover, milliseconds [default: 250].
+    #[arg(long, value_name = "MS")]
+    slack: Option<u64>,
     /// Seed of every random choice (printed with every failure; default: random).
     #[arg(long)]
     seed: Option<u64>,
@@ -142,6 +138,28 @@ enum Via {
     Direct,
     /// Through PgBouncer in transaction pooling mode (started by leasecheck).
     Pgbouncer,
+}
+
+impl RunArgs {
+    /// The settings as the user gave them, for [`Settings::build`].
+    fn flags(&self) -> Flags {
+        Flags {
+            ttl: self.ttl.clone(),
+            candidates: self.candidates.clone(),
+            rounds: self.rounds,
+            standbys: self.standbys,
+            faults: self.faults.clone(),
+            trials: self.trials,
+            zombie_rounds: self.zombie_rounds,
+            renew_interval_ms: self.renew_interval,
+            poll_interval_ms: self.poll_interval,
+            stall_ms: self.stall,
+            slack_ms: self.slack,
+            seed: self.seed,
+            skew_ms: self.skew,
+            no_record: self.no_record,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -182,21 +200,7 @@ fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let history = History::read_jsonl(std::io::BufReader::new(f))
         .with_context(|| format!("{} is not a leasecheck history", file.display()))?;
-    let verdict = check::check(&history);
-    let mut scenario = Scenario::new(format!("history {}", file.display()));
-    scenario.figure("events", history.events.len());
-    for v in &verdict.violations {
-        scenario.violation(
-            v.property,
-            v.message.clone(),
-            check::timeline(&history, &v.window),
-        );
-    }
-    if let Some(i) = verdict.inconclusive.first() {
-        if scenario.status == Status::Passed {
-            scenario.status = Status::Error(format!("the checker could not decide: {i}"));
-        }
-    }
+    let scenario = battery::judge_recorded(format!("history {}", file.display()), &history);
     let report = Report {
         subject: format!("recorded history {}", file.display()),
         database: "none (offline)".into(),
@@ -262,74 +266,8 @@ fn battery_command(
         (Some(path), None) => Some(leasecheck::spec::Spec::load(path)?),
         (None, None) => None,
     };
-    let ttl = match (&args.ttl, spec.as_ref().and_then(|s| s.ttl())) {
-        (Some(text), _) => Ttl::parse(text)?,
-        (None, Some(ttl)) => ttl,
-        (None, None) => Ttl::from_secs_f64(0.2)?,
-    };
-    let faults = if args.faults.is_empty() {
-        Fault::ALL.to_vec()
-    } else {
-        args.faults.clone()
-    };
-    let ttl_ms = ttl.as_duration().as_secs_f64() * 1e3;
-    let ms = |v: Option<u64>, default: f64| {
-        Duration::from_micros((v.map(|v| v as f64).unwrap_or(default) * 1e3) as u64)
-    };
-    let takeover = TakeoverOptions {
-        standbys: args.standbys,
-        renew_interval: ms(args.renew_interval, ttl_ms / 4.0),
-        poll_interval: ms(args.poll_interval, ttl_ms / 10.0),
-        stall: ms(args.stall, ttl_ms * 3.0),
-        slack: Duration::from_millis(args.slack),
-        warmup_renews: 3,
-    };
-    if takeover.stall <= ttl.as_duration() {
-        bail!(
-            "--stall ({:?}) must be longer than the TTL ({ttl})",
-            takeover.stall
-        );
-    }
-    if takeover.renew_interval >= ttl.as_duration() {
-        bail!(
-            "--renew-interval ({:?}) must be shorter than the TTL ({ttl})",
-            takeover.renew_interval
-        );
-    }
-    if args.zombie_rounds == 0 {
-        bail!("--zombie-rounds must be at least 1");
-    }
-    // Every actor trusts itself until TTL - margin after its last renew's
-    // start; the margin leaves the tick room inside that window.
-    let trust_margin =
-        (ttl.as_duration() / 10).min(ttl.as_duration().saturating_sub(takeover.renew_interval) / 2);
-    let zombie = ZombieOptions {
-        standbys: takeover.standbys,
-        rounds: args.zombie_rounds,
-        renew_interval: takeover.renew_interval,
-        poll_interval: takeover.poll_interval,
-        stall: takeover.stall,
-        slack: takeover.slack,
-        warmup_ticks: 2,
-        trust_margin,
-    };
-    if let Some(bad) = args.candidates.iter().find(|&&n| !(2..=1000).contains(&n)) {
-        bail!("--candidates must be between 2 and 1000, not {bad}");
-    }
-    let seed = args.seed.unwrap_or_else(rand::random);
-    let settings = Settings {
-        race: RaceOptions {
-            candidates: args.candidates.first().copied().unwrap_or(32),
-            rounds: args.rounds,
-            seed,
-        },
-        takeover,
-        zombie,
-        race_sizes: args.candidates.clone(),
-        faults,
-        trials: args.trials.max(1),
-        record: !args.no_record,
-    };
+    let settings = Settings::build(&args.flags(), spec.as_ref())?;
+    let (ttl, seed) = (settings.ttl, settings.seed);
 
     let pg = match &args.database_url {
         Some(url) => Postgres::from_url(url)?,
@@ -350,15 +288,7 @@ fn battery_command(
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let total = match battery {
-        Battery::Race => (settings.race.rounds + 1) * settings.race_sizes.len().max(1),
-        Battery::Takeover | Battery::Zombie => settings.faults.len() * settings.trials,
-        Battery::All => {
-            (settings.race.rounds + 1) * settings.race_sizes.len().max(1)
-                + 2
-                + 2 * settings.faults.len() * settings.trials
-        }
-    } as u64;
+    let total = battery.progress_total(&settings);
     let bar = Progress::new(total, args.no_progress || args.json);
     let tick = || bar.tick();
 
@@ -370,26 +300,26 @@ fn battery_command(
     };
     let pooler = match args.via {
         Via::Direct => None,
-        Via::Pgbouncer => Some(leasecheck::pooler::Pooler::start(&pg)?),
+        Via::Pgbouncer => Some(leasecheck::database::Pooler::start(&pg)?),
     };
     let database = match &pooler {
         Some(p) => format!(
             "{database} via PgBouncer (transaction pooling) at {}",
-            leasecheck::provision::redact_url(p.url())
+            leasecheck::database::redact_url(p.url())
         ),
         None => database,
     };
     let pg_ref = &pg;
-    let route = pooler.as_ref().map(|p| p.url().to_string());
-    let skew = args.skew.map(Duration::from_millis);
+    let route = pooler.as_ref().map(|p| p.config());
+    let skew = settings.skew;
     let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + '_> = Box::new(move || {
         let mut subject = match &spec {
             Some(spec) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
             None if fenced => Subject::fenced(pg_ref, ttl)?,
             None => Subject::reference(pg_ref, ttl)?,
         };
-        if let Some(url) = &route {
-            subject = subject.route_via_pooler(url);
+        if let Some(route) = &route {
+            subject = subject.route_via_pooler(route.clone());
         }
         if let Some(max) = skew {
             subject = subject.with_skew(max, seed);

@@ -112,7 +112,7 @@ fn the_postgres_lease_and_the_model_agree_on_every_step() {
 /// started from.
 #[test]
 fn the_fenced_postgres_lease_and_the_model_agree_on_every_step_and_every_epoch() {
-    use leasecheck::fenced::FencedLease;
+    use leasecheck::lease::FencedLease;
     use leasecheck::{HolderId, Ttl};
     let db = db();
     let table = db.schema.table("fenced_lock").expect("table name");

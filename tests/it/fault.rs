@@ -7,8 +7,8 @@
 //! (undoing the fault) before the scope joins the stalled call.
 
 use crate::support::{db, Db};
+use leasecheck::fault::Proxy;
 use leasecheck::fault::{BackendStall, DatabasePause, Fault, FaultError, RowLock};
-use leasecheck::proxy::Proxy;
 use leasecheck::{HolderId, Lease, Source, Ttl};
 use std::fmt::Debug;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,9 +25,9 @@ const STILL_PENDING: Duration = Duration::from_millis(300);
 const COMPLETES: Duration = Duration::from_secs(30);
 
 /// A lease for `holder` connecting to `url` (e.g. through a proxy).
-fn lease_at(db: &Db, url: &str, holder: &str) -> Lease<'static> {
-    Lease::connect(
-        url,
+fn lease_at(db: &Db, config: &postgres::Config, holder: &str) -> Lease<'static> {
+    Lease::connect_with(
+        config,
         db.table.clone(),
         Ttl::from_secs_f64(TTL).expect("valid TTL"),
         HolderId::new(holder).expect("valid holder"),
@@ -146,8 +146,8 @@ fn applicability_follows_where_the_server_runs() {
 #[test]
 fn a_lease_through_an_unheld_proxy_behaves_like_a_direct_connection() {
     let mut db = db();
-    let proxy = Proxy::in_front_of(db.pg.url()).expect("start the proxy");
-    let url = proxy.url_for(db.pg.url()).expect("a URL through the proxy");
+    let proxy = Proxy::in_front_of(&db.pg.config()).expect("start the proxy");
+    let url = proxy.config_for(&db.pg.config());
     let mut leader = lease_at(&db, &url, "leader");
     assert_eq!(
         proxy.open_connections(),
@@ -172,8 +172,8 @@ fn a_lease_through_an_unheld_proxy_behaves_like_a_direct_connection() {
 #[test]
 fn a_renew_held_by_the_proxy_reaches_the_server_only_after_release_and_learns_it_was_deposed() {
     let mut db = db();
-    let proxy = Proxy::in_front_of(db.pg.url()).expect("start the proxy");
-    let url = proxy.url_for(db.pg.url()).expect("a URL through the proxy");
+    let proxy = Proxy::in_front_of(&db.pg.config()).expect("start the proxy");
+    let url = proxy.config_for(&db.pg.config());
     let mut leader = lease_at(&db, &url, "leader");
     let mut standby = db.lease("standby", TTL);
     assert!(leader.try_acquire().unwrap().is_some());
@@ -202,8 +202,8 @@ fn a_renew_held_by_the_proxy_reaches_the_server_only_after_release_and_learns_it
 #[test]
 fn dropping_a_hold_guard_while_unwinding_from_a_panic_releases_the_connection() {
     let db = db();
-    let proxy = Proxy::in_front_of(db.pg.url()).expect("start the proxy");
-    let url = proxy.url_for(db.pg.url()).expect("a URL through the proxy");
+    let proxy = Proxy::in_front_of(&db.pg.config()).expect("start the proxy");
+    let url = proxy.config_for(&db.pg.config());
     let mut leader = lease_at(&db, &url, "leader");
     assert!(leader.try_acquire().unwrap().is_some());
     std::thread::scope(|s| {
@@ -230,8 +230,8 @@ fn dropping_a_hold_guard_while_unwinding_from_a_panic_releases_the_connection() 
 #[test]
 fn closing_a_held_proxy_fails_the_stalled_call_instead_of_leaving_it_hanging() {
     let db = db();
-    let proxy = Proxy::in_front_of(db.pg.url()).expect("start the proxy");
-    let url = proxy.url_for(db.pg.url()).expect("a URL through the proxy");
+    let proxy = Proxy::in_front_of(&db.pg.config()).expect("start the proxy");
+    let url = proxy.config_for(&db.pg.config());
     let mut leader = lease_at(&db, &url, "leader");
     assert!(leader.try_acquire().unwrap().is_some());
     std::thread::scope(|s| {
@@ -245,41 +245,43 @@ fn closing_a_held_proxy_fails_the_stalled_call_instead_of_leaving_it_hanging() {
 }
 
 #[test]
-fn url_for_points_urls_and_key_value_strings_at_the_proxy_and_keeps_the_rest() {
+fn config_for_points_any_connection_settings_at_the_proxy_and_keeps_the_rest() {
     // The upstream is never contacted: no client connects.
     let proxy = Proxy::start("127.0.0.1:9".parse().unwrap()).expect("start the proxy");
     let port = proxy.addr().port();
     let cases = [
-        (
-            "postgres://app:s%40cret@db.internal:5432,db2:5433/app?sslmode=disable&host=/tmp&port=1&application_name=x",
-            format!("postgres://app:s%40cret@127.0.0.1:{port}/app?sslmode=disable&application_name=x"),
-        ),
-        (
-            "postgresql:///app?host=%2Fvar%2Frun%2Fpostgresql",
-            format!("postgresql://127.0.0.1:{port}/app"),
-        ),
-        ("postgres://[::1]:5432", format!("postgres://127.0.0.1:{port}")),
-        (
-            "host=db.internal port = 5432 user=app password='a b\\' c' hostaddr=10.0.0.1 dbname=app",
-            format!("user=app password='a b\\' c' dbname=app host=127.0.0.1 port={port}"),
-        ),
-        ("dbname=app", format!("dbname=app host=127.0.0.1 port={port}")),
+        "postgres://app:s%40cret@db.internal:5432,db2:5433/app?sslmode=disable&host=/tmp&port=1&application_name=x&connect_timeout=7",
+        "postgresql:///app?host=%2Fvar%2Frun%2Fpostgresql",
+        "postgres://[::1]:5432",
+        "host=db.internal port = 5432 user=app password='a b\\' c' hostaddr=10.0.0.1 dbname=app options='-c x=1'",
+        "dbname=app",
     ];
-    for (given, want) in cases {
-        let got = proxy
-            .url_for(given)
-            .unwrap_or_else(|e| panic!("{given}: {e}"));
-        assert_eq!(got, want, "rewriting {given}");
-        let before: postgres::Config = given.parse().unwrap();
-        let after: postgres::Config = got.parse().unwrap();
+    for given in cases {
+        let before: postgres::Config = given.parse().unwrap_or_else(|e| panic!("{given}: {e}"));
+        let after = proxy.config_for(&before);
+        assert_eq!(
+            after.get_hosts(),
+            [postgres::config::Host::Tcp("127.0.0.1".into())],
+            "{given}"
+        );
+        assert!(after.get_hostaddrs().is_empty(), "{given}");
+        assert_eq!(after.get_ports(), [port], "{given}");
         assert_eq!(after.get_user(), before.get_user(), "{given}");
         assert_eq!(after.get_password(), before.get_password(), "{given}");
         assert_eq!(after.get_dbname(), before.get_dbname(), "{given}");
+        assert_eq!(after.get_options(), before.get_options(), "{given}");
+        assert_eq!(
+            after.get_application_name(),
+            before.get_application_name(),
+            "{given}"
+        );
+        assert_eq!(
+            after.get_connect_timeout(),
+            before.get_connect_timeout(),
+            "{given}"
+        );
+        assert_eq!(after.get_ssl_mode(), before.get_ssl_mode(), "{given}");
     }
-    let err = proxy
-        .url_for("postgres://x@host:notaport/db")
-        .expect_err("bad port");
-    assert!(matches!(err, FaultError::Url { .. }), "{err}");
 }
 
 // --- backend stall -------------------------------------------------------

@@ -3,9 +3,11 @@
 //! spec format's `epoch` contract.
 
 use crate::support::db;
-use leasecheck::fenced::{FencedLease, Resource, Write};
+use leasecheck::lease::FencedLease;
+use leasecheck::lease::SpecLease;
 use leasecheck::model::Op;
-use leasecheck::spec::{Spec, SpecError, SpecLease};
+use leasecheck::scenario::{Resource, Write};
+use leasecheck::spec::{Spec, SpecError};
 use leasecheck::{Contender, HolderId, Schema, TableName, Ttl};
 use std::sync::Arc;
 use std::time::Duration;

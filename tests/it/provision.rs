@@ -1,6 +1,6 @@
 //! Provisioning: every source works, and what leasecheck starts it stops.
 
-use leasecheck::provision::DEFAULT_IMAGE;
+use leasecheck::database::DEFAULT_IMAGE;
 use leasecheck::{HolderId, Lease, Postgres, Source, TableName, Ttl};
 
 fn alive(pid: u32) -> bool {
@@ -51,7 +51,7 @@ fn a_throwaway_cluster_is_torn_down_when_a_test_panics() {
 
 #[test]
 fn a_container_from_the_locally_built_image_serves_a_lease() {
-    let image = std::env::var(leasecheck::provision::IMAGE_ENV)
+    let image = std::env::var(leasecheck::database::IMAGE_ENV)
         .unwrap_or_else(|_| DEFAULT_IMAGE.to_string());
     let pg = Postgres::start_container(&image)
         .unwrap_or_else(|e| panic!("{e}\n(build the image with scripts/build-postgres-image.sh)"));

@@ -2,8 +2,9 @@
 //! and the spec lease's operation semantics (LEASE_SPEC.md).
 
 use crate::support::{db, Db};
+use leasecheck::lease::SpecLease;
 use leasecheck::model::Op;
-use leasecheck::spec::{Isolation, Spec, SpecError, SpecLease};
+use leasecheck::spec::{Isolation, Spec, SpecError};
 use leasecheck::{HolderId, Ident, Lease, Schema, Ttl};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};

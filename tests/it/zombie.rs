@@ -6,7 +6,7 @@
 use crate::support::leasecheck;
 use leasecheck::fault::Fault;
 use leasecheck::model::check::{check, check_actions, Property};
-use leasecheck::zombie::{self, ZombieOptions, ZombieResult};
+use leasecheck::scenario::zombie::{self, ZombieOptions, ZombieResult};
 use leasecheck::{Postgres, Recorder, Subject, Ttl};
 use std::process::Output;
 use std::time::Duration;

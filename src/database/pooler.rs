@@ -8,7 +8,7 @@
 //! such a lease splits its brain. The reference lease, one autocommit
 //! `UPDATE` per operation, is unaffected.
 
-use crate::provision::{
+use crate::database::{
     as_user, free_port, log_tail, unprivileged_user, wait_until_ready, Postgres,
 };
 use std::path::{Path, PathBuf};
@@ -43,7 +43,7 @@ impl Pooler {
     pub fn start(pg: &Postgres) -> Result<Pooler, PoolerError> {
         let bin = find_pgbouncer()?;
         let upstream =
-            crate::proxy::upstream_of(pg.url()).map_err(|e| PoolerError(e.to_string()))?;
+            crate::fault::upstream_of(&pg.config()).map_err(|e| PoolerError(e.to_string()))?;
         let config: postgres::Config = pg
             .url()
             .parse()
@@ -122,6 +122,14 @@ impl Pooler {
     /// The URL candidates connect to (same user and database as the server's).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The connection settings candidates use (see [`Pooler::url`]).
+    pub fn config(&self) -> postgres::Config {
+        match self.url.parse() {
+            Ok(config) => config,
+            Err(e) => unreachable!("the pooler's own URL parses: {e}"),
+        }
     }
 
     /// Stop PgBouncer now (dropping does the same).

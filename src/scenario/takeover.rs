@@ -19,17 +19,20 @@
 //! P2 and P6 (no early takeover, no overlapping tenure) and P7 (the model
 //! explains every outcome) are judged by the checker on the recorded history.
 
-use crate::contender::Contender;
-use crate::fault::Fault;
-use crate::history::{lease_call, took_effect, Recorder, Reply, HARNESS};
-use crate::provision::Postgres;
-use crate::subject::{poisoned, RunError, Subject};
+use super::error::{poisoned, RunError};
+use super::finding::TrialFinding;
+use super::stall::{takeover_bound, update, wait_until, Shared, LEADER};
+use super::subject::Subject;
+use crate::database::Postgres;
+use crate::fault::{Fault, Injector};
+use crate::lease::Contender;
+use crate::recorder::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
 use leasecheck_model::{Candidate, Op};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Settings of one takeover trial.
 #[derive(Clone, Debug)]
@@ -48,17 +51,6 @@ pub struct TakeoverOptions {
     pub warmup_renews: u32,
 }
 
-/// A property a trial found violated, with the events that show it.
-#[derive(Clone, Debug)]
-pub struct TrialFinding {
-    /// Which property.
-    pub property: Property,
-    /// What happened.
-    pub message: String,
-    /// The events involved.
-    pub events: Vec<Event>,
-}
-
 /// What one takeover trial observed.
 #[derive(Clone, Debug)]
 pub struct TakeoverResult {
@@ -74,13 +66,11 @@ pub struct TakeoverResult {
     pub findings: Vec<TrialFinding>,
 }
 
-/// Leader is `c0`; standbys are `c1..`.
-const LEADER: Candidate = Candidate(0);
-
 /// Run one takeover trial under `fault`.
 ///
 /// ```no_run
-/// use leasecheck::{fault::Fault, takeover, Postgres, Recorder, Subject, Ttl};
+/// use leasecheck::scenario::{takeover, Subject};
+/// use leasecheck::{fault::Fault, Postgres, Recorder, Ttl};
 /// use std::time::Duration;
 /// let pg = Postgres::provision()?;
 /// let ttl = Ttl::parse("0.2")?;
@@ -117,26 +107,13 @@ pub fn trial(
             "a takeover needs at least one standby".into(),
         ));
     }
-    fault.applicable(pg).map_err(RunError::NotApplicable)?;
-    if fault == Fault::BackendStall && subject.is_pooled() {
-        return Err(RunError::NotApplicable(
-            "through a transaction pooler the leader has no backend of its own to stop".into(),
-        ));
-    }
-
-    let lock_table = match fault {
-        Fault::RowLock => Some(subject.lease_table()?),
+    let row = match fault {
+        Fault::RowLock => subject.lease_table()?,
         _ => None,
     };
-    let proxy = match fault {
-        Fault::ConnectionStall => Some(crate::proxy::Proxy::in_front_of(subject.route())?),
-        _ => None,
-    };
-    let leader_url = match &proxy {
-        Some(p) => Some(p.url_for(subject.route())?),
-        None => None,
-    };
-    let mut leader = subject.contender(LEADER, leader_url.as_deref())?;
+    let injector = Injector::prepare(pg, fault, subject.route(), subject.is_pooled(), row)?;
+    let leader_route = injector.stalled_route(subject.route());
+    let mut leader = subject.contender(LEADER, Some(&leader_route))?;
     let mut standbys: Vec<(Candidate, Box<dyn Contender>)> = (1..=opts.standbys)
         .map(|i| {
             let who = Candidate(i as u16);
@@ -170,14 +147,15 @@ pub fn trial(
     if !took_effect(&first) {
         result.findings.push(TrialFinding {
             property: Property::P1ExactlyOneWinner,
-            message: format!("the leader could not acquire a free lease ({first:?})"),
+            message: "the leader's try_acquire of a free lease returned false".to_string(),
             events: vec![first_event],
         });
         return Ok(result);
     }
 
+    let bound = takeover_bound(ttl, opts.poll_interval, opts.slack);
     let stop = AtomicBool::new(false);
-    let won: (Mutex<Vec<Event>>, Condvar) = (Mutex::new(Vec::new()), Condvar::new());
+    let won: Shared<Vec<Event>> = (Mutex::new(Vec::new()), Condvar::new());
     let refused: Mutex<Option<String>> = Mutex::new(None);
     let mut last_ok = first_event;
     let mut after_stall: Option<Event> = None;
@@ -195,39 +173,27 @@ pub fn trial(
                     last_ok = e;
                 }
             }
-            let renewed = stall_then_renew(
-                pg,
-                lock_table.as_ref(),
-                fault,
-                opts,
-                proxy.as_ref(),
-                leader.as_mut(),
-                rec,
-            )?;
+            // The stall: the leader renews under the fault, which ends after
+            // `opts.stall` (a client pause renews only then).
+            let stall = injector.begin(|| leader.backend_pid().map_err(|e| e.to_string()))?;
+            let stalled = opts.stall;
+            let renewed = stall.during(
+                || std::thread::sleep(stalled),
+                || {
+                    rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))
+                        .1
+                },
+            );
             after_stall = Some(renewed);
             // Wait for a standby to win, bounded by the P3 deadline measured
             // from the leader's last successful renew.
-            let deadline = std::time::Instant::now() + ttl + opts.poll_interval + opts.slack;
-            let (lock, cvar) = &won;
-            let mut winners = lock.lock().map_err(|_| poisoned())?;
-            while winners.is_empty() {
-                let now = std::time::Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                let (w, _) = cvar
-                    .wait_timeout(winners, deadline - now)
-                    .map_err(|_| poisoned())?;
-                winners = w;
-            }
-            Ok(())
+            let deadline = Instant::now() + bound;
+            wait_until(&won, deadline, |winners| !winners.is_empty())
         })();
         stop.store(true, Ordering::SeqCst);
         outcome
     })?;
-    if let Some(p) = proxy {
-        p.close();
-    }
+    injector.close();
 
     if let Some(message) = refused.into_inner().ok().flatten() {
         return Err(RunError::Harness {
@@ -253,7 +219,6 @@ pub fn trial(
         };
     }
     if leader_alone {
-        let bound = ttl + opts.poll_interval + opts.slack;
         match winners.len() {
             0 => result.findings.push(TrialFinding {
                 property: Property::P3TakeoverHappens,
@@ -310,7 +275,7 @@ fn standby_loop(
     opts: &TakeoverOptions,
     rec: &Recorder,
     stop: &AtomicBool,
-    won: &(Mutex<Vec<Event>>, Condvar),
+    won: &Shared<Vec<Event>>,
     refused: &Mutex<Option<String>>,
 ) {
     let mut leading = false;
@@ -338,77 +303,9 @@ fn standby_loop(
         }
         if took_effect(&r) {
             leading = true;
-            let (lock, cvar) = won;
-            if let Ok(mut w) = lock.lock() {
-                w.push(e);
-            }
-            cvar.notify_all();
+            update(won, |winners| winners.push(e));
             continue;
         }
         std::thread::sleep(opts.poll_interval);
     }
-}
-
-/// Stall the leader under `fault` for `opts.stall`, then renew; returns the
-/// renew's event. The fault's guard is dropped by a timer thread (or by the
-/// scope's unwinding), so it is undone whatever happens.
-fn stall_then_renew(
-    pg: &Postgres,
-    lock_table: Option<&crate::ident::TableName>,
-    fault: Fault,
-    opts: &TakeoverOptions,
-    proxy: Option<&crate::proxy::Proxy>,
-    leader: &mut dyn Contender,
-    rec: &Recorder,
-) -> Result<Event, RunError> {
-    let renew = |leader: &mut dyn Contender| {
-        rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))
-            .1
-    };
-    match fault {
-        Fault::ClientPause => {
-            std::thread::sleep(opts.stall);
-            Ok(renew(leader))
-        }
-        Fault::ConnectionStall => {
-            let Some(proxy) = proxy else {
-                return Err(RunError::Settings(
-                    "connection stall without a proxy".into(),
-                ));
-            };
-            let hold = proxy.hold_guard();
-            Ok(with_timer(opts.stall, hold, || renew(leader)))
-        }
-        Fault::BackendStall => {
-            let pid = leader.backend_pid()?;
-            let guard = crate::fault::BackendStall::stop(pid)?;
-            Ok(with_timer(opts.stall, guard, || renew(leader)))
-        }
-        Fault::RowLock => {
-            let blocker = pg.connect().map_err(|e| RunError::Harness {
-                what: "connect the row-lock blocker",
-                message: crate::diagnostic::pg_message(&e),
-            })?;
-            let Some(table) = lock_table else {
-                return Err(RunError::Settings("row lock without a table".into()));
-            };
-            let guard = crate::fault::RowLock::hold(blocker, table)?;
-            Ok(with_timer(opts.stall, guard, || renew(leader)))
-        }
-        Fault::DatabasePause => {
-            let guard = crate::fault::DatabasePause::of(pg)?;
-            Ok(with_timer(opts.stall, guard, || renew(leader)))
-        }
-    }
-}
-
-/// Run `f` while a timer thread drops `guard` after `after`.
-fn with_timer<G: Send, T>(after: Duration, guard: G, f: impl FnOnce() -> T) -> T {
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            std::thread::sleep(after);
-            drop(guard);
-        });
-        f()
-    })
 }

@@ -32,7 +32,7 @@
 //!
 //! # The resource
 //!
-//! [`Resource`] is the harness's own protected resource: one row with the
+//! [`Resource`](crate::scenario::Resource) is the harness's own protected resource: one row with the
 //! highest epoch it accepted (`fence`) and a count of accepted writes
 //! (`seq`, the resource's own order). A fenced write is ONE statement that
 //! refuses a lower epoch in the same step as the write:
@@ -46,11 +46,10 @@
 //! however late it arrives; an unfenced write (a lease without epochs) is
 //! the same statement without the condition.
 
-use crate::connection::Reconnecting;
-use crate::holder::HolderId;
-use crate::ident::{Ident, TableName};
-use crate::lease::LeaseError;
-use crate::ttl::Ttl;
+use super::connection::Reconnecting;
+use super::error::LeaseError;
+use super::sql::ReferenceSql;
+use crate::input::{HolderId, TableName, Ttl};
 use leasecheck_model::Time;
 use postgres::types::Type;
 use postgres::Client;
@@ -62,51 +61,6 @@ pub struct Tenure {
     pub epoch: u64,
     /// The server's `now()` the acquire wrote.
     pub since: Time,
-}
-
-/// The statements of a fenced lease table.
-#[derive(Clone, Debug)]
-struct Statements {
-    create: String,
-    add_epoch: String,
-    seed: String,
-    try_acquire: String,
-    renew: String,
-    release: String,
-}
-
-/// The server time a statement wrote, in microseconds (as the reference's).
-const WRITTEN: &str = "(extract(epoch FROM acquired_at) * 1000000)::int8";
-
-impl Statements {
-    fn new(table: &TableName) -> Statements {
-        Statements {
-            create: format!(
-                "CREATE TABLE IF NOT EXISTS {table} (
-                   id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-                   leader text NOT NULL DEFAULT '',
-                   acquired_at timestamptz NOT NULL DEFAULT now(),
-                   epoch bigint NOT NULL DEFAULT 0)"
-            ),
-            add_epoch: format!(
-                "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0"
-            ),
-            seed: format!("INSERT INTO {table} (id) VALUES (1) ON CONFLICT DO NOTHING"),
-            try_acquire: format!(
-                "UPDATE {table} SET leader = $1, acquired_at = now(), epoch = epoch + 1
-                  WHERE id = 1 AND (leader = '' OR acquired_at < now() - make_interval(secs => $2))
-                  RETURNING {WRITTEN}, epoch"
-            ),
-            renew: format!(
-                "UPDATE {table} SET acquired_at = now()
-                  WHERE id = 1 AND leader = $1 AND epoch = $2 RETURNING {WRITTEN}"
-            ),
-            release: format!(
-                "UPDATE {table} SET leader = '', acquired_at = now()
-                  WHERE id = 1 AND leader = $1 AND epoch = $2 RETURNING {WRITTEN}"
-            ),
-        }
-    }
 }
 
 /// A handle on one fenced lease row for one holder (see the module docs).
@@ -133,23 +87,33 @@ pub struct FencedLease {
     table: TableName,
     ttl: Ttl,
     holder: HolderId,
-    sql: Statements,
+    sql: ReferenceSql,
     epoch: Option<u64>,
 }
 
 impl FencedLease {
     /// A fenced lease on its own connection to `url` (a `postgres://` URL or
     /// a `key=value` string), opened now, discarded after any error and
-    /// reopened on the next call, like [`Lease::connect`](crate::Lease::connect).
+    /// reopened on the next call, like [`Lease::connect`](super::Lease::connect).
     pub fn connect(
         url: &str,
         table: TableName,
         ttl: Ttl,
         holder: HolderId,
     ) -> Result<FencedLease, LeaseError> {
+        FencedLease::connect_with(&Reconnecting::parse(url)?, table, ttl, holder)
+    }
+
+    /// [`FencedLease::connect`] with connection settings already parsed.
+    pub fn connect_with(
+        config: &postgres::Config,
+        table: TableName,
+        ttl: Ttl,
+        holder: HolderId,
+    ) -> Result<FencedLease, LeaseError> {
         Ok(FencedLease {
-            conn: Reconnecting::open(url)?,
-            sql: Statements::new(&table),
+            conn: Reconnecting::open(config)?,
+            sql: ReferenceSql::fenced(&table),
             table,
             ttl,
             holder,
@@ -269,114 +233,5 @@ impl FencedLease {
                 source,
             },
         )
-    }
-}
-
-/// The harness's protected resource in a schema: the `zombie_resource` row
-/// that leaders write to (fenced or not), and one `zombie_work` row per
-/// actor that a leader's work touches before it writes (the row-lock fault
-/// locks the leader's).
-#[derive(Clone, Debug)]
-pub struct Resource {
-    table: TableName,
-    work: TableName,
-    fenced_write: String,
-    plain_write: String,
-    work_step: String,
-}
-
-/// A write to the resource: accepted with its place in the resource's order,
-/// or refused by the fence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Write {
-    /// Accepted; the resource's count of accepted writes after it (1, 2, ...).
-    Accepted(u64),
-    /// Refused: the resource had accepted a higher epoch.
-    Refused,
-}
-
-impl Resource {
-    /// The resource's tables in `schema` (see [`Resource::install`]).
-    pub fn in_schema(schema: &Ident) -> Resource {
-        let name = |t: &str| match TableName::new(t) {
-            Ok(t) => t.in_schema(schema.clone()),
-            Err(e) => unreachable!("the resource's table names are valid: {e}"),
-        };
-        let (table, work) = (name("zombie_resource"), name("zombie_work"));
-        Resource {
-            fenced_write: format!(
-                "UPDATE {table} SET seq = seq + 1, fence = $2, writer = $1
-                  WHERE id = 1 AND fence <= $2 RETURNING seq"
-            ),
-            plain_write: format!(
-                "UPDATE {table} SET seq = seq + 1, writer = $1 WHERE id = 1 RETURNING seq"
-            ),
-            work_step: format!("UPDATE {work} SET ticks = ticks + 1 WHERE id = $1"),
-            table,
-            work,
-        }
-    }
-
-    /// Create the tables, with work rows `1..=actors` (actor `c` works on row
-    /// `c + 1`, so the first actor, the leader, on row 1).
-    pub fn install(&self, client: &mut Client, actors: u16) -> Result<(), postgres::Error> {
-        let (table, work) = (&self.table, &self.work);
-        client.batch_execute(&format!(
-            "CREATE TABLE {table} (
-               id int PRIMARY KEY CHECK (id = 1),
-               seq bigint NOT NULL DEFAULT 0,
-               fence bigint NOT NULL DEFAULT 0,
-               writer text NOT NULL DEFAULT '');
-             INSERT INTO {table} (id) VALUES (1);
-             CREATE TABLE {work} (id int PRIMARY KEY, ticks bigint NOT NULL DEFAULT 0);
-             INSERT INTO {work} (id) SELECT generate_series(1, {actors});"
-        ))
-    }
-
-    /// Forget the highest epoch accepted (between rounds, when the lease is
-    /// reset too); the count of writes goes on.
-    pub fn reset(&self, client: &mut Client) -> Result<(), postgres::Error> {
-        client
-            .execute(&format!("UPDATE {} SET fence = 0", self.table), &[])
-            .map(|_| ())
-    }
-
-    /// The table that holds the actors' work rows (locked by the row-lock fault).
-    pub fn work_table(&self) -> &TableName {
-        &self.work
-    }
-
-    /// One step of `actor`'s work before its write: an update of its own work
-    /// row (a query a fault can stall).
-    pub fn work(&self, client: &mut Client, actor: u16) -> Result<(), postgres::Error> {
-        let row = i32::from(actor) + 1;
-        client
-            .query_typed(&self.work_step, &[(&row, Type::INT4)])
-            .map(|_| ())
-    }
-
-    /// Write as `writer`: fenced with `epoch` when there is one (refused if
-    /// the resource accepted a higher epoch, in the same statement), plain
-    /// otherwise.
-    pub fn write(
-        &self,
-        client: &mut Client,
-        writer: &str,
-        epoch: Option<u64>,
-    ) -> Result<Write, postgres::Error> {
-        let row = match epoch {
-            Some(e) => {
-                let e = i64::try_from(e).unwrap_or(i64::MAX);
-                client.query_typed_opt(
-                    &self.fenced_write,
-                    &[(&writer, Type::TEXT), (&e, Type::INT8)],
-                )?
-            }
-            None => client.query_typed_opt(&self.plain_write, &[(&writer, Type::TEXT)])?,
-        };
-        Ok(match row {
-            Some(row) => Write::Accepted(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0)),
-            None => Write::Refused,
-        })
     }
 }

@@ -16,14 +16,11 @@
 //! `LEASECHECK_POSTGRES=url|local|container` forces one source. When none can
 //! be had, the error says what each attempt ran into: a test never skips.
 
-use crate::diagnostic::{describe, pg_message, redact};
+use super::cluster::{wait_until_ready, LocalCluster};
+use super::diagnostic::{pg_message, redact};
 use postgres::{Client, NoTls};
 use std::fmt;
-use std::io::Read;
-use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Environment variable naming an existing server.
 pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
@@ -40,7 +37,6 @@ pub const DEFAULT_IMAGE: &str = "leasecheck-postgres:15";
 pub const MAX_CONNECTIONS: u32 = 300;
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Why no Postgres could be had.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +190,7 @@ impl Postgres {
     /// A container of `image` (`name:tag`), which must exist locally.
     ///
     /// ```no_run
-    /// let pg = leasecheck::Postgres::start_container(leasecheck::provision::DEFAULT_IMAGE)?;
+    /// let pg = leasecheck::Postgres::start_container(leasecheck::database::DEFAULT_IMAGE)?;
     /// # Ok::<(), leasecheck::ProvisionError>(())
     /// ```
     pub fn start_container(image: &str) -> Result<Postgres, ProvisionError> {
@@ -233,6 +229,15 @@ impl Postgres {
     /// The connection URL (`postgres://...`).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The connection settings, parsed (every `Postgres` has a URL that
+    /// parses: it was checked, or written by leasecheck).
+    pub fn config(&self) -> postgres::Config {
+        match self.url.parse() {
+            Ok(config) => config,
+            Err(e) => unreachable!("the URL of a provisioned Postgres parses: {e}"),
+        }
     }
 
     /// `host:port/db`, without any password.
@@ -315,295 +320,10 @@ fn image_from_env() -> String {
     std::env::var(IMAGE_ENV).unwrap_or_else(|_| DEFAULT_IMAGE.to_string())
 }
 
-/// Poll until a connection to `url` succeeds, asking `alive` between attempts
-/// whether the server process is still there.
-pub(crate) fn wait_until_ready(
-    url: &str,
-    mut alive: impl FnMut() -> Result<(), String>,
-) -> Result<(), String> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    let mut config: postgres::Config = url.parse().map_err(|e| format!("bad URL: {e}"))?;
-    config.connect_timeout(Duration::from_secs(2));
-    loop {
-        match config.connect(NoTls) {
-            Ok(mut client) => match client.simple_query("SELECT 1") {
-                Ok(_) => return Ok(()),
-                Err(e) if Instant::now() > deadline => {
-                    return Err(format!(
-                        "{} never answered: {}",
-                        describe(&config),
-                        pg_message(&e)
-                    ))
-                }
-                Err(_) => {}
-            },
-            Err(e) if Instant::now() > deadline => {
-                return Err(format!(
-                    "{} did not accept connections within {}s: {}",
-                    describe(&config),
-                    START_TIMEOUT.as_secs(),
-                    pg_message(&e)
-                ))
-            }
-            Err(_) => {}
-        }
-        alive()?;
-        // Polling a server that is starting up, as `pg_ctl -w` does.
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A cluster in a temp dir, owned by this process.
-struct LocalCluster {
-    child: Child,
-    port: u16,
-    /// Holds the data directory and log; removed when the cluster is dropped.
-    _dir: tempfile::TempDir,
-    stopped: bool,
-}
-
-impl LocalCluster {
-    fn start() -> Result<LocalCluster, String> {
-        let bindir = find_bindir()?;
-        let runas = unprivileged_user()?;
-        let dir = tempfile::Builder::new()
-            .prefix("leasecheck-pg-")
-            .tempdir()
-            .map_err(|e| format!("cannot create a temp dir: {e}"))?;
-        if let Some((uid, gid)) = runas {
-            nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into()))
-                .map_err(|e| format!("cannot hand {} to uid {uid}: {e}", dir.path().display()))?;
-        }
-        let data = dir.path().join("data");
-        let mut initdb = Command::new(bindir.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ])
-            .stdin(Stdio::null())
-            .current_dir(dir.path());
-        as_user(&mut initdb, runas);
-        let out = initdb
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", bindir.join("initdb").display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "initdb failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        let mut last = String::new();
-        for _ in 0..5 {
-            let port = free_port()?;
-            let mut child = LocalCluster::spawn(&bindir, dir.path(), &data, port, runas)?;
-            let url = cluster_url(port);
-            let waited = wait_until_ready(&url, || match child.try_wait() {
-                Ok(None) => Ok(()),
-                Ok(Some(status)) => Err(format!("postgres exited ({status})")),
-                Err(e) => Err(format!("cannot watch postgres: {e}")),
-            });
-            match waited {
-                Ok(()) => {
-                    return Ok(LocalCluster {
-                        child,
-                        port,
-                        _dir: dir,
-                        stopped: false,
-                    })
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let tail = log_tail(&dir.path().join("postgres.log"));
-                    last = format!("{e}; server log:\n{tail}");
-                    // Another process took the port between our probe and the
-                    // server's bind: try another one.
-                    if !tail.contains("could not bind") {
-                        return Err(last);
-                    }
-                }
-            }
-        }
-        Err(format!("no usable loopback port after 5 tries: {last}"))
-    }
-
-    fn spawn(
-        bindir: &Path,
-        dir: &Path,
-        data: &Path,
-        port: u16,
-        runas: Option<(u32, u32)>,
-    ) -> Result<Child, String> {
-        let log = std::fs::File::create(dir.join("postgres.log"))
-            .map_err(|e| format!("cannot create the server log: {e}"))?;
-        if let Some((uid, gid)) = runas {
-            let _ = nix::unistd::chown(
-                &dir.join("postgres.log"),
-                Some(uid.into()),
-                Some(gid.into()),
-            );
-        }
-        let err = log
-            .try_clone()
-            .map_err(|e| format!("cannot share the server log: {e}"))?;
-        let mut cmd = Command::new(bindir.join("postgres"));
-        cmd.arg("-D")
-            .arg(data)
-            .arg("-p")
-            .arg(port.to_string())
-            .args(["-h", "127.0.0.1", "-k"])
-            .arg(dir)
-            .args(["-c", &format!("max_connections={MAX_CONNECTIONS}")])
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off", "-c", "shared_buffers=64MB"])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .current_dir(dir);
-        as_user(&mut cmd, runas);
-        cmd.spawn()
-            .map_err(|e| format!("cannot run {}: {e}", bindir.join("postgres").display()))
-    }
-
-    fn url(&self) -> String {
-        cluster_url(self.port)
-    }
-
-    fn stop(&mut self) -> Result<(), String> {
-        if self.stopped {
-            return Ok(());
-        }
-        self.stopped = true;
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        // A stopped (SIGSTOPped) postmaster would ignore SIGINT: continue it first.
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
-        // SIGINT is Postgres's "fast shutdown".
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => return Ok(()),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Ok(None) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return Err(format!(
-                        "postgres did not stop within {}s and was killed",
-                        STOP_TIMEOUT.as_secs()
-                    ));
-                }
-                Err(e) => return Err(format!("cannot wait for postgres: {e}")),
-            }
-        }
-    }
-}
-
-impl Drop for LocalCluster {
-    fn drop(&mut self) {
-        if let Err(e) = self.stop() {
-            tracing::warn!("stopping the throwaway cluster: {e}");
-        }
-        // The TempDir field removes the directory after this.
-    }
-}
-
-fn cluster_url(port: u16) -> String {
-    format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10")
-}
-
-pub(crate) fn log_tail(path: &Path) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let _ = f.read_to_string(&mut text);
-    }
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines.len().saturating_sub(10);
-    lines[start..].join("\n")
-}
-
-pub(crate) fn free_port() -> Result<u16, String> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
-}
-
-/// Postgres refuses to run as root: pick `nobody` then.
-pub(crate) fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(None);
-    }
-    let user = nix::unistd::User::from_name("nobody")
-        .map_err(|e| format!("running as root and cannot look up user nobody: {e}"))?
-        .ok_or("running as root and there is no user nobody to run postgres as")?;
-    Ok(Some((user.uid.as_raw(), user.gid.as_raw())))
-}
-
-pub(crate) fn as_user(cmd: &mut Command, runas: Option<(u32, u32)>) {
-    use std::os::unix::process::CommandExt;
-    // A process group of its own: a Ctrl-C at the terminal reaches leasecheck,
-    // which then stops the server itself, after undoing faults and dropping
-    // its schema, instead of the server shutting down under the run.
-    cmd.process_group(0);
-    if let Some((uid, gid)) = runas {
-        cmd.uid(uid)
-            .gid(gid)
-            .env("HOME", "/tmp")
-            .env_remove("PGDATA");
-    }
-}
-
-fn find_bindir() -> Result<PathBuf, String> {
-    let has = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
-    if let Ok(dir) = std::env::var(BINDIR_ENV) {
-        let dir = PathBuf::from(dir);
-        return if has(&dir) {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "{BINDIR_ENV}={} has no initdb and postgres",
-                dir.display()
-            ))
-        };
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-            Some((v, e.path().join("bin")))
-        })
-        .filter(|(_, bin)| has(bin))
-        .collect();
-    versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Ok(bin);
-    }
-    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
-        if has(&dir) {
-            return Ok(dir);
-        }
-    }
-    Err("no initdb and postgres in /usr/lib/postgresql/*/bin or PATH (install the Debian package postgresql)".into())
-}
-
 /// A connection URL with any password masked (`host:port/db`), for reports.
 ///
 /// ```
-/// let shown = leasecheck::provision::redact_url("postgres://u:secret@db:5433/app");
+/// let shown = leasecheck::database::redact_url("postgres://u:secret@db:5433/app");
 /// assert!(!shown.contains("secret"));
 /// ```
 pub fn redact_url(url: &str) -> String {

@@ -1,12 +1,12 @@
 //! A schema of the harness's own: every check runs in one and drops only that.
 
-use crate::holder::random_u64;
-use crate::ident::{Ident, TableName};
+use crate::input::random_u64;
+use crate::input::{Ident, TableName};
 use postgres::Client;
 
 /// Why a schema could not be created or dropped.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {what} schema {schema}: {}", crate::diagnostic::pg_message(.source))]
+#[error("cannot {what} schema {schema}: {}", crate::database::diagnostic::pg_message(.source))]
 pub struct SchemaError {
     /// `create` or `drop`.
     pub what: &'static str,
@@ -68,7 +68,7 @@ impl Schema {
     /// let table = schema.table("lease_lock")?;
     /// # Ok(()) }
     /// ```
-    pub fn table(&self, table: &str) -> Result<TableName, crate::ident::IdentError> {
+    pub fn table(&self, table: &str) -> Result<TableName, crate::input::IdentError> {
         Ok(TableName {
             schema: Some(self.name.clone()),
             table: Ident::new(table)?,

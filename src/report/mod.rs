@@ -1,8 +1,14 @@
 //! What a run found, for people (a one-screen summary), for machines
-//! (`--json`) and for CI systems (`--junit`).
+//! (`--json`) and for CI systems (`--junit`). This is the only place that
+//! formats numbers for people; nothing here runs or judges anything.
 //!
 //! Exit codes are an interface: [`Report::exit_code`] is 0 when every
 //! property held, 1 when one was violated, 2 when the run could not be done.
+
+mod figure;
+mod junit;
+
+pub use figure::{Figure, Quantity};
 
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -44,7 +50,7 @@ pub struct Scenario {
     #[serde(flatten)]
     pub status: Status,
     /// Figures worth printing (latencies, counts), in order.
-    pub figures: Vec<(String, String)>,
+    pub figures: Vec<Figure>,
     /// The violations it found.
     pub findings: Vec<Finding>,
     /// How long it took.
@@ -65,8 +71,26 @@ impl Scenario {
     }
 
     /// Add a figure.
-    pub fn figure(&mut self, name: impl Into<String>, value: impl ToString) {
-        self.figures.push((name.into(), value.to_string()));
+    pub fn figure(&mut self, name: impl Into<String>, value: impl Into<Quantity>) {
+        self.figures.push(Figure {
+            name: name.into(),
+            quantity: value.into(),
+            note: None,
+        });
+    }
+
+    /// Add a figure with a remark shown after its value.
+    pub fn figure_noted(
+        &mut self,
+        name: impl Into<String>,
+        value: impl Into<Quantity>,
+        note: impl Into<String>,
+    ) {
+        self.figures.push(Figure {
+            name: name.into(),
+            quantity: value.into(),
+            note: Some(note.into()),
+        });
     }
 
     /// Add a finding; the scenario is then violated.
@@ -142,7 +166,7 @@ impl Report {
                 Status::Error(_) => "ERR ".to_string(),
                 Status::Interrupted => "INT ".to_string(),
             };
-            let figures: Vec<String> = s.figures.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let figures: Vec<String> = s.figures.iter().map(|f| f.to_string()).collect();
             let _ = writeln!(
                 out,
                 "  {mark} {:<28} {:>6.1}s  {}",
@@ -208,94 +232,6 @@ impl Report {
         }
         value.to_string()
     }
-
-    /// The report as a JUnit XML document: one test case per scenario.
-    pub fn to_junit(&self) -> String {
-        let failures = self
-            .scenarios
-            .iter()
-            .filter(|s| s.status == Status::Violated)
-            .count();
-        let errors = self
-            .scenarios
-            .iter()
-            .filter(|s| matches!(s.status, Status::Error(_) | Status::Interrupted))
-            .count();
-        let skipped = self
-            .scenarios
-            .iter()
-            .filter(|s| matches!(s.status, Status::NotApplicable(_)))
-            .count();
-        let total: f64 = self
-            .scenarios
-            .iter()
-            .map(|s| s.duration.as_secs_f64())
-            .sum();
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let _ = writeln!(
-            out,
-            "<testsuites><testsuite name=\"leasecheck: {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{total:.3}\">",
-            xml(&self.subject),
-            self.scenarios.len()
-        );
-        let _ = writeln!(
-            out,
-            "  <properties><property name=\"seed\" value=\"{}\"/><property name=\"replay\" value=\"{}\"/></properties>",
-            self.seed,
-            xml(&self.replay)
-        );
-        for s in &self.scenarios {
-            let _ = write!(
-                out,
-                "  <testcase classname=\"leasecheck\" name=\"{}\" time=\"{:.3}\">",
-                xml(&s.name),
-                s.duration.as_secs_f64()
-            );
-            match &s.status {
-                Status::Passed => {}
-                Status::Violated => {
-                    for f in &s.findings {
-                        let _ = write!(
-                            out,
-                            "\n    <failure message=\"{}: {}\">{}\nseed: {}\nreplay: {}</failure>",
-                            xml(&f.property),
-                            xml(&f.message),
-                            xml(&f.timeline),
-                            self.seed,
-                            xml(&self.replay)
-                        );
-                    }
-                    out.push_str("\n  ");
-                }
-                Status::NotApplicable(why) => {
-                    let _ = write!(out, "<skipped message=\"{}\"/>", xml(why));
-                }
-                Status::Error(why) => {
-                    let _ = write!(out, "<error message=\"{}\"/>", xml(why));
-                }
-                Status::Interrupted => out.push_str("<error message=\"interrupted\"/>"),
-            }
-            out.push_str("</testcase>\n");
-        }
-        out.push_str("</testsuite></testsuites>\n");
-        out
-    }
-}
-
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A message cut to a few lines for the terminal (the whole of it is in --json).

@@ -1,9 +1,10 @@
-//! A candidate's handle on the lease under test, whatever implements it: the
-//! reference [`Lease`], the fenced lease or a spec file's statements.
+//! The one trait every lease kind implements: a candidate's handle on the
+//! lease under test, whatever it is (the reference [`Lease`], the fenced
+//! lease, a spec file's statements). Scenarios only ever see this trait.
 
-use crate::history::Reply;
-use crate::holder::HolderId;
-use crate::lease::{Lease, LeaseError};
+use super::{FencedLease, Lease, LeaseError, SpecLease};
+use crate::input::HolderId;
+use crate::recorder::Reply;
 use leasecheck_model::Op;
 
 /// One candidate's connection to the lease under test: the reference [`Lease`]
@@ -44,7 +45,7 @@ impl Contender for Lease<'static> {
     }
 }
 
-impl Contender for crate::fenced::FencedLease {
+impl Contender for FencedLease {
     fn call(&mut self, op: Op) -> Result<Reply, LeaseError> {
         let written = match op {
             Op::TryAcquire => self.try_acquire()?.map(|t| t.since),
@@ -58,35 +59,35 @@ impl Contender for crate::fenced::FencedLease {
     }
 
     fn backend_pid(&mut self) -> Result<i32, LeaseError> {
-        crate::fenced::FencedLease::backend_pid(self)
+        FencedLease::backend_pid(self)
     }
 
     fn holder(&self) -> &HolderId {
-        crate::fenced::FencedLease::holder(self)
+        FencedLease::holder(self)
     }
 
     fn epoch(&self) -> Option<u64> {
-        crate::fenced::FencedLease::epoch(self)
+        FencedLease::epoch(self)
     }
 }
 
-impl Contender for crate::spec::SpecLease {
+impl Contender for SpecLease {
     fn call(&mut self, op: Op) -> Result<Reply, LeaseError> {
         Ok(Reply {
-            took_effect: crate::spec::SpecLease::call(self, op)?,
+            took_effect: SpecLease::call(self, op)?,
             server_time: None,
         })
     }
 
     fn backend_pid(&mut self) -> Result<i32, LeaseError> {
-        crate::spec::SpecLease::backend_pid(self)
+        SpecLease::backend_pid(self)
     }
 
     fn holder(&self) -> &HolderId {
-        crate::spec::SpecLease::holder(self)
+        SpecLease::holder(self)
     }
 
     fn epoch(&self) -> Option<u64> {
-        crate::spec::SpecLease::epoch(self)
+        SpecLease::epoch(self)
     }
 }

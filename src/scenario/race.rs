@@ -7,9 +7,10 @@
 //! lease can be aged, stale with the last winner still named. All N call
 //! `try_acquire` at once; exactly one must win.
 
-use crate::contender::Contender;
-use crate::history::{Recorder, Reply, HARNESS};
-use crate::subject::{RunError, Subject};
+use super::error::RunError;
+use super::subject::Subject;
+use crate::lease::Contender;
+use crate::recorder::{Recorder, Reply, HARNESS};
 use hdrhistogram::Histogram;
 use leasecheck_model::history::{Call, Event, Outcome};
 use leasecheck_model::{Candidate, Op};
@@ -73,7 +74,7 @@ fn histogram() -> Histogram<u64> {
 /// called after every round (for progress bars); `cancel` stops between rounds.
 ///
 /// ```no_run
-/// use leasecheck::{stress, Postgres, Recorder, Subject, Ttl};
+/// use leasecheck::{scenario::race as stress, Postgres, Recorder, Subject, Ttl};
 /// let pg = Postgres::provision()?;
 /// let ttl = Ttl::parse("1")?;
 /// let mut subject = Subject::reference(&pg, ttl)?;

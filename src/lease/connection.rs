@@ -1,9 +1,9 @@
-//! A connection a lease owns: opened up front, discarded after any error,
+//! The connection a lease owns: opened up front, discarded after any error,
 //! reopened on the next call (logging both), so that one broken backend never
 //! poisons the rest of a run.
 
-use crate::diagnostic::{describe, pg_message, redact};
-use crate::lease::LeaseError;
+use super::error::LeaseError;
+use crate::database::diagnostic::{describe, pg_message, redact};
 use postgres::{Client, NoTls};
 
 /// An owned, self-healing connection.
@@ -17,13 +17,18 @@ pub(crate) struct Reconnecting {
 }
 
 impl Reconnecting {
-    /// Parse `url` and connect now.
-    pub(crate) fn open(url: &str) -> Result<Reconnecting, LeaseError> {
-        let config: postgres::Config = url.parse().map_err(|source| LeaseError::Connect {
+    /// Parse `url` (a `postgres://` URL or a `key=value` string); the error
+    /// names the server with its password masked.
+    pub(crate) fn parse(url: &str) -> Result<postgres::Config, LeaseError> {
+        url.parse().map_err(|source| LeaseError::Connect {
             target: redact(url),
             source,
-        })?;
-        let target = describe(&config);
+        })
+    }
+
+    /// Connect to `config` now.
+    pub(crate) fn open(config: &postgres::Config) -> Result<Reconnecting, LeaseError> {
+        let target = describe(config);
         let client = config
             .connect(NoTls)
             .map_err(|source| LeaseError::Connect {
@@ -31,7 +36,7 @@ impl Reconnecting {
                 source,
             })?;
         Ok(Reconnecting {
-            config: Box::new(config),
+            config: Box::new(config.clone()),
             target,
             client: Some(client),
             generation: 0,

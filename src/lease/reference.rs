@@ -37,136 +37,13 @@
 //! closed or replaced: after an error the lease keeps returning errors until
 //! the caller fixes the connection.
 
-use crate::connection::Reconnecting;
-use crate::diagnostic::pg_message;
-use crate::holder::HolderId;
-use crate::ident::TableName;
-use crate::ttl::Ttl;
+use super::connection::Reconnecting;
+use super::error::LeaseError;
+use super::sql::ReferenceSql;
+use crate::input::{HolderId, TableName, Ttl};
 use leasecheck_model::Time;
 use postgres::types::Type;
 use postgres::Client;
-
-/// What went wrong talking to the lease. Any error means "leadership unknown".
-#[derive(Debug, thiserror::Error)]
-pub enum LeaseError {
-    /// A new connection could not be opened.
-    #[error("cannot connect to Postgres at {target}: {}", pg_message(.source))]
-    Connect {
-        /// The server, without password.
-        target: String,
-        /// The driver's error.
-        #[source]
-        source: postgres::Error,
-    },
-    /// A statement of a spec file failed while running (network, server or SQL error).
-    #[error("{} of spec {:?} failed (leadership unknown, stop acting): {}{}", .site.field, .site.spec, pg_message(.source), statement_suffix(&.site.sql))]
-    SpecStatement {
-        /// The field and its SQL.
-        site: Box<SpecSite>,
-        /// The driver's error, with Postgres's message where there is one.
-        #[source]
-        source: postgres::Error,
-    },
-    /// A statement failed (network, server or SQL error).
-    #[error("{what} on lease table {table} failed (leadership unknown, stop acting): {}", pg_message(.source))]
-    Statement {
-        /// What was being done (`try_acquire`, `renew`, `create table`, ...).
-        what: &'static str,
-        /// The lease table.
-        table: String,
-        /// The driver's error, with Postgres's message where there is one.
-        #[source]
-        source: postgres::Error,
-    },
-}
-
-/// Where in a spec file an operation failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecSite {
-    /// The spec's name.
-    pub spec: String,
-    /// The field, e.g. `renew` or `try_acquire[1]` for an array's second statement.
-    pub field: String,
-    /// The statement's SQL (empty when it failed on `BEGIN`/`COMMIT`).
-    pub sql: String,
-}
-
-impl LeaseError {
-    /// The driver error underneath, if any.
-    pub fn postgres_error(&self) -> &postgres::Error {
-        match self {
-            LeaseError::Connect { source, .. }
-            | LeaseError::Statement { source, .. }
-            | LeaseError::SpecStatement { source, .. } => source,
-        }
-    }
-
-    /// True if the connection broke (the statement may or may not have
-    /// committed), as opposed to the server refusing the statement (it did
-    /// not take effect). A backend terminated by an administrator sends a
-    /// FATAL error (SQLSTATE class 57) before closing: that is a loss too, as
-    /// is any class 08 connection exception.
-    pub fn is_connection_loss(&self) -> bool {
-        let e = self.postgres_error();
-        match e.as_db_error() {
-            None => true,
-            Some(db) => {
-                let class = db.code().code().get(..2).unwrap_or("");
-                e.is_closed()
-                    || class == "57"
-                    || class == "08"
-                    || db.severity() == "FATAL"
-                    || db.severity() == "PANIC"
-            }
-        }
-    }
-}
-
-fn statement_suffix(sql: &str) -> String {
-    if sql.is_empty() {
-        String::new()
-    } else {
-        format!("\n  statement: {}", sql.trim())
-    }
-}
-
-/// The statements of one lease table, built once from validated identifiers.
-#[derive(Clone, Debug)]
-struct Statements {
-    create: String,
-    seed: String,
-    try_acquire: String,
-    renew: String,
-    release: String,
-}
-
-impl Statements {
-    fn new(table: &TableName) -> Statements {
-        // extract(epoch ...) is numeric; scaled to whole microseconds it is the
-        // server time we hand back, on the same axis as the model's `Time`.
-        const WRITTEN: &str = "(extract(epoch FROM acquired_at) * 1000000)::int8";
-        Statements {
-            create: format!(
-                "CREATE TABLE IF NOT EXISTS {table} (
-                   id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-                   leader text NOT NULL DEFAULT '',
-                   acquired_at timestamptz NOT NULL DEFAULT now())"
-            ),
-            seed: format!("INSERT INTO {table} (id) VALUES (1) ON CONFLICT DO NOTHING"),
-            try_acquire: format!(
-                "UPDATE {table} SET leader = $1, acquired_at = now()
-                  WHERE id = 1 AND (leader = '' OR acquired_at < now() - make_interval(secs => $2))
-                  RETURNING {WRITTEN}"
-            ),
-            renew: format!(
-                "UPDATE {table} SET acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING {WRITTEN}"
-            ),
-            release: format!(
-                "UPDATE {table} SET leader = '', acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING {WRITTEN}"
-            ),
-        }
-    }
-}
 
 enum Connection<'c> {
     Owned(Box<Reconnecting>),
@@ -179,7 +56,7 @@ pub struct Lease<'c> {
     table: TableName,
     ttl: Ttl,
     holder: HolderId,
-    sql: Statements,
+    sql: ReferenceSql,
     prepare: bool,
     /// The three operations prepared on the connection of a generation.
     prepared: Option<(u64, Prepared)>,
@@ -221,8 +98,18 @@ impl Lease<'static> {
         ttl: Ttl,
         holder: HolderId,
     ) -> Result<Lease<'static>, LeaseError> {
+        Lease::connect_with(&Reconnecting::parse(url)?, table, ttl, holder)
+    }
+
+    /// [`Lease::connect`] with connection settings already parsed.
+    pub fn connect_with(
+        config: &postgres::Config,
+        table: TableName,
+        ttl: Ttl,
+        holder: HolderId,
+    ) -> Result<Lease<'static>, LeaseError> {
         Ok(Lease::new(
-            Connection::Owned(Box::new(Reconnecting::open(url)?)),
+            Connection::Owned(Box::new(Reconnecting::open(config)?)),
             table,
             ttl,
             holder,
@@ -255,7 +142,7 @@ impl<'c> Lease<'c> {
     }
 
     fn new(conn: Connection<'c>, table: TableName, ttl: Ttl, holder: HolderId) -> Lease<'c> {
-        let sql = Statements::new(&table);
+        let sql = ReferenceSql::new(&table);
         Lease {
             conn,
             table,

@@ -10,7 +10,7 @@ use leasecheck_model::{Candidate, Time};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::ttl::Ttl;
+use crate::input::Ttl;
 
 /// The candidate id the harness's own calls (reset, age) are recorded under.
 pub const HARNESS: Candidate = Candidate::HARNESS;

@@ -6,7 +6,7 @@
 //! [`TrustWindow`] (start of its last successful acquire/renew + TTL −
 //! margin, on its own monotonic clock), and only then acts: one step of work
 //! on its own row of the harness's work table, then a write to the protected
-//! resource ([`crate::fenced::Resource`]), recorded as a
+//! resource ([`Resource`]), recorded as a
 //! [`Call::Action`](leasecheck_model::history::Call::Action) with its epoch
 //! (fenced leases) and the resource's `seq`.
 //!
@@ -44,13 +44,15 @@
 //! one before (P8). A round whose leader cannot acquire the lease after the
 //! reset is not staged; the checker judges that refusal (P7).
 
-use crate::contender::Contender;
-use crate::fault::Fault;
-use crate::fenced::{Resource, Write};
-use crate::history::{lease_call, took_effect, Recorder, Reply, HARNESS};
-use crate::provision::Postgres;
-use crate::subject::{harness, poisoned, RunError, Subject};
-use crate::takeover::TrialFinding;
+use super::error::{harness, poisoned, RunError};
+use super::finding::TrialFinding;
+use super::resource::{Resource, Write};
+use super::stall::{takeover_bound, update, wait_until, Shared, LEADER};
+use super::subject::Subject;
+use crate::database::Postgres;
+use crate::fault::{Fault, Injector};
+use crate::lease::Contender;
+use crate::recorder::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
 use leasecheck_model::{Candidate, Op, TrustWindow};
@@ -106,9 +108,6 @@ pub struct ZombieResult {
     pub findings: Vec<TrialFinding>,
 }
 
-/// The leader is `c0`; standbys are `c1..`.
-const LEADER: Candidate = Candidate(0);
-
 /// One actor: its lease handle, its resource connection and its trust window.
 struct Actor {
     who: Candidate,
@@ -129,7 +128,8 @@ struct Round {
 /// Run one zombie trial (`opts.rounds` rounds) under `fault`.
 ///
 /// ```no_run
-/// use leasecheck::{fault::Fault, zombie, Postgres, Recorder, Subject, Ttl};
+/// use leasecheck::scenario::{zombie, Subject};
+/// use leasecheck::{fault::Fault, Postgres, Recorder, Ttl};
 /// use std::time::Duration;
 /// let pg = Postgres::provision()?;
 /// let ttl = Ttl::parse("0.2")?;
@@ -174,54 +174,39 @@ pub fn trial(
             opts.stall
         )));
     }
-    fault.applicable(pg).map_err(RunError::NotApplicable)?;
-    if fault == Fault::BackendStall && subject.is_pooled() {
-        return Err(RunError::NotApplicable(
-            "through a transaction pooler the leader has no backend of its own to stop".into(),
-        ));
-    }
     let fenced = subject.is_fenced();
+    let bound = takeover_bound(ttl, opts.poll_interval, opts.slack);
+    let resource = Resource::in_schema(subject.schema_name());
+    let row = match fault {
+        Fault::RowLock => Some(resource.work_table().clone()),
+        _ => None,
+    };
+    let injector = Injector::prepare(pg, fault, subject.route(), subject.is_pooled(), row)?;
 
     // The protected resource, installed over a direct connection of the harness's own.
     let mut admin = pg.connect().map_err(|e| harness("connect", &e))?;
-    let resource = Resource::in_schema(subject.schema_name());
     let actors = u16::try_from(opts.standbys + 1)
         .map_err(|_| RunError::Settings(format!("too many standbys: {}", opts.standbys)))?;
     resource
         .install(&mut admin, actors)
         .map_err(|e| harness("create the protected resource", &e))?;
 
-    let proxy = match fault {
-        Fault::ConnectionStall => Some(crate::proxy::Proxy::in_front_of(subject.route())?),
-        _ => None,
-    };
-    let leader_resource_url = match &proxy {
-        Some(p) => p.url_for(subject.route())?,
-        None => subject.route().to_string(),
-    };
-    let new_actor = |who: Candidate, resource_url: &str| -> Result<Actor, RunError> {
-        Ok(Actor {
-            who,
-            lease: subject.contender(who, None)?,
-            resource: connect_url(resource_url)?,
-            trust: TrustWindow::new(ttl, opts.trust_margin),
-        })
-    };
-    let mut leader = new_actor(LEADER, &leader_resource_url)?;
+    let leader_resource_route = injector.stalled_route(subject.route());
+    let new_actor =
+        |who: Candidate, resource_route: &postgres::Config| -> Result<Actor, RunError> {
+            Ok(Actor {
+                who,
+                lease: subject.contender(who, None)?,
+                resource: resource_route
+                    .connect(postgres::NoTls)
+                    .map_err(|e| harness("connect an actor's resource connection", &e))?,
+                trust: TrustWindow::new(ttl, opts.trust_margin),
+            })
+        };
+    let mut leader = new_actor(LEADER, &leader_resource_route)?;
     let mut standbys = (1..=opts.standbys)
         .map(|i| new_actor(Candidate(i as u16), subject.route()))
         .collect::<Result<Vec<_>, _>>()?;
-    let leader_backend = match fault {
-        Fault::BackendStall => Some(
-            leader
-                .resource
-                .query_one("SELECT pg_backend_pid()", &[])
-                .and_then(|r| r.try_get::<_, i32>(0))
-                .map_err(|e| harness("find the leader's resource backend", &e))?,
-        ),
-        _ => None,
-    };
-
     let mut result = ZombieResult {
         fault,
         fenced,
@@ -261,7 +246,7 @@ pub fn trial(
         act(&mut leader, &resource, fenced, rec);
 
         let stop = AtomicBool::new(false);
-        let shared: (Mutex<Round>, Condvar) = (Mutex::new(Round::default()), Condvar::new());
+        let shared: Shared<Round> = (Mutex::new(Round::default()), Condvar::new());
         let mut zombie_write: Option<Event> = None;
         let mut learned: Option<Event> = None;
         std::thread::scope(|s| -> Result<(), RunError> {
@@ -289,18 +274,9 @@ pub fn trial(
                     return Ok(());
                 }
                 // The check passed: from here on the leader believes it leads.
-                let deadline = Instant::now() + ttl + opts.poll_interval + opts.slack;
-                let worked = stall_then_work(
-                    pg,
-                    fault,
-                    opts,
-                    &resource,
-                    &mut leader,
-                    proxy.as_ref(),
-                    leader_backend,
-                    &shared,
-                    deadline,
-                )?;
+                let deadline = Instant::now() + bound;
+                let worked =
+                    stall_then_work(&injector, opts, &resource, &mut leader, &shared, deadline)?;
                 result.staged += 1;
                 if !worked {
                     return Ok(()); // the work failed: a leader does not write then
@@ -313,8 +289,7 @@ pub fn trial(
                         property: Property::P3TakeoverHappens,
                         message: format!(
                             "round {round}: no standby took over and acted within TTL + poll \
-                             interval + slack = {:?} of the leader's stall",
-                            ttl + opts.poll_interval + opts.slack
+                             interval + slack = {bound:?} of the leader's stall"
                         ),
                         events: Vec::new(),
                     });
@@ -382,9 +357,7 @@ pub fn trial(
             result.epochs.extend(wins.iter().filter_map(|(_, e)| *e));
         }
     }
-    if let Some(p) = proxy {
-        p.close();
-    }
+    injector.close();
     Ok(result)
 }
 
@@ -450,7 +423,7 @@ fn standby_loop(
     opts: &ZombieOptions,
     rec: &Recorder,
     stop: &AtomicBool,
-    shared: &(Mutex<Round>, Condvar),
+    shared: &Shared<Round>,
 ) {
     let mut leading = false;
     while !stop.load(Ordering::SeqCst) {
@@ -475,118 +448,52 @@ fn standby_loop(
         actor.trust.confirmed(sent);
         let epoch = actor.lease.epoch();
         let acted = act(actor, resource, fenced, rec);
-        let (lock, cvar) = shared;
-        if let Ok(mut round) = lock.lock() {
+        update(shared, |round| {
             round.wins.push((e, epoch));
             if round.acted.is_none() {
                 round.acted = acted;
             }
-        }
-        cvar.notify_all();
+        });
     }
 }
 
-/// Stall the leader's work under `fault` until a standby has acted (or the
-/// deadline; `database-pause`: for `opts.stall`), then let the work finish.
-/// Returns whether the work step succeeded.
-#[allow(clippy::too_many_arguments)]
+/// Stall the leader's work under the injector's fault until a standby has
+/// acted (or the deadline; `database-pause`: for `opts.stall`), then let the
+/// work finish. Returns whether the work step succeeded.
 fn stall_then_work(
-    pg: &Postgres,
-    fault: Fault,
+    injector: &Injector<'_>,
     opts: &ZombieOptions,
     resource: &Resource,
     leader: &mut Actor,
-    proxy: Option<&crate::proxy::Proxy>,
-    leader_backend: Option<i32>,
-    shared: &(Mutex<Round>, Condvar),
+    shared: &Shared<Round>,
     deadline: Instant,
 ) -> Result<bool, RunError> {
-    let wait_for_takeover = || wait_acted(shared, deadline);
+    let stall = injector.begin(|| {
+        leader
+            .resource
+            .query_one("SELECT pg_backend_pid()", &[])
+            .and_then(|r| r.try_get::<_, i32>(0))
+            .map_err(|e| crate::database::diagnostic::pg_message(&e))
+    })?;
     let who = leader.who.0;
-    let work = |leader: &mut Actor| resource.work(&mut leader.resource, who).is_ok();
-    match fault {
-        Fault::ClientPause => {
-            wait_for_takeover()?;
-            Ok(work(leader))
-        }
-        Fault::ConnectionStall => {
-            let Some(proxy) = proxy else {
-                return Err(RunError::Settings(
-                    "connection stall without a proxy".into(),
-                ));
-            };
-            let hold = proxy.hold_guard();
-            Ok(release_when(wait_for_takeover, hold, || work(leader)))
-        }
-        Fault::BackendStall => {
-            let Some(pid) = leader_backend else {
-                return Err(RunError::Settings("backend stall without a backend".into()));
-            };
-            let guard = crate::fault::BackendStall::stop(pid)?;
-            Ok(release_when(wait_for_takeover, guard, || work(leader)))
-        }
-        Fault::RowLock => {
-            let blocker = pg
-                .connect()
-                .map_err(|e| harness("connect the row-lock blocker", &e))?;
-            let guard = crate::fault::RowLock::hold(blocker, resource.work_table())?;
-            Ok(release_when(wait_for_takeover, guard, || work(leader)))
-        }
-        Fault::DatabasePause => {
-            let guard = crate::fault::DatabasePause::of(pg)?;
-            let pause = opts.stall;
-            Ok(release_when(
-                move || {
-                    std::thread::sleep(pause);
-                    Ok(())
-                },
-                guard,
-                || work(leader),
-            ))
-        }
-    }
-}
-
-/// Run `f` while another thread waits for `until` and then drops `guard`
-/// (undoing the fault; also if `until` fails or anything panics).
-fn release_when<G: Send, T>(
-    until: impl FnOnce() -> Result<(), RunError> + Send,
-    guard: G,
-    f: impl FnOnce() -> T,
-) -> T {
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            let _ = until();
-            drop(guard);
-        });
-        f()
-    })
-}
-
-/// Wait until a standby has acted this round, or `deadline`.
-fn wait_acted(shared: &(Mutex<Round>, Condvar), deadline: Instant) -> Result<(), RunError> {
-    let (lock, cvar) = shared;
-    let mut round = lock.lock().map_err(|_| poisoned())?;
-    while round.acted.is_none() {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        round = cvar
-            .wait_timeout(round, deadline - now)
-            .map_err(|_| poisoned())?
-            .0;
-    }
-    Ok(())
+    let work = || resource.work(&mut leader.resource, who).is_ok();
+    let worked = if injector.fault() == Fault::DatabasePause {
+        // Everyone stalls: the pause lasts its length, and afterwards the
+        // leader's write and the standbys race.
+        let pause = opts.stall;
+        stall.during(move || std::thread::sleep(pause), work)
+    } else {
+        // The stall ends exactly when a standby acted (or at the deadline).
+        stall.during(
+            || {
+                let _ = wait_until(shared, deadline, |round| round.acted.is_some());
+            },
+            work,
+        )
+    };
+    Ok(worked)
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, RunError> {
     m.lock().map_err(|_| poisoned())
-}
-
-fn connect_url(url: &str) -> Result<Client, RunError> {
-    let config: postgres::Config = url.parse().map_err(|e| harness("parse the URL", &e))?;
-    config
-        .connect(postgres::NoTls)
-        .map_err(|e| harness("connect an actor's resource connection", &e))
 }

@@ -1,62 +1,18 @@
 //! The lease under test, installed in a schema of the harness's own.
 //!
 //! A [`Subject`] is the built-in reference [`Lease`], the built-in fenced
-//! lease ([`crate::fenced::FencedLease`]) or a spec file's statements. It owns the schema it was installed in (and drops only that),
+//! lease ([`crate::lease::FencedLease`]) or a spec file's statements. It
+//! owns the schema it was installed in (and drops only that),
 //! hands out one [`Contender`] per candidate, and performs the harness's own
 //! calls: `reset` (make the lease free) and `age` (make the current tenure
 //! look older without sleeping).
 
-use crate::contender::Contender;
-use crate::holder::HolderId;
-use crate::lease::{Lease, LeaseError};
-use crate::provision::Postgres;
-use crate::schema::{Schema, SchemaError};
-use crate::ttl::Ttl;
+use super::error::{harness, RunError};
+use crate::database::{Postgres, Schema};
+use crate::input::{HolderId, Ttl};
+use crate::lease::{Contender, Lease, LeaseError, ReferenceSql};
 use leasecheck_model::Candidate;
 use std::time::Duration;
-
-/// Why a run could not be done (exit status 2), as opposed to a property
-/// being violated.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The lease could not be reached or installed.
-    #[error(transparent)]
-    Lease(#[from] LeaseError),
-    /// The schema could not be created or dropped.
-    #[error(transparent)]
-    Schema(#[from] SchemaError),
-    /// A spec file is malformed or its statements fail.
-    #[error(transparent)]
-    Spec(#[from] crate::spec::SpecError),
-    /// A fault could not be injected or undone.
-    #[error(transparent)]
-    Fault(#[from] crate::fault::FaultError),
-    /// A harness statement (reset, age, ...) failed.
-    #[error("cannot {what}: {message}")]
-    Harness {
-        /// What the harness was doing.
-        what: &'static str,
-        /// Postgres's message.
-        message: String,
-    },
-    /// The runner's threads could not be started.
-    #[error("cannot start {threads} runner threads: {message}")]
-    Threads {
-        /// How many.
-        threads: usize,
-        /// Why not.
-        message: String,
-    },
-    /// The scenario does not apply to this server or lease (reported `n/a`).
-    #[error("not applicable: {0}")]
-    NotApplicable(String),
-    /// The settings make no sense.
-    #[error("invalid settings: {0}")]
-    Settings(String),
-    /// Interrupted (Ctrl-C).
-    #[error("interrupted")]
-    Interrupted,
-}
 
 enum Kind {
     Reference,
@@ -69,7 +25,7 @@ enum Kind {
 pub struct Subject {
     kind: Kind,
     schema: Schema,
-    url: String,
+    route: postgres::Config,
     ttl: Ttl,
     name: String,
     pooled: bool,
@@ -89,18 +45,18 @@ impl Subject {
         let subject = Subject {
             kind: Kind::Reference,
             schema,
-            url: pg.url().to_string(),
+            route: pg.config(),
             ttl,
             name: "reference (built-in)".to_string(),
             pooled: false,
             skew: None,
         };
-        let mut lease = subject.reference_lease(&subject.url, HolderId::for_process())?;
+        let mut lease = subject.reference_lease(&subject.route, HolderId::for_process())?;
         lease.ensure_table()?;
         Ok(subject)
     }
 
-    /// The built-in fenced lease ([`crate::fenced::FencedLease`]: the
+    /// The built-in fenced lease ([`crate::lease::FencedLease`]: the
     /// reference lease with an epoch column, P8), in a fresh schema of `pg`.
     ///
     /// ```no_run
@@ -114,13 +70,13 @@ impl Subject {
         let subject = Subject {
             kind: Kind::Fenced,
             schema,
-            url: pg.url().to_string(),
+            route: pg.config(),
             ttl,
             name: "fenced lease (built-in: reference + epoch)".to_string(),
             pooled: false,
             skew: None,
         };
-        let mut lease = subject.fenced_lease(&subject.url, HolderId::for_process())?;
+        let mut lease = subject.fenced_lease(&subject.route, HolderId::for_process())?;
         lease.ensure_table()?;
         Ok(subject)
     }
@@ -147,17 +103,17 @@ impl Subject {
             name: format!("{} (spec)", spec.name()),
             kind: Kind::Spec(std::sync::Arc::new(spec)),
             schema,
-            url: pg.url().to_string(),
+            route: pg.config(),
             ttl,
             pooled: false,
             skew: None,
         })
     }
 
-    /// Route every contender through a transaction pooler at `url` (the
+    /// Route every contender through a transaction pooler at `route` (the
     /// harness's own calls stay on the direct connection).
-    pub fn route_via_pooler(mut self, url: &str) -> Subject {
-        self.url = url.to_string();
+    pub fn route_via_pooler(mut self, route: postgres::Config) -> Subject {
+        self.route = route;
         self.pooled = true;
         self
     }
@@ -171,9 +127,9 @@ impl Subject {
         self
     }
 
-    /// The URL contenders connect to (the server's, or a pooler's).
-    pub fn route(&self) -> &str {
-        &self.url
+    /// Where contenders connect (the server, or a pooler in front of it).
+    pub fn route(&self) -> &postgres::Config {
+        &self.route
     }
 
     /// Whether contenders go through a transaction pooler.
@@ -200,26 +156,24 @@ impl Subject {
         }
     }
 
-    fn reference_lease(&self, url: &str, holder: HolderId) -> Result<Lease<'static>, LeaseError> {
-        let table = match self.schema.table("lease_lock") {
-            Ok(t) => t,
-            Err(e) => unreachable!("lease_lock is a valid identifier: {e}"),
-        };
+    fn reference_lease(
+        &self,
+        route: &postgres::Config,
+        holder: HolderId,
+    ) -> Result<Lease<'static>, LeaseError> {
+        let table = self.lease_lock();
         // Prepared statements are a third cheaper per call, but a
         // transaction pooler strands them: only on direct connections.
-        Ok(Lease::connect(url, table, self.ttl, holder)?.prepared(!self.pooled))
+        Ok(Lease::connect_with(route, table, self.ttl, holder)?.prepared(!self.pooled))
     }
 
     fn fenced_lease(
         &self,
-        url: &str,
+        route: &postgres::Config,
         holder: HolderId,
-    ) -> Result<crate::fenced::FencedLease, LeaseError> {
-        let table = match self.schema.table("lease_lock") {
-            Ok(t) => t,
-            Err(e) => unreachable!("lease_lock is a valid identifier: {e}"),
-        };
-        crate::fenced::FencedLease::connect(url, table, self.ttl, holder)
+    ) -> Result<crate::lease::FencedLease, LeaseError> {
+        let table = self.lease_lock();
+        crate::lease::FencedLease::connect_with(route, table, self.ttl, holder)
     }
 
     /// Whether the lease has fencing epochs (P8): the built-in fenced lease,
@@ -250,53 +204,47 @@ impl Subject {
         }
     }
 
-    /// The quoted, qualified name of the reference lease's table.
-    fn table_sql(&self) -> String {
-        format!("{}.\"lease_lock\"", self.schema.name())
+    /// The reference lease's table (`lease_lock` in the subject's schema).
+    fn lease_lock(&self) -> crate::input::TableName {
+        match self.schema.table("lease_lock") {
+            Ok(t) => t,
+            Err(e) => unreachable!("lease_lock is a valid identifier: {e}"),
+        }
     }
 
     /// The lease row's table (`lease_lock` in the subject's schema), for
-    /// faults that lock the row; an error when the subject has no such table.
-    pub fn lease_table(&mut self) -> Result<crate::ident::TableName, RunError> {
-        let table = match self.schema.table("lease_lock") {
-            Ok(t) => t,
-            Err(e) => unreachable!("lease_lock is a valid identifier: {e}"),
-        };
+    /// faults that lock the row; `None` when the lease has no such table.
+    pub fn lease_table(&mut self) -> Result<Option<crate::input::TableName>, RunError> {
+        let table = self.lease_lock();
         let exists: bool = self
             .schema
             .client()
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table.to_string()])
             .and_then(|r| r.try_get(0))
             .map_err(|e| harness("look up the lease table", &e))?;
-        if exists {
-            Ok(table)
-        } else {
-            Err(RunError::NotApplicable(format!(
-                "the row-lock fault locks {table}, which this lease does not have"
-            )))
-        }
+        Ok(exists.then_some(table))
     }
 
     /// The schema the subject lives in.
-    pub fn schema_name(&self) -> &crate::ident::Ident {
+    pub fn schema_name(&self) -> &crate::input::Ident {
         self.schema.name()
     }
 
-    /// A contender for `who`, connected to `url` (the server's own, or a
-    /// proxy's in front of it).
+    /// A contender for `who`, connected to `route` (default: the subject's
+    /// own; a fault may route it through its proxy).
     pub fn contender(
         &self,
         who: Candidate,
-        url: Option<&str>,
+        route: Option<&postgres::Config>,
     ) -> Result<Box<dyn Contender>, RunError> {
-        let url = url.unwrap_or(&self.url);
+        let route = route.unwrap_or(&self.route);
         let holder = HolderId::for_process().derive(&who.to_string());
         match &self.kind {
-            Kind::Reference => Ok(Box::new(self.reference_lease(url, holder)?)),
-            Kind::Fenced => Ok(Box::new(self.fenced_lease(url, holder)?)),
+            Kind::Reference => Ok(Box::new(self.reference_lease(route, holder)?)),
+            Kind::Fenced => Ok(Box::new(self.fenced_lease(route, holder)?)),
             Kind::Spec(spec) => {
-                let mut lease = crate::spec::SpecLease::connect(
-                    url,
+                let mut lease = crate::lease::SpecLease::connect_with(
+                    route,
                     self.schema.name(),
                     spec.clone(),
                     self.ttl,
@@ -312,7 +260,7 @@ impl Subject {
     pub fn reset(&mut self) -> Result<(), RunError> {
         match &self.kind {
             Kind::Reference | Kind::Fenced => {
-                let sql = format!("UPDATE {} SET leader = ''", self.table_sql());
+                let sql = ReferenceSql::new(&self.lease_lock()).reset;
                 self.schema
                     .client()
                     .execute(&sql, &[])
@@ -331,10 +279,7 @@ impl Subject {
     pub fn age(&mut self, by: Duration) -> Result<bool, RunError> {
         match &self.kind {
             Kind::Reference | Kind::Fenced => {
-                let sql = format!(
-                    "UPDATE {} SET acquired_at = acquired_at - make_interval(secs => $1)",
-                    self.table_sql()
-                );
+                let sql = ReferenceSql::new(&self.lease_lock()).age;
                 let secs = by.as_secs_f64();
                 self.schema
                     .client()
@@ -358,18 +303,10 @@ impl Subject {
 fn connect(pg: &Postgres) -> Result<postgres::Client, RunError> {
     pg.connect().map_err(|e| RunError::Harness {
         what: "connect",
-        message: format!("{}: {}", pg.target(), crate::diagnostic::pg_message(&e)),
+        message: format!(
+            "{}: {}",
+            pg.target(),
+            crate::database::diagnostic::pg_message(&e)
+        ),
     })
-}
-
-pub(crate) fn harness(what: &'static str, e: &postgres::Error) -> RunError {
-    RunError::Harness {
-        what,
-        message: crate::diagnostic::pg_message(e),
-    }
-}
-
-/// A runner thread panicked while holding shared state.
-pub(crate) fn poisoned() -> RunError {
-    RunError::Settings("a runner thread panicked".into())
 }

@@ -1,4 +1,5 @@
-//! A loopback TCP proxy the harness owns, to inject a connection stall.
+//! `connection-stall`: a loopback TCP proxy the harness owns, in front of
+//! the server, whose [`Hold`] guard stops every byte both ways.
 //!
 //! [`Proxy::start`] listens on `127.0.0.1:<free port>`. Every client
 //! connection gets one upstream connection and two pump threads, one per
@@ -7,17 +8,17 @@
 //! reads nothing more, so nothing reaches the other side (TCP flow control
 //! holds the rest in the kernel) until [`Proxy::release`]. A renew sent in
 //! time therefore reaches the server late, and its answer reaches the client
-//! late (DESIGN.md section 4, "connection stall").
+//! late.
 //!
 //! Dropping the proxy (or [`Proxy::close`]) releases any hold, stops the
 //! listener, shuts every connection down and joins every thread: a client
 //! blocked on a held connection gets a connection error rather than hanging.
 //!
 //! ```no_run
-//! use leasecheck::proxy::Proxy;
+//! use leasecheck::fault::Proxy;
 //! let pg = leasecheck::Postgres::provision()?;
-//! let proxy = Proxy::in_front_of(pg.url())?;
-//! let mut client = postgres::Client::connect(&proxy.url_for(pg.url())?, postgres::NoTls)?;
+//! let proxy = Proxy::in_front_of(&pg.config())?;
+//! let mut client = proxy.config_for(&pg.config()).connect(postgres::NoTls)?;
 //! {
 //!     let _hold = proxy.hold_guard();
 //!     // a statement sent now reaches the server only when `_hold` drops
@@ -26,8 +27,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::diagnostic::redact;
-use crate::fault::{Fault, FaultError};
+use super::{Fault, FaultError};
+use crate::database::diagnostic::describe;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
@@ -103,7 +104,7 @@ impl Proxy {
     /// Listen on `127.0.0.1:0` and forward every accepted connection to `upstream`.
     ///
     /// ```no_run
-    /// use leasecheck::proxy::Proxy;
+    /// use leasecheck::fault::Proxy;
     /// let proxy = Proxy::start("127.0.0.1:5432".parse()?)?;
     /// println!("connect to {}", proxy.addr());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -145,17 +146,17 @@ impl Proxy {
         })
     }
 
-    /// A proxy in front of the server `url` names (see [`upstream_of`]).
+    /// A proxy in front of the server `config` names (see [`upstream_of`]).
     ///
     /// ```no_run
-    /// use leasecheck::proxy::Proxy;
-    /// let url = "postgres://postgres@127.0.0.1:5432/postgres";
-    /// let proxy = Proxy::in_front_of(url)?;
-    /// let through = proxy.url_for(url)?;
-    /// # Ok::<(), leasecheck::fault::FaultError>(())
+    /// use leasecheck::fault::Proxy;
+    /// let config: postgres::Config = "postgres://postgres@127.0.0.1:5432/postgres".parse()?;
+    /// let proxy = Proxy::in_front_of(&config)?;
+    /// let through = proxy.config_for(&config);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn in_front_of(url: &str) -> Result<Proxy, FaultError> {
-        Proxy::start(upstream_of(url)?)
+    pub fn in_front_of(config: &postgres::Config) -> Result<Proxy, FaultError> {
+        Proxy::start(upstream_of(config)?)
     }
 
     /// The address clients connect to.
@@ -200,7 +201,7 @@ impl Proxy {
     /// releases the proxy.
     ///
     /// ```no_run
-    /// # fn f(proxy: &leasecheck::proxy::Proxy) {
+    /// # fn f(proxy: &leasecheck::fault::Proxy) {
     /// let hold = proxy.hold_guard();
     /// assert!(proxy.is_held());
     /// drop(hold);
@@ -224,55 +225,60 @@ impl Proxy {
         lock(&self.shared.conns).open.len()
     }
 
-    /// `url` rewritten to connect through this proxy: its host, `hostaddr`
-    /// and port are replaced by the proxy's address and everything else
-    /// (user, password, database, other parameters) is kept. Accepts both
-    /// `postgres://` URLs and `key=value` strings.
+    /// `config` pointed at this proxy: the same settings (user, password,
+    /// database, application name, timeouts, TLS mode, ...) with the proxy's
+    /// address as the only host.
     ///
-    /// The proxy forwards to [`Proxy::upstream`] whatever server `url` named:
-    /// passing the URL of the server the proxy fronts is the caller's part.
+    /// The proxy forwards to [`Proxy::upstream`] whatever server `config`
+    /// named: passing the settings of the server the proxy fronts is the
+    /// caller's part.
     ///
     /// ```no_run
-    /// # let proxy = leasecheck::proxy::Proxy::start("127.0.0.1:5432".parse()?)?;
-    /// let url = proxy.url_for("postgres://app:secret@db.internal:5432/app?sslmode=disable")?;
-    /// // postgres://app:secret@127.0.0.1:<proxy port>/app?sslmode=disable
-    /// let kv = proxy.url_for("host=db.internal port=5432 user=app dbname=app")?;
-    /// // user=app dbname=app host=127.0.0.1 port=<proxy port>
+    /// # let proxy = leasecheck::fault::Proxy::start("127.0.0.1:5432".parse()?)?;
+    /// let config: postgres::Config = "postgres://app:secret@db.internal:5432/app".parse()?;
+    /// let through = proxy.config_for(&config);
+    /// assert_eq!(through.get_ports(), [proxy.addr().port()]);
+    /// assert_eq!(through.get_user(), Some("app"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn url_for(&self, url: &str) -> Result<String, FaultError> {
-        let bad = |reason: String| FaultError::Url {
-            fault: FAULT,
-            reason,
-        };
-        url.parse::<postgres::Config>().map_err(|e| {
-            bad(format!(
-                "connection string {} does not parse: {e}",
-                redact(url)
-            ))
-        })?;
-        let rewritten = match url_rest(url) {
-            Some((scheme, rest)) => rewrite_url(scheme, rest, self.addr),
-            None => rewrite_key_value(url, self.addr),
-        };
-        // Check the result with the driver's own parser.
-        let config: postgres::Config = rewritten.parse().map_err(|e| {
-            bad(format!(
-                "rewriting {} for the proxy broke it: {e}",
-                redact(url)
-            ))
-        })?;
-        let host_ok = matches!(config.get_hosts(), [postgres::config::Host::Tcp(h)] if *h == self.addr.ip().to_string());
-        let port_ok = config.get_ports() == [self.addr.port()];
-        if !host_ok || !port_ok || !config.get_hostaddrs().is_empty() {
-            return Err(bad(format!(
-                "cannot point {} at the proxy {}: the rewritten string connects to {}",
-                redact(url),
-                self.addr,
-                redact(&rewritten)
-            )));
+    pub fn config_for(&self, config: &postgres::Config) -> postgres::Config {
+        let mut out = postgres::Config::new();
+        if let Some(user) = config.get_user() {
+            out.user(user);
         }
-        Ok(rewritten)
+        if let Some(password) = config.get_password() {
+            out.password(password);
+        }
+        if let Some(dbname) = config.get_dbname() {
+            out.dbname(dbname);
+        }
+        if let Some(options) = config.get_options() {
+            out.options(options);
+        }
+        if let Some(name) = config.get_application_name() {
+            out.application_name(name);
+        }
+        if let Some(timeout) = config.get_connect_timeout() {
+            out.connect_timeout(*timeout);
+        }
+        if let Some(timeout) = config.get_tcp_user_timeout() {
+            out.tcp_user_timeout(*timeout);
+        }
+        if let Some(interval) = config.get_keepalives_interval() {
+            out.keepalives_interval(interval);
+        }
+        if let Some(retries) = config.get_keepalives_retries() {
+            out.keepalives_retries(retries);
+        }
+        out.ssl_mode(config.get_ssl_mode())
+            .ssl_negotiation(config.get_ssl_negotiation())
+            .keepalives(config.get_keepalives())
+            .keepalives_idle(config.get_keepalives_idle())
+            .target_session_attrs(config.get_target_session_attrs())
+            .channel_binding(config.get_channel_binding())
+            .host(&self.addr.ip().to_string())
+            .port(self.addr.port());
+        out
     }
 
     /// Release any hold, stop listening, shut every connection down and wait
@@ -360,26 +366,22 @@ impl Drop for Hold<'_> {
     }
 }
 
-/// The TCP address of the server a connection string names: its first host
-/// (or `hostaddr`) and port, the first resolved address that accepts a TCP
+/// The TCP address of the server `config` names: its first host (or
+/// `hostaddr`) and port, the first resolved address that accepts a TCP
 /// connection (so `localhost` finds whichever of `::1` and `127.0.0.1` the
 /// server listens on).
 ///
 /// ```no_run
-/// let addr = leasecheck::proxy::upstream_of("postgres://postgres@localhost:5432/postgres")?;
-/// # Ok::<(), leasecheck::fault::FaultError>(())
+/// let config: postgres::Config = "postgres://postgres@localhost:5432/postgres".parse()?;
+/// let addr = leasecheck::fault::upstream_of(&config)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn upstream_of(url: &str) -> Result<SocketAddr, FaultError> {
+pub fn upstream_of(config: &postgres::Config) -> Result<SocketAddr, FaultError> {
     let bad = |reason: String| FaultError::Url {
         fault: FAULT,
         reason,
     };
-    let config: postgres::Config = url.parse().map_err(|e| {
-        bad(format!(
-            "connection string {} does not parse: {e}",
-            redact(url)
-        ))
-    })?;
+    let target = describe(config);
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let candidates: Vec<SocketAddr> =
         match (config.get_hostaddrs().first(), config.get_hosts().first()) {
@@ -390,8 +392,7 @@ pub fn upstream_of(url: &str) -> Result<SocketAddr, FaultError> {
                 .collect(),
             (None, Some(postgres::config::Host::Unix(path))) => {
                 return Err(bad(format!(
-                    "{} is a Unix socket ({}); the proxy only carries TCP",
-                    redact(url),
+                    "{target} is a Unix socket ({}); the proxy only carries TCP",
                     path.display()
                 )))
             }
@@ -408,8 +409,7 @@ pub fn upstream_of(url: &str) -> Result<SocketAddr, FaultError> {
         }
     }
     Err(bad(format!(
-        "no address of {} accepts a TCP connection: {}",
-        redact(url),
+        "no address of {target} accepts a TCP connection: {}",
         if errors.is_empty() {
             "it resolves to nothing".into()
         } else {
@@ -559,120 +559,4 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
     // other pump and both peers see it.
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
-}
-
-/// `(scheme, rest)` of a `postgres://` or `postgresql://` URL.
-fn url_rest(url: &str) -> Option<(&str, &str)> {
-    ["postgres://", "postgresql://"]
-        .into_iter()
-        .find_map(|scheme| url.strip_prefix(scheme).map(|rest| (scheme, rest)))
-}
-
-fn host_port(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-    }
-}
-
-/// Replace the host list of a URL and drop `host`, `hostaddr` and `port`
-/// parameters. Splits the way the driver does: credentials end at the first
-/// `@`, the host list at the next `/` or `?`.
-fn rewrite_url(scheme: &str, rest: &str, proxy: SocketAddr) -> String {
-    let (credentials, after) = match rest.find('@') {
-        Some(at) => rest.split_at(at + 1),
-        None => ("", rest),
-    };
-    let tail = &after[after.find(['/', '?']).unwrap_or(after.len())..];
-    let (path, query) = match tail.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (tail, None),
-    };
-    let kept: Vec<&str> = query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
-            !is_address_key(&percent_decode(key))
-        })
-        .collect();
-    let mut out = format!("{scheme}{credentials}{}{path}", host_port(proxy));
-    if !kept.is_empty() {
-        out.push('?');
-        out.push_str(&kept.join("&"));
-    }
-    out
-}
-
-fn is_address_key(key: &str) -> bool {
-    matches!(key, "host" | "hostaddr" | "port")
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Replace `host`, `hostaddr` and `port` of a `key=value` string, keeping
-/// every other pair exactly as written. Tokenises the way the driver does
-/// (the string is known to parse).
-fn rewrite_key_value(s: &str, proxy: SocketAddr) -> String {
-    let mut kept = Vec::new();
-    let mut chars = s.char_indices().peekable();
-    loop {
-        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        let Some(&(start, _)) = chars.peek() else {
-            break;
-        };
-        while chars
-            .next_if(|(_, c)| !c.is_whitespace() && *c != '=')
-            .is_some()
-        {}
-        let key_end = chars.peek().map_or(s.len(), |&(i, _)| i);
-        let key = &s[start..key_end];
-        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        if chars.next_if(|(_, c)| *c == '=').is_none() {
-            break;
-        }
-        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        if chars.next_if(|(_, c)| *c == '\'').is_some() {
-            while let Some((_, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        chars.next();
-                    }
-                    '\'' => break,
-                    _ => {}
-                }
-            }
-        } else {
-            while let Some((_, c)) = chars.next_if(|(_, c)| !c.is_whitespace()) {
-                if c == '\\' {
-                    chars.next();
-                }
-            }
-        }
-        let end = chars.peek().map_or(s.len(), |&(i, _)| i);
-        if !is_address_key(key) {
-            kept.push(&s[start..end]);
-        }
-    }
-    let address = format!("host={} port={}", proxy.ip(), proxy.port());
-    kept.push(&address);
-    kept.join(" ")
 }

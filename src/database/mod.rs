@@ -1,0 +1,21 @@
+//! Where Postgres comes from and the harness's own places in it: a server
+//! ([`Postgres`]: `DATABASE_URL`, a throwaway local cluster, or a container),
+//! PgBouncer in front of it, the harness's schema per check, and the wording
+//! of the driver's errors.
+//!
+//! Nothing here knows about leases or scenarios; the harness only ever stops
+//! or drops what this module started or created.
+
+mod cluster;
+pub(crate) mod diagnostic;
+mod pooler;
+mod provision;
+mod schema;
+
+pub(crate) use cluster::{as_user, free_port, log_tail, unprivileged_user, wait_until_ready};
+pub use pooler::{Pooler, PoolerError, POOL_SIZE};
+pub use provision::{
+    redact_url, Postgres, ProvisionError, Source, BINDIR_ENV, DATABASE_URL_ENV, DEFAULT_IMAGE,
+    IMAGE_ENV, MAX_CONNECTIONS, SOURCE_ENV,
+};
+pub use schema::{Schema, SchemaError};

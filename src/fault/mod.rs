@@ -1,0 +1,237 @@
+//! The faults that stall a leader, one per file, each applied as a guard
+//! that is always undone, and one dispatch ([`Injector`]) that every
+//! scenario uses to inject them.
+//!
+//! Every fault that changes something outside the harness's own threads is a
+//! guard value: applying it returns the guard, dropping the guard undoes the
+//! fault (also while unwinding from a panic), and `undo(self)` does the same
+//! but reports a failure. Undo is idempotent: a guard undoes at most once.
+//! Every apply and undo is logged at `info`.
+//!
+//! | fault              | guard                          | where it works                         |
+//! |--------------------|--------------------------------|----------------------------------------|
+//! | `client-pause`     | none (the runner stops calling) | anywhere                              |
+//! | `connection-stall` | [`Hold`] | any server reached over TCP            |
+//! | `backend-stall`    | [`BackendStall`]               | a cluster leasecheck runs on this host |
+//! | `row-lock`         | [`RowLock`]                    | anywhere                               |
+//! | `database-pause`   | [`DatabasePause`]              | a local cluster or a container         |
+//!
+//! The fault code never decides what a scenario expects and never records
+//! history; it only signals processes the harness started (checked through
+//! `/proc` before every signal) and only holds rows of the harness's schema.
+//!
+//! [`Fault::applicable`] says whether a fault can be injected into a given
+//! [`Postgres`], and why not.
+//!
+//! ```no_run
+//! use leasecheck::fault::{BackendStall, Fault};
+//! # fn f(pg: &leasecheck::Postgres, leader: &mut postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! Fault::BackendStall.applicable(pg)?;
+//! let stall = BackendStall::stop_backend_of(leader, pg)?;
+//! // ... the leader's next statement hangs; a standby may take over ...
+//! stall.undo()?; // or just drop it
+//! # Ok(()) }
+//! ```
+
+mod backend_stall;
+mod client_pause;
+mod database_pause;
+mod error;
+mod injection;
+mod process;
+mod proxy;
+mod row_lock;
+
+pub use backend_stall::BackendStall;
+pub use client_pause::ClientPause;
+pub use database_pause::DatabasePause;
+pub use error::{FaultError, UnknownFault};
+pub use injection::{Injector, Stall};
+pub use proxy::{upstream_of, Hold, Proxy};
+pub use row_lock::RowLock;
+
+use crate::database::Postgres;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use std::fmt;
+use std::str::FromStr;
+
+/// A fault the harness can inject into a leader.
+///
+/// Names are kebab-case for the command line:
+///
+/// ```
+/// use leasecheck::fault::Fault;
+/// let fault: Fault = "backend-stall".parse().unwrap();
+/// assert_eq!(fault, Fault::BackendStall);
+/// assert_eq!(fault.to_string(), "backend-stall");
+/// assert!("gc-pause".parse::<Fault>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The leader's own thread stops calling (a GC pause, a stop-the-world).
+    ///
+    /// Needs no action outside the runner: the runner's leader thread simply
+    /// makes no call for the length of the pause. Its connection and backend
+    /// stay idle and healthy, so a renew sent after the pause reaches the
+    /// server at once.
+    ClientPause,
+    /// A loopback TCP proxy in the harness holds the bytes of the leader's
+    /// connection, so a renew sent in time arrives late (see
+    /// [`crate::fault::proxy::Proxy::hold_guard`]).
+    ConnectionStall,
+    /// The leader's own backend process is stopped with `SIGSTOP` (see
+    /// [`BackendStall`]); its statements wait in the socket until `SIGCONT`.
+    BackendStall,
+    /// Another session holds the lease row locked (`SELECT ... FOR UPDATE` in
+    /// an open transaction), so the holder's renew waits, and so does every
+    /// takeover of a free or stale lease (see [`RowLock`]).
+    RowLock,
+    /// The whole database stops: every process of a local cluster gets
+    /// `SIGSTOP`, or the container is paused (see [`DatabasePause`]).
+    DatabasePause,
+}
+
+impl Fault {
+    /// Every fault, in a fixed order.
+    pub const ALL: [Fault; 5] = [
+        Fault::ClientPause,
+        Fault::ConnectionStall,
+        Fault::BackendStall,
+        Fault::RowLock,
+        Fault::DatabasePause,
+    ];
+
+    /// The kebab-case name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::ClientPause => "client-pause",
+            Fault::ConnectionStall => "connection-stall",
+            Fault::BackendStall => "backend-stall",
+            Fault::RowLock => "row-lock",
+            Fault::DatabasePause => "database-pause",
+        }
+    }
+
+    /// One line saying what the fault does.
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// for fault in Fault::ALL {
+    ///     println!("{fault:18} {}", fault.description());
+    /// }
+    /// ```
+    pub fn description(self) -> &'static str {
+        match self {
+            Fault::ClientPause => "the leader's thread stops calling (a GC pause, a stop-the-world)",
+            Fault::ConnectionStall => {
+                "a loopback proxy holds the leader's connection, so a renew sent in time arrives late"
+            }
+            Fault::BackendStall => "the leader's own backend process is stopped with SIGSTOP",
+            Fault::RowLock => {
+                "another session holds the lease row FOR UPDATE: the holder's renew waits, and so does any takeover"
+            }
+            Fault::DatabasePause => {
+                "every process of the cluster is stopped with SIGSTOP, or its container is paused"
+            }
+        }
+    }
+
+    /// Whether this fault can be injected into `pg`, and if not, why.
+    ///
+    /// - `client-pause` and `row-lock` work against any server.
+    /// - `connection-stall` needs a TCP connection (not a Unix socket).
+    /// - `backend-stall` needs a cluster leasecheck runs on this host
+    ///   ([`Postgres::postmaster_pid`]) and permission to signal it: a
+    ///   container's `pg_backend_pid()` is a pid of the container's namespace,
+    ///   and a `DATABASE_URL` server may be on another host or another user's.
+    /// - `database-pause` needs a local cluster (signals) or a container
+    ///   (`docker pause`); a `DATABASE_URL` server is never paused.
+    ///
+    /// ```no_run
+    /// use leasecheck::fault::Fault;
+    /// let pg = leasecheck::Postgres::provision()?;
+    /// for fault in Fault::ALL {
+    ///     if let Err(why) = fault.applicable(&pg) {
+    ///         eprintln!("skipping {fault}: {why}");
+    ///     }
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn applicable(self, pg: &Postgres) -> Result<(), String> {
+        match self {
+            Fault::ClientPause | Fault::RowLock => Ok(()),
+            Fault::ConnectionStall => {
+                let config: postgres::Config = pg
+                    .url()
+                    .parse()
+                    .map_err(|e| format!("the URL of {} does not parse: {e}", pg.target()))?;
+                match config.get_hosts().first() {
+                    Some(postgres::config::Host::Unix(path)) => Err(format!(
+                        "{} is reached over the Unix socket {}, and the proxy only carries TCP",
+                        pg.target(),
+                        path.display()
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            Fault::BackendStall => match (pg.postmaster_pid(), pg.container_id()) {
+                (Some(pid), _) => can_signal(pid),
+                (None, Some(id)) => Err(format!(
+                    "the server runs in container {id}: pg_backend_pid() names a process of the \
+                     container's pid namespace, not of this host (use database-pause)"
+                )),
+                (None, None) => Err(not_ours(pg)),
+            },
+            Fault::DatabasePause => match (pg.postmaster_pid(), pg.container_id()) {
+                (Some(pid), _) => can_signal(pid),
+                (None, Some(_)) => match find_in_path("docker") {
+                    true => Ok(()),
+                    false => Err("the server runs in a container but there is no `docker` on PATH to pause it".into()),
+                },
+                (None, None) => Err(not_ours(pg)),
+            },
+        }
+    }
+}
+
+fn not_ours(pg: &Postgres) -> String {
+    format!(
+        "the server at {} comes from {}: leasecheck does not run it, so it never stops its \
+         processes (they may be on another host or another user's); use LEASECHECK_POSTGRES=local \
+         or container",
+        pg.target(),
+        pg.source()
+    )
+}
+
+fn can_signal(postmaster: u32) -> Result<(), String> {
+    let pid = i32::try_from(postmaster)
+        .map_err(|_| format!("postmaster pid {postmaster} is out of range"))?;
+    kill(Pid::from_raw(pid), None)
+        .map_err(|e| format!("cannot signal the postmaster (pid {pid}) of the local cluster: {e}"))
+}
+
+fn find_in_path(program: &str) -> bool {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|dir| dir.join(program).is_file())
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+
+    fn from_str(s: &str) -> Result<Fault, UnknownFault> {
+        Fault::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownFault {
+                given: s.to_string(),
+            })
+    }
+}

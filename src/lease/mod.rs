@@ -1,0 +1,24 @@
+//! The leases leasecheck runs, behind one trait ([`Contender`]): the
+//! reference lease, the fenced lease (the reference plus an epoch), and a
+//! spec file's statements ([`SpecLease`]); the owned, self-healing
+//! connection they share; the reference SQL, written once; and
+//! [`LeaseError`].
+//!
+//! A lease never reads the harness's clock, never records history and never
+//! injects a fault: it performs one operation when asked and says whether it
+//! took effect.
+
+mod connection;
+mod contender;
+mod error;
+mod fenced;
+mod reference;
+mod spec;
+mod sql;
+
+pub use contender::Contender;
+pub use error::{LeaseError, SpecSite};
+pub use fenced::{FencedLease, Tenure};
+pub use reference::Lease;
+pub use spec::SpecLease;
+pub use sql::{ReferenceSql, WRITTEN};
