@@ -41,6 +41,7 @@
 use criterion::{black_box, BenchmarkId, Criterion, SamplingMode};
 use hdrhistogram::Histogram;
 use leasecheck::fault::Fault;
+use leasecheck::lease::ReferenceSql;
 use leasecheck::model::history::Call;
 use leasecheck::model::{Candidate, Op};
 use leasecheck::scenario::race::{self as stress, RaceOptions};
@@ -64,28 +65,6 @@ const TAKEOVERS: [(u64, u64); 3] = [(100, 10), (250, 50), (500, 100)];
 const RECORDED_RACE: usize = 8;
 /// Rounds of each battery of the recording bench.
 const RECORDED_ROUNDS: usize = 40;
-
-// The reference lease's statements, as in src/lease.rs, for the one-round-trip
-// variants; `{t}` is the table.
-const WRITTEN: &str = "(extract(epoch FROM acquired_at) * 1000000)::int8";
-
-fn try_acquire_sql(t: &TableName) -> String {
-    format!(
-        "UPDATE {t} SET leader = $1, acquired_at = now()
-          WHERE id = 1 AND (leader = '' OR acquired_at < now() - make_interval(secs => $2))
-          RETURNING {WRITTEN}"
-    )
-}
-
-fn renew_sql(t: &TableName) -> String {
-    format!("UPDATE {t} SET acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING {WRITTEN}")
-}
-
-fn release_sql(t: &TableName) -> String {
-    format!(
-        "UPDATE {t} SET leader = '', acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING {WRITTEN}"
-    )
-}
 
 /// The floor: a bare single-row `UPDATE` of the lease row.
 fn bare_update_sql(t: &TableName) -> String {
@@ -287,9 +266,9 @@ impl Solo {
         Solo {
             select_1: prepare("SELECT 1"),
             update: prepare(&bare_update_sql(&table)),
-            acquire: prepare(&try_acquire_sql(&table)),
-            renew: prepare(&renew_sql(&table)),
-            release: prepare(&release_sql(&table)),
+            acquire: prepare(&ReferenceSql::new(&table).try_acquire),
+            renew: prepare(&ReferenceSql::new(&table).renew),
+            release: prepare(&ReferenceSql::new(&table).release),
             update_sql: bare_update_sql(&table),
             holder: holder.as_str().to_string(),
             lease,
@@ -602,7 +581,7 @@ impl Arena {
             ))
             .expect("create the upsert lease");
         let reset = match kind {
-            Kind::Lease | Kind::LeasePrepared => Some(format!("UPDATE {lease} SET leader = ''")),
+            Kind::Lease | Kind::LeasePrepared => Some(ReferenceSql::new(&lease).reset),
             Kind::Upsert => Some(format!("UPDATE {upsert} SET expires_at = '-infinity'")),
             Kind::Update | Kind::Advisory => None,
         }
@@ -619,7 +598,7 @@ impl Arena {
                 }
                 let mut client = pg.connect().expect("connect a candidate");
                 let (sql, unlock) = match kind {
-                    Kind::LeasePrepared => (try_acquire_sql(&lease), None),
+                    Kind::LeasePrepared => (ReferenceSql::new(&lease).try_acquire, None),
                     Kind::Update => (bare_update_sql(&lease), None),
                     Kind::Advisory => (
                         "SELECT pg_try_advisory_lock($1)".to_string(),

@@ -361,7 +361,7 @@ def main():
         )
     md.append(
         "Alternatives on the same setup: a session `pg_try_advisory_lock` (the winner unlocks, "
-        "untimed, after the round; not safe behind a transaction pooler, see DESIGN.md) and an "
+        "untimed, after the round; not safe behind a transaction pooler) and an "
         "`INSERT ... ON CONFLICT (name) DO UPDATE ... WHERE expires_at < now()` lease with an "
         "expiry column (made expired, untimed, before each round). \"bad rounds\" counts rounds "
         "of the reference lease without exactly one winner (must be 0).\n"

@@ -26,6 +26,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The reply of an operation that returns the server time it wrote
+    /// (`None`: it did not take effect).
+    pub fn written(server_time: Option<Time>) -> Reply {
+        Reply {
+            took_effect: server_time.is_some(),
+            server_time,
+        }
+    }
+
     /// A harness call (reset, age) that took effect; it reports no server time.
     pub const DONE: Reply = Reply {
         took_effect: true,

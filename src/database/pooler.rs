@@ -36,7 +36,7 @@ impl Pooler {
     ///
     /// ```no_run
     /// let pg = leasecheck::Postgres::provision()?;
-    /// let pooler = leasecheck::pooler::Pooler::start(&pg)?;
+    /// let pooler = leasecheck::database::Pooler::start(&pg)?;
     /// let url = pooler.url();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -66,12 +66,7 @@ impl BackendStall {
     /// ```
     pub fn stop_backend_of(client: &mut Client, pg: &Postgres) -> Result<BackendStall, FaultError> {
         const FAULT: Fault = Fault::BackendStall;
-        FAULT
-            .applicable(pg)
-            .map_err(|reason| FaultError::NotApplicable {
-                fault: FAULT,
-                reason,
-            })?;
+        FAULT.check_applicable(pg)?;
         let Some(postmaster) = pg.postmaster_pid() else {
             unreachable!("applicable() checked that there is a postmaster")
         };

@@ -51,12 +51,7 @@ impl DatabasePause {
     /// ```
     pub fn of(pg: &Postgres) -> Result<DatabasePause, FaultError> {
         const FAULT: Fault = Fault::DatabasePause;
-        FAULT
-            .applicable(pg)
-            .map_err(|reason| FaultError::NotApplicable {
-                fault: FAULT,
-                reason,
-            })?;
+        FAULT.check_applicable(pg)?;
         match (pg.postmaster_pid(), pg.container_id()) {
             (Some(pid), _) => DatabasePause::local(pid),
             (None, Some(id)) => DatabasePause::container(id),

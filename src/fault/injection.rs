@@ -64,7 +64,7 @@ impl<'p> Injector<'p> {
         row: Option<TableName>,
     ) -> Result<Injector<'p>, FaultError> {
         let not_applicable = |reason: String| FaultError::NotApplicable { fault, reason };
-        fault.applicable(pg).map_err(not_applicable)?;
+        fault.check_applicable(pg)?;
         match fault {
             Fault::BackendStall if pooled => {
                 return Err(not_applicable(

@@ -159,6 +159,19 @@ impl Fault {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn applicable(self, pg: &Postgres) -> Result<(), String> {
+        self.why_not(pg)
+    }
+
+    /// [`Fault::applicable`] as a [`FaultError::NotApplicable`].
+    pub fn check_applicable(self, pg: &Postgres) -> Result<(), FaultError> {
+        self.why_not(pg)
+            .map_err(|reason| FaultError::NotApplicable {
+                fault: self,
+                reason,
+            })
+    }
+
+    fn why_not(self, pg: &Postgres) -> Result<(), String> {
         match self {
             Fault::ClientPause | Fault::RowLock => Ok(()),
             Fault::ConnectionStall => {

@@ -6,6 +6,13 @@ use super::error::LeaseError;
 use crate::database::diagnostic::{describe, pg_message, redact};
 use postgres::{Client, NoTls};
 
+/// The process id of the backend serving `client`.
+pub(crate) fn backend_pid(client: &mut Client) -> Result<i32, postgres::Error> {
+    client
+        .query_typed_one("SELECT pg_backend_pid()", &[])?
+        .try_get(0)
+}
+
 /// An owned, self-healing connection.
 pub(crate) struct Reconnecting {
     config: Box<postgres::Config>,

@@ -25,15 +25,11 @@ pub trait Contender: Send {
 
 impl Contender for Lease<'static> {
     fn call(&mut self, op: Op) -> Result<Reply, LeaseError> {
-        let written = match op {
+        Ok(Reply::written(match op {
             Op::TryAcquire => self.try_acquire()?,
             Op::Renew => self.renew()?,
             Op::Release => self.release()?,
-        };
-        Ok(Reply {
-            took_effect: written.is_some(),
-            server_time: written,
-        })
+        }))
     }
 
     fn backend_pid(&mut self) -> Result<i32, LeaseError> {
@@ -47,15 +43,11 @@ impl Contender for Lease<'static> {
 
 impl Contender for FencedLease {
     fn call(&mut self, op: Op) -> Result<Reply, LeaseError> {
-        let written = match op {
+        Ok(Reply::written(match op {
             Op::TryAcquire => self.try_acquire()?.map(|t| t.since),
             Op::Renew => self.renew()?,
             Op::Release => self.release()?,
-        };
-        Ok(Reply {
-            took_effect: written.is_some(),
-            server_time: written,
-        })
+        }))
     }
 
     fn backend_pid(&mut self) -> Result<i32, LeaseError> {

@@ -1,4 +1,4 @@
-//! The fenced lease (DESIGN.md P8, beyond the reference): the reference lease
+//! The fenced lease (P8, beyond the reference): the reference lease
 //! plus an `epoch` column, and the protected resource that fences with it.
 //!
 //! # Why
@@ -6,7 +6,7 @@
 //! The reference lease cannot stop a leader that is still *acting* after it
 //! was deposed: it learns at its next renew, and a pause between its last
 //! check and its write (a GC pause, a slow query) can outlast the TTL while a
-//! standby takes over and acts (DESIGN.md section 2a; `leasecheck zombie`
+//! standby takes over and acts (the zombie leader; `leasecheck zombie`
 //! shows it). Fencing moves the last check into the write itself.
 //!
 //! # The lease
@@ -46,7 +46,7 @@
 //! however late it arrives; an unfenced write (a lease without epochs) is
 //! the same statement without the condition.
 
-use super::connection::Reconnecting;
+use super::connection::{backend_pid, Reconnecting};
 use super::error::LeaseError;
 use super::sql::ReferenceSql;
 use crate::input::{HolderId, TableName, Ttl};
@@ -66,7 +66,7 @@ pub struct Tenure {
 /// A handle on one fenced lease row for one holder (see the module docs).
 ///
 /// ```no_run
-/// use leasecheck::fenced::FencedLease;
+/// use leasecheck::lease::FencedLease;
 /// use leasecheck::{HolderId, TableName, Ttl};
 /// let mut lease = FencedLease::connect(
 ///     "postgres://postgres@127.0.0.1:5432/postgres",
@@ -197,10 +197,7 @@ impl FencedLease {
 
     /// The process id of the backend serving this lease's connection.
     pub fn backend_pid(&mut self) -> Result<i32, LeaseError> {
-        self.run("pg_backend_pid", |c| {
-            c.query_typed_one("SELECT pg_backend_pid()", &[])?
-                .try_get(0)
-        })
+        self.run("pg_backend_pid", backend_pid)
     }
 
     /// The holder id this lease acts for.

@@ -37,7 +37,7 @@
 //! closed or replaced: after an error the lease keeps returning errors until
 //! the caller fixes the connection.
 
-use super::connection::Reconnecting;
+use super::connection::{backend_pid, Reconnecting};
 use super::error::LeaseError;
 use super::sql::ReferenceSql;
 use crate::input::{HolderId, TableName, Ttl};
@@ -304,10 +304,7 @@ impl<'c> Lease<'c> {
     /// # Ok(()) }
     /// ```
     pub fn backend_pid(&mut self) -> Result<i32, LeaseError> {
-        self.run("pg_backend_pid", |c| {
-            c.query_typed_one("SELECT pg_backend_pid()", &[])?
-                .try_get(0)
-        })
+        self.run("pg_backend_pid", backend_pid)
     }
 
     /// The holder id this lease acts for.

@@ -6,7 +6,7 @@
 //! transaction pooler. Success is read from the rows returned, never from a
 //! count of affected rows.
 
-use super::connection::Reconnecting;
+use super::connection::{backend_pid, Reconnecting};
 use super::error::LeaseError;
 use crate::input::{HolderId, Ident, Ttl};
 use crate::spec::{field_name, set_local, Spec};
@@ -173,7 +173,7 @@ impl SpecLease {
     /// microseconds; positive is ahead of the wall clock.
     ///
     /// ```no_run
-    /// # fn f(lease: &mut leasecheck::spec::SpecLease) {
+    /// # fn f(lease: &mut leasecheck::lease::SpecLease) {
     /// lease.set_skew(3_600_000_000); // one hour ahead
     /// # }
     /// ```
@@ -184,7 +184,7 @@ impl SpecLease {
     /// The clock skew in microseconds (positive is ahead).
     ///
     /// ```no_run
-    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// # fn f(lease: &leasecheck::lease::SpecLease) {
     /// println!("clock skew {} us", lease.skew());
     /// # }
     /// ```
@@ -195,7 +195,7 @@ impl SpecLease {
     /// This candidate's clock: the wall clock shifted by the skew.
     ///
     /// ```no_run
-    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// # fn f(lease: &leasecheck::lease::SpecLease) {
     /// let now = lease.clock();
     /// # }
     /// ```
@@ -213,7 +213,7 @@ impl SpecLease {
     /// Take the lease if the spec's `try_acquire` succeeds.
     ///
     /// ```no_run
-    /// # fn f(lease: &mut leasecheck::spec::SpecLease) -> Result<(), leasecheck::LeaseError> {
+    /// # fn f(lease: &mut leasecheck::lease::SpecLease) -> Result<(), leasecheck::LeaseError> {
     /// if lease.try_acquire()? {
     ///     println!("{} leads", lease.holder());
     /// }
@@ -226,7 +226,7 @@ impl SpecLease {
     /// Extend this holder's tenure; `false` means "not the leader any more".
     ///
     /// ```no_run
-    /// # fn f(lease: &mut leasecheck::spec::SpecLease) -> Result<(), leasecheck::LeaseError> {
+    /// # fn f(lease: &mut leasecheck::lease::SpecLease) -> Result<(), leasecheck::LeaseError> {
     /// if !lease.renew()? {
     ///     // deposed: stop acting now
     /// }
@@ -239,7 +239,7 @@ impl SpecLease {
     /// Give the lease up; `false` if the spec's `release` did not succeed.
     ///
     /// ```no_run
-    /// # fn f(lease: &mut leasecheck::spec::SpecLease) -> Result<(), leasecheck::LeaseError> {
+    /// # fn f(lease: &mut leasecheck::lease::SpecLease) -> Result<(), leasecheck::LeaseError> {
     /// lease.release()?;
     /// # Ok(()) }
     /// ```
@@ -251,7 +251,7 @@ impl SpecLease {
     /// did not take effect, `Err` the outcome is unknown.
     ///
     /// ```no_run
-    /// # fn f(lease: &mut leasecheck::spec::SpecLease) -> Result<(), leasecheck::LeaseError> {
+    /// # fn f(lease: &mut leasecheck::lease::SpecLease) -> Result<(), leasecheck::LeaseError> {
     /// use leasecheck::model::Op;
     /// for op in Op::ALL {
     ///     println!("{op}: {}", lease.call(op)?);
@@ -319,7 +319,7 @@ impl SpecLease {
     /// before any, after an error from `try_acquire`, or without `epoch`.
     ///
     /// ```no_run
-    /// # fn f(lease: &mut leasecheck::spec::SpecLease) -> Result<(), leasecheck::LeaseError> {
+    /// # fn f(lease: &mut leasecheck::lease::SpecLease) -> Result<(), leasecheck::LeaseError> {
     /// if lease.try_acquire()? {
     ///     println!("leading in epoch {:?}", lease.epoch());
     /// }
@@ -333,22 +333,18 @@ impl SpecLease {
     /// (through a pooler, of the backend serving this one statement).
     ///
     /// ```no_run
-    /// # fn f(lease: &mut leasecheck::spec::SpecLease) -> Result<(), leasecheck::LeaseError> {
+    /// # fn f(lease: &mut leasecheck::lease::SpecLease) -> Result<(), leasecheck::LeaseError> {
     /// let pid = lease.backend_pid()?;
     /// # Ok(()) }
     /// ```
     pub fn backend_pid(&mut self) -> Result<i32, LeaseError> {
-        self.run("backend_pid", |client| {
-            client
-                .query_typed_one("SELECT pg_backend_pid()", &[])
-                .and_then(|row| row.try_get(0))
-        })
+        self.run("backend_pid", backend_pid)
     }
 
     /// The holder id this lease acts for.
     ///
     /// ```no_run
-    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// # fn f(lease: &leasecheck::lease::SpecLease) {
     /// println!("acting for {}", lease.holder());
     /// # }
     /// ```
@@ -359,7 +355,7 @@ impl SpecLease {
     /// The TTL bound to `$2`.
     ///
     /// ```no_run
-    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// # fn f(lease: &leasecheck::lease::SpecLease) {
     /// let renew_every = lease.ttl().as_duration() / 3;
     /// # }
     /// ```
@@ -370,7 +366,7 @@ impl SpecLease {
     /// The spec.
     ///
     /// ```no_run
-    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// # fn f(lease: &leasecheck::lease::SpecLease) {
     /// println!("running {}", lease.spec().name());
     /// # }
     /// ```
@@ -381,7 +377,7 @@ impl SpecLease {
     /// The schema the spec runs in.
     ///
     /// ```no_run
-    /// # fn f(lease: &leasecheck::spec::SpecLease) {
+    /// # fn f(lease: &leasecheck::lease::SpecLease) {
     /// println!("in schema {}", lease.schema());
     /// # }
     /// ```

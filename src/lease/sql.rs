@@ -1,9 +1,9 @@
 //! The reference lease's SQL, written once: the table, the seed row, the
 //! three operations, and the harness's `reset` and `age`. The built-in
 //! reference lease, the fenced lease (the same with an `epoch` column), the
-//! harness and the benchmarks all take their statements from here; the
-//! spec-file version (`specs/reference.toml`) is checked against it by the
-//! test suite.
+//! harness and the benchmarks all take their statements from here (the
+//! spec-file version, `specs/reference.toml`, is a user-facing example of the
+//! same lease, and the test suite runs both through the same scenarios).
 //!
 //! This module only builds text from validated identifiers: it never runs a
 //! statement and never pastes a value into SQL (values are always bound:

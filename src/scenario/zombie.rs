@@ -1,4 +1,4 @@
-//! The zombie runner (DESIGN.md section 2a, P8): a leader whose work outlasts
+//! The zombie runner (P8): a leader whose work outlasts
 //! its lease.
 //!
 //! The lease's real consumer renews once per tick, *before* its work. Each

@@ -244,7 +244,7 @@ impl Spec {
         Spec::parse(&text, &origin)
     }
 
-    /// The built-in reference lease (DESIGN.md section 1) as a spec.
+    /// The built-in reference lease as a spec.
     ///
     /// ```no_run
     /// let spec = leasecheck::spec::Spec::reference();

@@ -1,4 +1,4 @@
-//! Faults that stall a leader (DESIGN.md section 4): each stalls what it
+//! Faults that stall a leader: each stalls what it
 //! should while applied, and is always undone, by its guard's drop too.
 //!
 //! "Does not complete while the fault is applied" is shown by a call on its

@@ -1,5 +1,5 @@
 //! Lease spec files: static validation, installation against real Postgres,
-//! and the spec lease's operation semantics (LEASE_SPEC.md).
+//! and the spec lease's operation semantics (README, "Spec files").
 
 use crate::support::{db, Db};
 use leasecheck::lease::SpecLease;

@@ -1,4 +1,4 @@
-//! Zombie leaders (DESIGN.md 2a, P8): a leader whose work outlasts its lease
+//! Zombie leaders (P8): a leader whose work outlasts its lease
 //! writes after a standby took over and acted. Without fencing the stale
 //! write is accepted and the checker shows it; with fencing it is refused,
 //! under every fault, round after round.
