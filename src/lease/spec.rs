@@ -79,7 +79,8 @@ fn is_definite_failure(e: &postgres::Error) -> bool {
 /// unknown") and discards the connection.
 ///
 /// ```no_run
-/// use leasecheck::spec::{Spec, SpecLease};
+/// use leasecheck::lease::SpecLease;
+/// use leasecheck::spec::Spec;
 /// use leasecheck::{HolderId, Ident, Ttl};
 /// use std::sync::Arc;
 /// let spec = Arc::new(Spec::reference());
