@@ -1,11 +1,11 @@
-//! Fencing (DESIGN.md P8): epochs that grow with every tenure, and a
+//! Fencing (P8, no stale action): epochs that grow with every tenure, and a
 //! resource that refuses a write from an older tenure than one it accepted.
 //!
 //! A lease alone cannot stop a deposed leader that is still *acting*: it
 //! learns that it was deposed only at its next renew, and a pause between its
 //! last check and its write (a GC pause, a slow query) can outlast the lease
-//! (DESIGN.md section 2a, the "zombie leader"). Fencing moves the check to the
-//! resource: every new tenure gets a strictly larger epoch
+//! (the "zombie leader"). Fencing moves the check to the resource: every new
+//! tenure gets a strictly larger epoch
 //! ([`Lease::try_acquire_fenced`](crate::Lease::try_acquire_fenced)), the
 //! holder sends its epoch with every write, and the resource remembers the
 //! highest epoch it accepted and refuses lower ones *in the same step as the
@@ -19,6 +19,9 @@
 //! - [`AtomicFencedLease`]: a concurrent lease that carries the epoch in its
 //!   word, with renew and release scoped to the holder's epoch, checked by
 //!   loom against [`Lease`](crate::Lease).
+//!
+//! Nothing here reads a clock (the lease is given its `now`), and a fence
+//! never accepts an epoch lower than one it accepted.
 
 use crate::lease::{Candidate, LeaseState};
 use crate::sync::atomic::{AtomicU64, Ordering};

@@ -7,6 +7,10 @@
 //! statement, which Postgres takes at transaction start) normally falls
 //! between them.
 //!
+//! This module only records and stores what was observed: it never judges a
+//! history (that is [`check`](crate::check)'s job) and never reorders its
+//! events.
+//!
 //! # JSON lines
 //!
 //! [`History::write_jsonl`] and [`History::read_jsonl`] store a history as
@@ -37,7 +41,7 @@
 //! ## Actions
 //!
 //! An `"action"` line is a leader's write to the resource its leadership
-//! protects (DESIGN.md section 2a and P8), by `candidate` (the actor), with
+//! protects (P8: a deposed leader must not write), by `candidate` (the actor), with
 //! two optional fields: `epoch`, the fencing epoch of the tenure the actor
 //! acted for (its lease's, when the lease has one), and `seq`, the position
 //! of the write in the resource's own order of accepted writes (1, 2, ...),

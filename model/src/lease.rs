@@ -6,7 +6,8 @@
 //! the time `acquired_at` of the last acquire, renew or release, and an
 //! `epoch` that grows by one with every successful `try_acquire` (a new
 //! tenure; renew does not change it). The rules are exactly those of the
-//! reference SQL in DESIGN.md section 1:
+//! reference lease, one conditional `UPDATE` per operation judged by the
+//! server's `now()`:
 //!
 //! - a lease is *stale* at `now` iff `acquired_at < now - ttl`, i.e. strictly
 //!   older than the TTL; a lease exactly `ttl` old is still fresh;

@@ -1,4 +1,5 @@
-//! The leader-side trust window (DESIGN.md section 2a).
+//! The leader-side trust window: how long a leader may go on acting, on its
+//! own clock, after its last successful acquire or renew.
 //!
 //! A leader cannot see the lease row while it works, so it must decide on its
 //! own clock how long it may go on acting. The only safe bound it knows is the

@@ -258,7 +258,7 @@ fn p1_p7_reject_two_winners_on_a_free_lease() {
     assert!(p7.window.contains(&2) && p7.window.contains(&5), "{p7:#?}");
     assert!(p7.window.len() <= 4, "{p7:#?}");
     assert!(p7.message.contains("fresh"), "{}", p7.message);
-    let table = timeline(&h, &p7.window);
+    let table = timeline(&h, &p7.window).to_string();
     assert!(table.contains("c2") && table.contains("c5"), "{table}");
 }
 
@@ -1027,7 +1027,7 @@ fn zombie_write_after_a_takeover_is_an_action_outside_its_tenure_and_an_overlap_
     // the timeline shows the confirmation, the takeover, the new leader's
     // write, the stale write and the renew where c1 learns
     assert_eq!(outside.window, vec![2, 4, 5, 6, 7]);
-    let table = timeline(&h, &outside.window);
+    let table = timeline(&h, &outside.window).to_string();
     assert!(table.contains("act epoch=1 seq=4"), "{table}");
     let stale_row = table.lines().find(|l| l.contains("#6")).expect("row #6");
     assert!(
@@ -1056,7 +1056,7 @@ fn fenced_zombie_write_refused_by_the_resource_is_not_a_stale_write() {
     assert!(v.violations.is_empty(), "{v:#?}");
     assert_eq!((v.accepted, v.refused), (3, 1));
     assert_pass(&h);
-    let table = timeline(&h, &[6]);
+    let table = timeline(&h, &[6]).to_string();
     assert!(table.contains("refused"), "{table}");
 }
 

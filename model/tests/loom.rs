@@ -1,9 +1,11 @@
 #![cfg(loom)]
-//! Exhaustive loom checks of [`AtomicLease`] (DESIGN.md section 2: P1, P2,
-//! P4, P5, P7), and a check that loom catches a check-then-act lease; and of
-//! fencing (P8): [`AtomicFencedLease`]'s epochs strictly increase across
-//! tenures, and [`AtomicFence`] never accepts an older tenure's write after a
-//! newer one's, also when a zombie leader races the takeover.
+//! Exhaustive loom checks of [`AtomicLease`] (P1 exactly one winner, P2 no
+//! early takeover, P4 deposed leader learns, P5 release frees at once, P7
+//! linearizable against the model), and a check that loom catches a
+//! check-then-act lease; and of fencing (P8): [`AtomicFencedLease`]'s
+//! epochs strictly increase across tenures, and [`AtomicFence`] never
+//! accepts an older tenure's write after a newer one's, also when a zombie
+//! leader races the takeover.
 //!
 //! Run (CI uses `LOOM_MAX_PREEMPTIONS=2`):
 //!
@@ -592,10 +594,10 @@ fn a_fence_never_accepts_a_deposed_leaders_write_after_a_newer_tenures_write() {
 
 #[test]
 fn a_zombie_write_racing_a_takeover_and_the_new_leaders_write_never_lands_after_it() {
-    // The zombie of DESIGN.md 2a on the in-memory lease: OLD won epoch 1 and
-    // checked in time, then slept; B takes the stale lease over and writes
-    // with its epoch; OLD wakes and writes with epoch 1. Whatever the
-    // interleaving, OLD's write is accepted only before B's.
+    // A zombie leader on the in-memory lease: OLD won epoch 1 and checked
+    // in time, then slept; B takes the stale lease over and writes with its
+    // epoch; OLD wakes and writes with epoch 1. Whatever the interleaving,
+    // OLD's write is accepted only before B's.
     let zombie_first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let zombie_refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (first, refused) = (zombie_first.clone(), zombie_refused.clone());

@@ -2,11 +2,11 @@
 //! Property tests of the pure [`Lease`] against an independent oracle, and of
 //! [`AtomicLease`] against [`Lease`].
 //!
-//! The oracle is written from DESIGN.md section 2, not from `lease.rs`: it
-//! tracks tenures (who won when, when they last refreshed) and the claims
-//! of P6, and predicts each call's result from the age of the current
-//! tenure. Every sequential property of section 2 is checked after every
-//! call: P1/P2 (a `try_acquire` succeeds iff the lease is free or its
+//! The oracle is written from the properties P1–P8 of a leader-election
+//! lease, not from `lease.rs`: it tracks tenures (who won when, when they
+//! last refreshed) and the claims of P6, and predicts each call's result
+//! from the age of the current tenure. Every sequential property is checked
+//! after every call: P1/P2 (a `try_acquire` succeeds iff the lease is free or its
 //! tenure is strictly older than the TTL), P4 (a deposed holder's renew and
 //! release fail), P5 (a release frees at once; a failed call changes
 //! nothing), P6 (claims of different holders never overlap) and the epoch of
@@ -106,7 +106,7 @@ struct Claim {
     until: i64,
 }
 
-/// The independent oracle: DESIGN.md section 2 applied to a sequential history.
+/// The independent oracle: the properties P1–P8 applied to a sequential history.
 #[derive(Debug, Default)]
 struct Oracle {
     tenure: Option<Tenure>,
