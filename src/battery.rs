@@ -388,7 +388,7 @@ fn context(history: &History, window: &[usize]) -> Vec<usize> {
     (lo..=hi).collect()
 }
 
-fn timeline_of(ttl: leasecheck_model::Span, events: &[Event]) -> String {
+fn timeline_of(ttl: leasecheck_model::Span, events: &[Event]) -> check::Timeline {
     let mut events = events.to_vec();
     events.sort_by_key(|e| (e.invoke, e.complete));
     let history = History { ttl, events };

@@ -10,6 +10,8 @@ mod junit;
 
 pub use figure::{Figure, Quantity};
 
+use leasecheck_model::check::Timeline;
+
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -37,8 +39,9 @@ pub struct Finding {
     pub property: String,
     /// What happened, in one sentence.
     pub message: String,
-    /// A short timeline of the violating window.
-    pub timeline: String,
+    /// The violating window as structured events (rendered as a table in
+    /// text and JUnit, carried as data in `--json`).
+    pub timeline: Timeline,
 }
 
 /// One scenario of a battery: a race, a takeover under one fault, ...
@@ -98,7 +101,7 @@ impl Scenario {
         &mut self,
         property: impl ToString,
         message: impl Into<String>,
-        timeline: String,
+        timeline: Timeline,
     ) {
         self.findings.push(Finding {
             property: property.to_string(),
@@ -196,7 +199,7 @@ impl Report {
                     brief(&f.message)
                 );
                 if i < 2 {
-                    for line in f.timeline.lines() {
+                    for line in f.timeline.to_string().lines() {
                         let _ = writeln!(out, "    {line}");
                     }
                 }
