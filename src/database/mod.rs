@@ -6,12 +6,14 @@
 //! Nothing here knows about leases or scenarios; the harness only ever stops
 //! or drops what this module started or created.
 
+mod address;
 mod cluster;
 pub(crate) mod diagnostic;
 mod pooler;
 mod provision;
 mod schema;
 
+pub use address::{upstream_of, AddressError};
 pub(crate) use cluster::{as_user, free_port, log_tail, unprivileged_user, wait_until_ready};
 pub use pooler::{Pooler, PoolerError, POOL_SIZE};
 pub use provision::{

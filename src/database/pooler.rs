@@ -42,8 +42,7 @@ impl Pooler {
     /// ```
     pub fn start(pg: &Postgres) -> Result<Pooler, PoolerError> {
         let bin = find_pgbouncer()?;
-        let upstream =
-            crate::fault::upstream_of(&pg.config()).map_err(|e| PoolerError(e.to_string()))?;
+        let upstream = super::upstream_of(&pg.config()).map_err(|e| PoolerError(e.to_string()))?;
         let config: postgres::Config = pg
             .url()
             .parse()

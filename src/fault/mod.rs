@@ -47,7 +47,7 @@ pub use client_pause::ClientPause;
 pub use database_pause::DatabasePause;
 pub use error::{FaultError, UnknownFault};
 pub use injection::{Injector, Stall};
-pub use proxy::{upstream_of, Hold, Proxy};
+pub use proxy::{Hold, Proxy};
 pub use row_lock::RowLock;
 
 use crate::database::Postgres;

@@ -28,11 +28,11 @@
 //! ```
 
 use super::{Fault, FaultError};
-use crate::database::diagnostic::describe;
+use crate::database::upstream_of;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -146,7 +146,7 @@ impl Proxy {
         })
     }
 
-    /// A proxy in front of the server `config` names (see [`upstream_of`]).
+    /// A proxy in front of the server `config` names (see [`upstream_of`](crate::database::upstream_of)).
     ///
     /// ```no_run
     /// use leasecheck::fault::Proxy;
@@ -156,7 +156,11 @@ impl Proxy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn in_front_of(config: &postgres::Config) -> Result<Proxy, FaultError> {
-        Proxy::start(upstream_of(config)?)
+        let upstream = upstream_of(config).map_err(|e| FaultError::Url {
+            fault: FAULT,
+            reason: e.0,
+        })?;
+        Proxy::start(upstream)
     }
 
     /// The address clients connect to.
@@ -364,58 +368,6 @@ impl Drop for Hold<'_> {
     fn drop(&mut self) {
         self.proxy.release();
     }
-}
-
-/// The TCP address of the server `config` names: its first host (or
-/// `hostaddr`) and port, the first resolved address that accepts a TCP
-/// connection (so `localhost` finds whichever of `::1` and `127.0.0.1` the
-/// server listens on).
-///
-/// ```no_run
-/// let config: postgres::Config = "postgres://postgres@localhost:5432/postgres".parse()?;
-/// let addr = leasecheck::fault::upstream_of(&config)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn upstream_of(config: &postgres::Config) -> Result<SocketAddr, FaultError> {
-    let bad = |reason: String| FaultError::Url {
-        fault: FAULT,
-        reason,
-    };
-    let target = describe(config);
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let candidates: Vec<SocketAddr> =
-        match (config.get_hostaddrs().first(), config.get_hosts().first()) {
-            (Some(ip), _) => vec![SocketAddr::new(*ip, port)],
-            (None, Some(postgres::config::Host::Tcp(host))) => (host.as_str(), port)
-                .to_socket_addrs()
-                .map_err(|e| bad(format!("cannot resolve {host}: {e}")))?
-                .collect(),
-            (None, Some(postgres::config::Host::Unix(path))) => {
-                return Err(bad(format!(
-                    "{target} is a Unix socket ({}); the proxy only carries TCP",
-                    path.display()
-                )))
-            }
-            (None, None) => ("localhost", port)
-                .to_socket_addrs()
-                .map_err(|e| bad(format!("cannot resolve localhost: {e}")))?
-                .collect(),
-        };
-    let mut errors = Vec::new();
-    for addr in &candidates {
-        match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
-            Ok(_) => return Ok(*addr),
-            Err(e) => errors.push(format!("{addr}: {e}")),
-        }
-    }
-    Err(bad(format!(
-        "no address of {target} accepts a TCP connection: {}",
-        if errors.is_empty() {
-            "it resolves to nothing".into()
-        } else {
-            errors.join("; ")
-        }
-    )))
 }
 
 fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
