@@ -87,18 +87,19 @@ impl Battery {
             plan.push(Plan::Semantics);
             plan.push(Plan::Conformance);
         }
-        for (wanted, make) in [
-            (
-                Battery::Takeover,
-                Plan::Takeover as fn(Fault, usize) -> Plan,
-            ),
-            (Battery::Zombie, Plan::Zombie),
-        ] {
-            if self == wanted || self == Battery::All {
-                for &fault in &settings.faults {
-                    plan.extend((0..settings.trials).map(|trial| make(fault, trial)));
-                }
-            }
+        // Every trial of every fault, in the order of `--faults`.
+        let per_fault = |make: fn(Fault, usize) -> Plan| {
+            let trials = 0..settings.trials;
+            settings
+                .faults
+                .iter()
+                .flat_map(move |&fault| trials.clone().map(move |trial| make(fault, trial)))
+        };
+        if matches!(self, Battery::Takeover | Battery::All) {
+            plan.extend(per_fault(Plan::Takeover));
+        }
+        if matches!(self, Battery::Zombie | Battery::All) {
+            plan.extend(per_fault(Plan::Zombie));
         }
         plan
     }
@@ -347,11 +348,7 @@ fn judge(history: &History, scenario: &mut Scenario, p8_informational: bool) {
     if verdict.violations.len() > 3 {
         scenario.figure("checker violations", verdict.violations.len());
     }
-    if let Some(i) = verdict.inconclusive.first() {
-        if scenario.status == Status::Passed {
-            scenario.status = Status::Error(format!("the checker could not decide: {i}"));
-        }
-    }
+    undecided(&verdict, scenario);
 }
 
 /// The offline verdict on a recorded history (`leasecheck check-history`):
@@ -367,12 +364,18 @@ pub fn judge_recorded(name: impl Into<String>, history: &History) -> Scenario {
             check::timeline(history, &v.window),
         );
     }
+    undecided(&verdict, &mut scenario);
+    scenario
+}
+
+/// A history the checker could not decide (its search budget ran out) makes
+/// a scenario with no violation an error, never a pass.
+fn undecided(verdict: &check::Verdict, scenario: &mut Scenario) {
     if let Some(i) = verdict.inconclusive.first() {
         if scenario.status == Status::Passed {
             scenario.status = Status::Error(format!("the checker could not decide: {i}"));
         }
     }
-    scenario
 }
 
 /// The events of `window` and a few around them, at most 24.

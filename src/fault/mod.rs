@@ -159,26 +159,10 @@ impl Fault {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn applicable(self, pg: &Postgres) -> Result<(), String> {
-        self.why_not(pg)
-    }
-
-    /// [`Fault::applicable`] as a [`FaultError::NotApplicable`].
-    pub fn check_applicable(self, pg: &Postgres) -> Result<(), FaultError> {
-        self.why_not(pg)
-            .map_err(|reason| FaultError::NotApplicable {
-                fault: self,
-                reason,
-            })
-    }
-
-    fn why_not(self, pg: &Postgres) -> Result<(), String> {
         match self {
             Fault::ClientPause | Fault::RowLock => Ok(()),
             Fault::ConnectionStall => {
-                let config: postgres::Config = pg
-                    .url()
-                    .parse()
-                    .map_err(|e| format!("the URL of {} does not parse: {e}", pg.target()))?;
+                let config = pg.config();
                 match config.get_hosts().first() {
                     Some(postgres::config::Host::Unix(path)) => Err(format!(
                         "{} is reached over the Unix socket {}, and the proxy only carries TCP",
@@ -228,6 +212,17 @@ fn can_signal(postmaster: u32) -> Result<(), String> {
 fn find_in_path(program: &str) -> bool {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .any(|dir| dir.join(program).is_file())
+}
+
+impl Fault {
+    /// [`Fault::applicable`] as a [`FaultError::NotApplicable`].
+    pub fn check_applicable(self, pg: &Postgres) -> Result<(), FaultError> {
+        self.applicable(pg)
+            .map_err(|reason| FaultError::NotApplicable {
+                fault: self,
+                reason,
+            })
+    }
 }
 
 impl fmt::Display for Fault {

@@ -16,6 +16,7 @@ mod reference;
 mod spec;
 mod sql;
 
+pub(crate) use connection::backend_pid;
 pub use contender::Contender;
 pub use error::{LeaseError, SpecSite};
 pub use fenced::{FencedLease, Tenure};

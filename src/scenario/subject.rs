@@ -41,16 +41,7 @@ impl Subject {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn reference(pg: &Postgres, ttl: Ttl) -> Result<Subject, RunError> {
-        let schema = Schema::create(connect(pg)?)?;
-        let subject = Subject {
-            kind: Kind::Reference,
-            schema,
-            route: pg.config(),
-            ttl,
-            name: "reference (built-in)".to_string(),
-            pooled: false,
-            skew: None,
-        };
+        let subject = Subject::in_fresh_schema(pg, Kind::Reference, ttl, "reference (built-in)")?;
         let mut lease = subject.reference_lease(&subject.route, HolderId::for_process())?;
         lease.ensure_table()?;
         Ok(subject)
@@ -66,16 +57,8 @@ impl Subject {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn fenced(pg: &Postgres, ttl: Ttl) -> Result<Subject, RunError> {
-        let schema = Schema::create(connect(pg)?)?;
-        let subject = Subject {
-            kind: Kind::Fenced,
-            schema,
-            route: pg.config(),
-            ttl,
-            name: "fenced lease (built-in: reference + epoch)".to_string(),
-            pooled: false,
-            skew: None,
-        };
+        let name = "fenced lease (built-in: reference + epoch)";
+        let subject = Subject::in_fresh_schema(pg, Kind::Fenced, ttl, name)?;
         let mut lease = subject.fenced_lease(&subject.route, HolderId::for_process())?;
         lease.ensure_table()?;
         Ok(subject)
@@ -96,15 +79,28 @@ impl Subject {
         spec: crate::spec::Spec,
         ttl: Ttl,
     ) -> Result<Subject, RunError> {
-        let mut schema = Schema::create(connect(pg)?)?;
-        let name = schema.name().clone();
-        spec.install(schema.client(), &name)?;
+        let name = format!("{} (spec)", spec.name());
+        let spec = std::sync::Arc::new(spec);
+        let mut subject = Subject::in_fresh_schema(pg, Kind::Spec(spec.clone()), ttl, name)?;
+        let schema = subject.schema.name().clone();
+        spec.install(subject.schema.client(), &schema)?;
+        Ok(subject)
+    }
+
+    /// A subject of `kind` in a fresh schema of `pg`, on direct connections
+    /// and without skew; its lease is not installed yet.
+    fn in_fresh_schema(
+        pg: &Postgres,
+        kind: Kind,
+        ttl: Ttl,
+        name: impl Into<String>,
+    ) -> Result<Subject, RunError> {
         Ok(Subject {
-            name: format!("{} (spec)", spec.name()),
-            kind: Kind::Spec(std::sync::Arc::new(spec)),
-            schema,
+            kind,
+            schema: Schema::create(connect(pg)?)?,
             route: pg.config(),
             ttl,
+            name: name.into(),
             pooled: false,
             skew: None,
         })

@@ -51,7 +51,7 @@ use super::stall::{takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::Postgres;
 use crate::fault::{Fault, Injector};
-use crate::lease::Contender;
+use crate::lease::{backend_pid, Contender};
 use crate::recorder::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
@@ -469,11 +469,7 @@ fn stall_then_work(
     deadline: Instant,
 ) -> Result<bool, RunError> {
     let stall = injector.begin(|| {
-        leader
-            .resource
-            .query_one("SELECT pg_backend_pid()", &[])
-            .and_then(|r| r.try_get::<_, i32>(0))
-            .map_err(|e| crate::database::diagnostic::pg_message(&e))
+        backend_pid(&mut leader.resource).map_err(|e| crate::database::diagnostic::pg_message(&e))
     })?;
     let who = leader.who.0;
     let work = || resource.work(&mut leader.resource, who).is_ok();
