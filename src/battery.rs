@@ -6,35 +6,26 @@
 //! The battery only plans and judges: the scenarios run the calls, the
 //! settings come validated from [`crate::settings`], and the report formats.
 //!
-//! # The zombie scenario in `check`
-//!
-//! `zombie/<fault>` ([`crate::scenario::zombie`]) runs against the lease
-//! under test in both `leasecheck zombie` and `leasecheck check`, but is
-//! judged differently for a lease without fencing epochs (the reference
-//! lease, or a spec without `epoch = true`). No lease alone can stop a
-//! leader whose work outlasts it: P8 is a property of fenced leases only.
-//! So:
-//!
-//! - `leasecheck zombie` reports every stale write as a P8 violation
-//!   (exit 1 on the reference lease: that is its point);
-//! - `leasecheck check` reports them, for an unfenced lease, as an
-//!   informational figure (`stale writes N (no fencing: informational)`),
-//!   so that the reference lease still passes the CI gate; for a fenced
-//!   lease (`--fenced`, or a spec with `epoch = true`) they are violations
-//!   there too.
-//!
-//! Every other property (P1-P7, and the runner's P3, P4 and epoch checks)
-//! is judged in the zombie scenario as everywhere else.
+//! Every scenario is recorded in a [`Section`] of its own (its events, its
+//! runner's findings, how it ended) and judged by [`verdict::judge`], the
+//! same function `leasecheck check-history` applies to a recorded file.
+//! A zombie's stale writes are informational in `check` for a lease without
+//! fencing epochs (see [`crate::verdict`]).
 
 use crate::database::Postgres;
 use crate::fault::Fault;
 use crate::recorder::Recorder;
-use crate::report::{Quantity, Scenario, Status};
+use crate::report::{Figure, Quantity, Scenario, Status};
 use crate::scenario::{conformance, race, semantics, takeover, zombie};
-use crate::scenario::{RunError, Subject, TrialFinding};
+use crate::scenario::{RunError, Subject};
 use crate::settings::Settings;
-use leasecheck_model::check::{self, Property};
-use leasecheck_model::history::{Event, History};
+use crate::verdict;
+use leasecheck_model::check::Property;
+use leasecheck_model::history::History;
+use leasecheck_model::recording::{
+    AbortKind, Aborted, Finding, Section, SectionHeader, StaleWrites,
+};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,8 +48,9 @@ pub enum Battery {
 pub struct Outcome {
     /// The verdicts.
     pub scenarios: Vec<Scenario>,
-    /// All recorded events, scenario after scenario.
-    pub history: History,
+    /// What each scenario recorded, in the same order (one section per
+    /// scenario, never one history of them all).
+    pub sections: Vec<Section>,
 }
 
 /// One scenario of a plan.
@@ -118,6 +110,14 @@ impl Battery {
 }
 
 impl Plan {
+    /// The fault it injects, if any.
+    pub fn fault(self) -> Option<Fault> {
+        match self {
+            Plan::Takeover(f, _) | Plan::Zombie(f, _) => Some(f),
+            Plan::Race(_) | Plan::Semantics | Plan::Conformance => None,
+        }
+    }
+
     /// The scenario's name in reports.
     pub fn name(self, settings: &Settings) -> String {
         let trial = |t: usize| {
@@ -138,67 +138,142 @@ impl Plan {
     }
 }
 
-/// Run `battery` against a fresh subject made by `make` for each scenario.
-/// Errors of one scenario are reported in it; the others still run.
+/// Run `battery` against a fresh subject made by `make` for each scenario;
+/// `lease` names the lease under test in the recording's headers. Errors of
+/// one scenario are reported in it; the others still run.
 pub fn run(
     pg: &Postgres,
     make: &dyn Fn() -> Result<Subject, RunError>,
+    lease: &str,
     battery: Battery,
     settings: &Settings,
     cancel: &AtomicBool,
     tick: &(dyn Fn() + Sync),
 ) -> Outcome {
     let mut scenarios = Vec::new();
-    let mut all = History::default();
+    let mut sections = Vec::new();
     for step in battery.plan(settings) {
-        let mut scenario = Scenario::new(step.name(settings));
-        if cancel.load(Ordering::Relaxed) {
-            scenario.status = Status::Interrupted;
-            scenarios.push(scenario);
-            continue;
-        }
         let started = Instant::now();
-        let result = make().and_then(|mut subject| {
-            let ttl = subject.ttl();
-            all.ttl = ttl.as_span();
-            let rec = Recorder::new(ttl, settings.record);
-            let ran = run_one(
-                pg,
-                &mut subject,
-                step,
-                settings,
-                &rec,
-                cancel,
-                tick,
-                &mut scenario,
-            );
-            tick();
-            let history = rec.history();
-            if ran.is_ok() && settings.record {
-                // see the module docs: P8 is informational in `check` for a
+        let mut observed = Observed::default();
+        let mut section = Section::new(
+            SectionHeader {
+                scenario: step.name(settings),
+                lease: Some(lease.to_string()),
+                schema: None,
+                fault: step.fault().map(|f| f.to_string()),
+                seed: Some(settings.seed),
+                stale_writes: StaleWrites::Violation,
+            },
+            History {
+                ttl: settings.ttl.as_span(),
+                events: Vec::new(),
+            },
+        );
+        let result = if cancel.load(Ordering::Relaxed) {
+            Err(RunError::Interrupted)
+        } else {
+            make().and_then(|mut subject| {
+                // see crate::verdict: P8 is informational in `check` for a
                 // lease without epochs
-                let informational = battery == Battery::All && !subject.is_fenced();
-                judge(&history, &mut scenario, informational);
-            }
-            all.events.extend(history.events);
-            subject.drop_schema()?;
-            ran
-        });
+                if battery == Battery::All && !subject.is_fenced() {
+                    section.header.stale_writes = StaleWrites::Informational;
+                }
+                section.header.schema = Some(subject.schema_name().to_string());
+                section.history.ttl = subject.ttl().as_span();
+                let rec = Recorder::new(subject.ttl(), settings.record);
+                // A panicking runner thread is an error of this scenario
+                // (exit 2, with its message), never a shorter history.
+                let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+                    run_one(
+                        pg,
+                        &mut subject,
+                        step,
+                        settings,
+                        &rec,
+                        cancel,
+                        tick,
+                        &mut observed,
+                    )
+                }))
+                .unwrap_or_else(|payload| Err(RunError::Panicked(panic_message(&*payload))));
+                tick();
+                // A lost event makes the scenario an error, never a shorter
+                // history that could pass; what was recorded is kept to look at.
+                let ran = match rec.history() {
+                    Ok(history) => {
+                        section.history.events = history.events;
+                        ran
+                    }
+                    Err(lost) => ran.and(Err(lost.into())),
+                };
+                let dropped = subject.drop_schema();
+                ran.and(dropped)
+            })
+        };
+        section.aborted = match result {
+            Ok(()) => None,
+            Err(e) => Some(aborted(e)),
+        };
+        section.findings = observed.findings;
+        let mut scenario = verdict::judge(&section);
+        if scenario.status == Status::Passed && cancel.load(Ordering::Relaxed) {
+            // Stopped by Ctrl-C: what ran held, but the scenario is not done.
+            section.aborted = Some(aborted(RunError::Interrupted));
+            scenario = verdict::judge(&section);
+        }
+        scenario.figures.splice(0..0, observed.figures);
         scenario.duration = started.elapsed();
-        match result {
-            Ok(()) => {}
-            Err(RunError::NotApplicable(why)) => scenario.status = Status::NotApplicable(why),
-            Err(RunError::Interrupted) => scenario.status = Status::Interrupted,
-            Err(e) => scenario.status = Status::Error(e.to_string()),
-        }
-        if cancel.load(Ordering::Relaxed) && scenario.status == Status::Passed {
-            scenario.status = Status::Interrupted;
-        }
         scenarios.push(scenario);
+        sections.push(section);
     }
     Outcome {
         scenarios,
-        history: all,
+        sections,
+    }
+}
+
+/// How a scenario that could not be done is recorded.
+fn aborted(e: RunError) -> Aborted {
+    let (kind, reason) = match e {
+        RunError::NotApplicable(why) => (AbortKind::NotApplicable, why),
+        RunError::Interrupted => (AbortKind::Interrupted, "interrupted (Ctrl-C)".into()),
+        e => (AbortKind::Error, e.to_string()),
+    };
+    Aborted { kind, reason }
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => (*s).to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "a runner thread panicked".into(),
+    }
+}
+
+/// What a scenario's runner saw: figures for the report, and the findings
+/// it judged itself (recorded with its section).
+#[derive(Default)]
+struct Observed {
+    figures: Vec<Figure>,
+    findings: Vec<Finding>,
+}
+
+impl Observed {
+    fn figure(&mut self, name: impl Into<String>, value: impl Into<Quantity>) {
+        self.figures.push(Figure {
+            name: name.into(),
+            quantity: value.into(),
+            note: None,
+        });
+    }
+
+    /// A runner's own findings, at most `most` of them.
+    fn findings(&mut self, findings: Vec<Finding>, most: usize) {
+        self.findings.extend(findings.into_iter().take(most));
     }
 }
 
@@ -213,9 +288,8 @@ fn run_one(
     rec: &Recorder,
     cancel: &AtomicBool,
     tick: &(dyn Fn() + Sync),
-    scenario: &mut Scenario,
+    scenario: &mut Observed,
 ) -> Result<(), RunError> {
-    let ttl = rec.ttl_span();
     match step {
         Plan::Race(candidates) => {
             let opts = race::RaceOptions {
@@ -232,17 +306,17 @@ fn run_one(
             for bad in r.bad_rounds.iter().take(3) {
                 let winners: Vec<String> = bad.winners.iter().map(|c| c.to_string()).collect();
                 let what = if bad.stale { "a stale" } else { "a free" };
-                scenario.violation(
-                    Property::P1ExactlyOneWinner,
-                    format!(
+                scenario.findings.push(Finding {
+                    property: Property::P1ExactlyOneWinner,
+                    message: format!(
                         "round {}: {} candidates raced on {what} lease and {} won [{}]",
                         bad.round,
                         r.candidates,
                         bad.winners.len(),
                         winners.join(", ")
                     ),
-                    timeline_of(ttl, &bad.events),
-                );
+                    events: bad.events.clone(),
+                });
             }
             if r.bad_rounds.len() > 3 {
                 scenario.figure("bad rounds", r.bad_rounds.len());
@@ -253,7 +327,7 @@ fn run_one(
         }
         Plan::Semantics => {
             let findings = semantics::run(subject, rec)?;
-            report_findings(scenario, ttl, findings, usize::MAX);
+            scenario.findings(findings, usize::MAX);
         }
         Plan::Conformance => {
             let r = conformance::run(subject, settings.seed, rec, cancel)?;
@@ -273,7 +347,7 @@ fn run_one(
             if let Some(learned) = r.leader_learned {
                 scenario.figure("leader renew after stall", !learned);
             }
-            report_findings(scenario, ttl, r.findings, usize::MAX);
+            scenario.findings(r.findings, usize::MAX);
         }
         Plan::Zombie(fault, _) => {
             let r = zombie::trial(pg, subject, fault, &settings.zombie, rec)?;
@@ -300,101 +374,8 @@ fn run_one(
             if writes > 0 {
                 scenario.figure("leader learned", fraction(r.learned));
             }
-            report_findings(scenario, ttl, r.findings, 3);
+            scenario.findings(r.findings, 3);
         }
     }
     Ok(())
-}
-
-/// A runner's own findings as violations, at most `most` of them.
-fn report_findings(
-    scenario: &mut Scenario,
-    ttl: leasecheck_model::Span,
-    findings: Vec<TrialFinding>,
-    most: usize,
-) {
-    for f in findings.into_iter().take(most) {
-        scenario.violation(f.property, f.message, timeline_of(ttl, &f.events));
-    }
-}
-
-/// Judge a scenario's history with the checker (P7, P6, P8 on actions).
-/// With `p8_informational`, stale writes are a figure, not violations (see
-/// the module docs).
-fn judge(history: &History, scenario: &mut Scenario, p8_informational: bool) {
-    let mut verdict = check::check(history);
-    let actions = check::check_actions(history);
-    if actions.accepted + actions.refused > 0 {
-        let stale = actions.stale.len();
-        if p8_informational {
-            scenario.figure_noted("stale writes", stale, "no fencing: informational");
-        } else {
-            scenario.figure("stale writes", stale);
-        }
-    }
-    if p8_informational {
-        verdict
-            .violations
-            .retain(|v| v.property != Property::P8FencingEpoch);
-    }
-    for v in verdict.violations.iter().take(3) {
-        let window = context(history, &v.window);
-        scenario.violation(
-            v.property,
-            v.message.clone(),
-            check::timeline(history, &window),
-        );
-    }
-    if verdict.violations.len() > 3 {
-        scenario.figure("checker violations", verdict.violations.len());
-    }
-    undecided(&verdict, scenario);
-}
-
-/// The offline verdict on a recorded history (`leasecheck check-history`):
-/// P6, P7, and P8 on its actions.
-pub fn judge_recorded(name: impl Into<String>, history: &History) -> Scenario {
-    let verdict = check::check(history);
-    let mut scenario = Scenario::new(name);
-    scenario.figure("events", history.events.len());
-    for v in &verdict.violations {
-        scenario.violation(
-            v.property,
-            v.message.clone(),
-            check::timeline(history, &v.window),
-        );
-    }
-    undecided(&verdict, &mut scenario);
-    scenario
-}
-
-/// A history the checker could not decide (its search budget ran out) makes
-/// a scenario with no violation an error, never a pass.
-fn undecided(verdict: &check::Verdict, scenario: &mut Scenario) {
-    if let Some(i) = verdict.inconclusive.first() {
-        if scenario.status == Status::Passed {
-            scenario.status = Status::Error(format!("the checker could not decide: {i}"));
-        }
-    }
-}
-
-/// The events of `window` and a few around them, at most 24.
-fn context(history: &History, window: &[usize]) -> Vec<usize> {
-    let (Some(&lo), Some(&hi)) = (window.iter().min(), window.iter().max()) else {
-        return Vec::new();
-    };
-    if hi - lo >= 24 {
-        return window.to_vec();
-    }
-    let lo = lo.saturating_sub(3);
-    let hi = (hi + 3).min(history.events.len().saturating_sub(1));
-    (lo..=hi).collect()
-}
-
-fn timeline_of(ttl: leasecheck_model::Span, events: &[Event]) -> check::Timeline {
-    let mut events = events.to_vec();
-    events.sort_by_key(|e| (e.invoke, e.complete));
-    let history = History { ttl, events };
-    let all: Vec<usize> = (0..history.events.len()).collect();
-    check::timeline(&history, &all)
 }

@@ -9,7 +9,8 @@
 //! - [`spec`]: the spec file format.
 //! - [`fault`]: the faults that stall a leader, and their one dispatch.
 //! - [`scenario`]: race, semantics, conformance, takeover, zombie.
-//! - [`battery`] plans and judges, [`settings`] are built and validated
+//! - [`battery`] plans and runs, [`verdict`] judges a recorded scenario
+//!   (online and offline alike), [`settings`] are built and validated
 //!   once, [`report`] formats, [`catalogue`] lists known-broken leases.
 //! - [`database`]: a real server from `DATABASE_URL`, a throwaway local
 //!   cluster, or a container; PgBouncer; the harness's own [`Schema`].
@@ -28,13 +29,12 @@ pub mod report;
 pub mod scenario;
 pub mod settings;
 pub mod spec;
+pub mod verdict;
 
 pub use database::{Postgres, ProvisionError, Schema, SchemaError, Source};
-pub use input::{
-    HolderError, HolderId, Ident, IdentError, TableName, Ttl, TtlError, DEFAULT_TTL, TTL_ENV,
-};
+pub use input::{HolderError, HolderId, Ident, IdentError, TableName, Ttl, TtlError};
 pub use lease::{Contender, Lease, LeaseError};
 pub use leasecheck_model as model;
-pub use recorder::{Recorder, Reply, HARNESS};
+pub use recorder::{RecordError, Recorder, Reply, HARNESS, MAX_EVENTS};
 pub use scenario::{RunError, Subject};
 pub use spec::{Isolation, Operation, Spec, SpecError};

@@ -5,9 +5,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use leasecheck::battery::{self, Battery};
 use leasecheck::fault::Fault;
-use leasecheck::model::history::History;
-use leasecheck::report::Report;
+use leasecheck::model::recording::Recording;
+use leasecheck::report::{Figure, Report};
 use leasecheck::settings::{Flags, Settings};
+use leasecheck::verdict;
 use leasecheck::{Postgres, Subject};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,11 +49,11 @@ enum Command {
         /// Seed of the scenario.
         #[arg(long)]
         seed: Option<u64>,
-        /// Print the report as JSON.
+        /// Print the report (with --list: the catalogue) as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Check a recorded history (JSON lines, from --history) offline: P6, P7, and P8 on its actions.
+    /// Check a recorded history (JSON lines, from --history) offline: each scenario on its own, with the verdicts the run gave (the checker's P6, P7 and P8 judged again from the events).
     CheckHistory {
         /// The history file.
         file: PathBuf,
@@ -73,7 +74,7 @@ struct RunArgs {
     /// Postgres to run against (default: DATABASE_URL, else a throwaway local cluster, else a container).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    /// Lease TTL in seconds (default: the spec's ttl_seconds, else 0.2).
+    /// Lease TTL in seconds (default: LEASECHECK_LEASE_SECONDS, else the spec's ttl_seconds, else 0.2).
     #[arg(long, value_name = "SECS")]
     ttl: Option<String>,
     /// Candidates racing in each round; one race per size [default: 32].
@@ -145,6 +146,8 @@ impl RunArgs {
     fn flags(&self) -> Flags {
         Flags {
             ttl: self.ttl.clone(),
+            ttl_env: std::env::var_os(leasecheck::settings::TTL_ENV)
+                .map(|v| v.to_string_lossy().into_owned()),
             candidates: self.candidates.clone(),
             rounds: self.rounds,
             standbys: self.standbys,
@@ -198,16 +201,46 @@ fn run(cli: Cli) -> Result<u8> {
 
 fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let history = History::read_jsonl(std::io::BufReader::new(f))
+    let recording = Recording::read_jsonl(std::io::BufReader::new(f))
         .with_context(|| format!("{} is not a leasecheck history", file.display()))?;
-    let scenario = battery::judge_recorded(format!("history {}", file.display()), &history);
+    // Each scenario on its own, with the options it ran with: the verdicts
+    // the run printed (see leasecheck::verdict).
+    let scenarios = recording
+        .sections
+        .iter()
+        .map(|section| {
+            let mut scenario = verdict::judge(section);
+            let events = Figure {
+                name: "events".into(),
+                quantity: section.history.events.len().into(),
+                note: None,
+            };
+            scenario.figures.insert(0, events);
+            scenario
+        })
+        .collect();
+    let first = recording.sections.first().map(|s| &s.header);
     let report = Report {
-        subject: format!("recorded history {}", file.display()),
+        subject: match first.and_then(|h| h.lease.as_deref()) {
+            Some(lease) => format!("{lease}, recorded in {}", file.display()),
+            None => format!("recorded history {}", file.display()),
+        },
         database: "none (offline)".into(),
-        ttl_seconds: history.ttl.as_secs_f64(),
-        seed: 0,
-        replay: format!("leasecheck check-history {}", file.display()),
-        scenarios: vec![scenario],
+        ttl_seconds: recording
+            .sections
+            .first()
+            .map_or(0.0, |s| s.history.ttl.as_secs_f64()),
+        seed: recording
+            .seed
+            .or_else(|| first.and_then(|h| h.seed))
+            .unwrap_or(0),
+        replay: recording.replay.clone().unwrap_or_else(|| {
+            format!(
+                "leasecheck check-history {}",
+                shell_quote(&file.display().to_string())
+            )
+        }),
+        scenarios,
         history_file: None,
     };
     print_report(&report, json);
@@ -217,8 +250,24 @@ fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
 fn reproduce(name: Option<String>, list: bool, seed: Option<u64>, json: bool) -> Result<u8> {
     use leasecheck::catalogue::{find, CATALOGUE};
     if list {
-        for e in &CATALOGUE {
-            println!("{:<28} breaks {}: {}", e.name, e.breaks, e.bug);
+        if json {
+            let entries: Vec<serde_json::Value> = CATALOGUE
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "name": e.name,
+                        "breaks": e.breaks.name(),
+                        "bug": e.bug,
+                        "scenario": e.scenario,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(entries));
+        } else {
+            for e in &CATALOGUE {
+                println!("{:<28} breaks {}: {}", e.name, e.breaks, e.bug);
+                println!("{:<28} scenario: leasecheck {}", "", e.scenario.join(" "));
+            }
         }
         return Ok(0);
     }
@@ -268,6 +317,9 @@ fn battery_command(
     };
     let settings = Settings::build(&args.flags(), spec.as_ref())?;
     let (ttl, seed) = (settings.ttl, settings.seed);
+    if args.history.is_some() && !settings.record {
+        bail!("--history writes what the run records: drop --no-record");
+    }
 
     let pg = match &args.database_url {
         Some(url) => Postgres::from_url(url)?,
@@ -305,7 +357,7 @@ fn battery_command(
     let database = match &pooler {
         Some(p) => format!(
             "{database} via PgBouncer (transaction pooling) at {}",
-            leasecheck::database::redact_url(p.url())
+            p.address()
         ),
         None => database,
     };
@@ -329,17 +381,28 @@ fn battery_command(
     // Install the lease once before any run: a spec whose SQL fails is
     // rejected here, naming the field and quoting Postgres.
     make()?.drop_schema()?;
-    let outcome = battery::run(&pg, make.as_ref(), battery, &settings, &cancel, &tick);
+    let outcome = battery::run(
+        &pg,
+        make.as_ref(),
+        &subject_name,
+        battery,
+        &settings,
+        &cancel,
+        &tick,
+    );
     bar.finish();
 
     let history_file = match &args.history {
         Some(path) => {
             let f = std::fs::File::create(path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            let mut w = std::io::BufWriter::new(f);
-            outcome
-                .history
-                .write_jsonl(&mut w)
+            let recording = Recording {
+                seed: Some(seed),
+                replay: Some(replay_command(seed)),
+                sections: outcome.sections,
+            };
+            recording
+                .write_jsonl(f)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             Some(path.display().to_string())
         }

@@ -7,6 +7,7 @@
 
 use leasecheck_model::history::{Call, Event, History, Outcome};
 use leasecheck_model::{Candidate, Time};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +59,25 @@ pub(crate) fn lease_call(op: leasecheck_model::Op) -> Call {
     Call::Lease { op }
 }
 
+/// The most events one scenario keeps (about 64 bytes each). A scenario
+/// that records more is an error, never a history cut short.
+pub const MAX_EVENTS: usize = 4_000_000;
+
+/// Why a recorded history cannot be had whole: the scenario is then an
+/// error (exit 2), never judged on what is left.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// A thread panicked while recording: events may be missing.
+    #[error("a runner thread panicked while recording, so events may be missing from the history")]
+    Poisoned,
+    /// More events than [`MAX_EVENTS`].
+    #[error("the history outgrew {limit} events (run fewer rounds, or --no-record)")]
+    Full {
+        /// The limit.
+        limit: usize,
+    },
+}
+
 /// Collects the events of a run; shared by all the runner's threads.
 #[derive(Debug)]
 pub struct Recorder {
@@ -65,6 +85,9 @@ pub struct Recorder {
     start: Instant,
     enabled: bool,
     events: Mutex<Vec<Event>>,
+    lost: Mutex<Option<RecordError>>,
+    poisoned: AtomicBool,
+    limit: usize,
     ttl: Ttl,
 }
 
@@ -73,7 +96,7 @@ impl Recorder {
     ///
     /// ```
     /// let rec = leasecheck::Recorder::new(leasecheck::Ttl::parse("1").unwrap(), true);
-    /// assert!(rec.history().events.is_empty());
+    /// assert!(rec.history().unwrap().events.is_empty());
     /// ```
     pub fn new(ttl: Ttl, enabled: bool) -> Recorder {
         let base = SystemTime::now()
@@ -85,8 +108,33 @@ impl Recorder {
             start: Instant::now(),
             enabled,
             events: Mutex::new(Vec::new()),
+            lost: Mutex::new(None),
+            poisoned: AtomicBool::new(false),
+            limit: MAX_EVENTS,
             ttl,
         }
+    }
+
+    /// Keep at most `limit` events instead of [`MAX_EVENTS`]; one more makes
+    /// the history an error.
+    ///
+    /// ```
+    /// use leasecheck::model::history::{Call, Event, Outcome};
+    /// use leasecheck::model::{Candidate, Time};
+    /// use leasecheck::{RecordError, Recorder, Ttl};
+    ///
+    /// let rec = Recorder::new(Ttl::parse("1").unwrap(), true).with_limit(2);
+    /// let event = Event { candidate: Candidate(1), call: Call::Reset, invoke: Time(5),
+    ///                     complete: Time(9), server_time: None, outcome: Outcome::Ok };
+    /// rec.push(event);
+    /// rec.push(event);
+    /// assert_eq!(rec.history().unwrap().events.len(), 2);
+    /// rec.push(event);
+    /// assert_eq!(rec.history().unwrap_err(), RecordError::Full { limit: 2 });
+    /// ```
+    pub fn with_limit(mut self, limit: usize) -> Recorder {
+        self.limit = limit;
+        self
     }
 
     /// Now, on the run's clock (microseconds since the Unix epoch).
@@ -123,23 +171,58 @@ impl Recorder {
         (result, event)
     }
 
-    /// Record an event made elsewhere.
+    /// Record an event made elsewhere. An event that cannot be kept (a
+    /// poisoned lock, a full buffer) makes [`Recorder::history`] an error.
     pub fn push(&self, event: Event) {
-        if self.enabled {
-            if let Ok(mut events) = self.events.lock() {
+        if !self.enabled {
+            return;
+        }
+        let lost = match self.events.lock() {
+            Ok(mut events) if events.len() < self.limit => {
                 events.push(event);
+                return;
             }
+            Ok(_) => RecordError::Full { limit: self.limit },
+            Err(_) => RecordError::Poisoned,
+        };
+        match self.lost.lock() {
+            Ok(mut first) => {
+                first.get_or_insert(lost);
+            }
+            Err(_) => self.poisoned.store(true, Ordering::SeqCst),
         }
     }
 
-    /// The history so far, events in order of completion.
-    pub fn history(&self) -> History {
-        let mut events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
+    /// The whole history so far, events in order of completion, or why it
+    /// cannot be had whole.
+    ///
+    /// ```
+    /// use leasecheck::model::history::{Call, Event, Outcome};
+    /// use leasecheck::model::{Candidate, Time};
+    ///
+    /// let rec = leasecheck::Recorder::new(leasecheck::Ttl::parse("1").unwrap(), true);
+    /// let event = Event { candidate: Candidate(1), call: Call::Reset, invoke: Time(5),
+    ///                     complete: Time(9), server_time: None, outcome: Outcome::Ok };
+    /// rec.push(event);
+    /// assert_eq!(rec.history().unwrap().events, vec![event]);
+    /// ```
+    pub fn history(&self) -> Result<History, RecordError> {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(RecordError::Poisoned);
+        }
+        if let Some(lost) = self.lost.lock().map_err(|_| RecordError::Poisoned)?.clone() {
+            return Err(lost);
+        }
+        let mut events = self
+            .events
+            .lock()
+            .map_err(|_| RecordError::Poisoned)?
+            .clone();
         events.sort_by_key(|e| (e.complete, e.invoke));
-        History {
+        Ok(History {
             ttl: self.ttl.as_span(),
             events,
-        }
+        })
     }
 
     /// The TTL of the run, as the model's span.

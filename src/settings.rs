@@ -14,8 +14,11 @@ use crate::scenario::zombie::ZombieOptions;
 use crate::spec::Spec;
 use std::time::Duration;
 
-/// The TTL of a run when neither `--ttl` nor the spec sets one, in seconds.
+/// The TTL of a run when neither `--ttl`, [`TTL_ENV`] nor the spec sets
+/// one, in seconds.
 pub const DEFAULT_RUN_TTL_SECS: f64 = 0.2;
+/// The environment variable that sets the TTL (seconds) when `--ttl` does not.
+pub const TTL_ENV: &str = "LEASECHECK_LEASE_SECONDS";
 /// Candidates racing in each round.
 pub const DEFAULT_CANDIDATES: usize = 32;
 /// The fewest and most candidates a race may have.
@@ -47,6 +50,8 @@ pub const WARMUP_TICKS: u32 = 2;
 pub struct Flags {
     /// `--ttl`: the TTL in seconds, as typed.
     pub ttl: Option<String>,
+    /// [`TTL_ENV`], as found in the environment.
+    pub ttl_env: Option<String>,
     /// `--candidates`: one race per size.
     pub candidates: Vec<usize>,
     /// `--rounds`.
@@ -138,7 +143,8 @@ pub struct Settings {
 
 impl Settings {
     /// Build and validate the settings from what the user gave and, for the
-    /// TTL, the spec. A flag wins over the spec, the spec over the default.
+    /// TTL, the spec. A flag wins over the environment ([`TTL_ENV`]), the
+    /// environment over the spec, the spec over the default.
     ///
     /// ```
     /// use leasecheck::settings::{Flags, Settings};
@@ -150,10 +156,11 @@ impl Settings {
     /// assert!(Settings::build(&bad, None).unwrap_err().to_string().starts_with("--stall"));
     /// ```
     pub fn build(flags: &Flags, spec: Option<&Spec>) -> Result<Settings, SettingsError> {
-        let ttl = match (&flags.ttl, spec.and_then(|s| s.ttl())) {
-            (Some(text), _) => Ttl::parse(text)?,
-            (None, Some(ttl)) => ttl,
-            (None, None) => Ttl::from_secs_f64(DEFAULT_RUN_TTL_SECS)?,
+        let ttl = match (&flags.ttl, &flags.ttl_env, spec.and_then(|s| s.ttl())) {
+            (Some(text), _, _) => Ttl::parse_from(text, " (--ttl)")?,
+            (None, Some(text), _) => Ttl::parse_from(text, &format!(" in {TTL_ENV}"))?,
+            (None, None, Some(ttl)) => ttl,
+            (None, None, None) => Ttl::from_secs_f64(DEFAULT_RUN_TTL_SECS)?,
         };
         let ttl_d = ttl.as_duration();
         let ms = Duration::from_millis;

@@ -57,6 +57,12 @@
 //!
 //! Action lines were added with fencing; a history without them reads and
 //! checks exactly as before, and every line above is unchanged.
+//!
+//! ## Several scenarios in one file
+//!
+//! A whole run (`--history FILE`) records every scenario in a section of its
+//! own, each opened by a scenario header: see [`crate::recording`]. A file
+//! in the form above is one such section.
 
 use crate::lease::{Candidate, Op};
 use crate::time::{Span, Time};
@@ -175,7 +181,8 @@ impl History {
     }
 
     /// Read a history written by [`History::write_jsonl`] (or by any writer of
-    /// the same format, see the module documentation).
+    /// the same format, see the module documentation): a file of exactly one
+    /// scenario, read by [`Recording::read_jsonl`](crate::recording::Recording::read_jsonl).
     ///
     /// Blank lines are skipped and unknown keys are ignored. Errors name the
     /// 1-based line number of the offending line.
@@ -190,52 +197,10 @@ impl History {
     /// assert!(err.to_string().contains("missing field `invoke`"), "{err}");
     /// ```
     pub fn read_jsonl(r: impl BufRead) -> Result<History, HistoryError> {
-        let mut ttl = None;
-        let mut events = Vec::new();
-        for (i, line) in r.lines().enumerate() {
-            let line_no = i + 1;
-            let line = line.map_err(|source| HistoryError::Io {
-                line: line_no,
-                source,
-            })?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let syntax = |e: serde_json::Error| HistoryError::Syntax {
-                line: line_no,
-                message: e.to_string(),
-            };
-            let invalid = |message: String| HistoryError::Invalid {
-                line: line_no,
-                message,
-            };
-            match ttl {
-                None => {
-                    let header: Header = serde_json::from_str(&line).map_err(syntax)?;
-                    if header.ttl.as_micros() <= 0 {
-                        return Err(invalid(format!(
-                            "the TTL must be positive, found {}",
-                            header.ttl.as_micros()
-                        )));
-                    }
-                    ttl = Some(header.ttl);
-                }
-                Some(_) => {
-                    let event: Event = serde_json::from_str(&line).map_err(syntax)?;
-                    if event.complete < event.invoke {
-                        return Err(invalid(format!(
-                            "complete ({}) is before invoke ({})",
-                            event.complete.as_micros(),
-                            event.invoke.as_micros()
-                        )));
-                    }
-                    events.push(event);
-                }
-            }
-        }
-        match ttl {
-            Some(ttl) => Ok(History { ttl, events }),
-            None => Err(HistoryError::MissingHeader),
+        let mut recording = crate::recording::Recording::read_jsonl(r)?;
+        match recording.sections.len() {
+            1 => Ok(recording.sections.remove(0).history),
+            count => Err(HistoryError::Scenarios { count }),
         }
     }
 }
@@ -273,6 +238,12 @@ pub enum HistoryError {
     },
     /// The input has no header line (it is empty or blank).
     MissingHeader,
+    /// The file records several scenarios (read it as a
+    /// [`Recording`](crate::recording::Recording)).
+    Scenarios {
+        /// How many.
+        count: usize,
+    },
 }
 
 impl HistoryError {
@@ -282,7 +253,7 @@ impl HistoryError {
             HistoryError::Io { line, .. }
             | HistoryError::Syntax { line, .. }
             | HistoryError::Invalid { line, .. } => Some(*line),
-            HistoryError::MissingHeader => None,
+            HistoryError::MissingHeader | HistoryError::Scenarios { .. } => None,
         }
     }
 }
@@ -296,8 +267,14 @@ impl fmt::Display for HistoryError {
             }
             HistoryError::Invalid { line, message } => write!(f, "line {line}: {message}"),
             HistoryError::MissingHeader => {
-                f.write_str("empty history: expected a header line {\"ttl\": <micros>}")
+                f.write_str(
+                "empty history: expected a header line ({\"scenario\": ..., \"ttl\": <micros>} or {\"ttl\": <micros>})",
+            )
             }
+            HistoryError::Scenarios { count } => write!(
+                f,
+                "the file records {count} scenarios; one history was expected"
+            ),
         }
     }
 }

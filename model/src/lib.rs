@@ -24,6 +24,7 @@ pub mod check;
 mod fence;
 pub mod history;
 mod lease;
+pub mod recording;
 pub mod sync;
 mod time;
 mod trust;

@@ -19,11 +19,11 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// Poll until a connection to `url` succeeds, asking `alive` between attempts
 /// whether the server process is still there.
 pub(crate) fn wait_until_ready(
-    url: &str,
+    config: &postgres::Config,
     mut alive: impl FnMut() -> Result<(), String>,
 ) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
-    let mut config: postgres::Config = url.parse().map_err(|e| format!("bad URL: {e}"))?;
+    let mut config = config.clone();
     config.connect_timeout(Duration::from_secs(2));
     loop {
         match config.connect(NoTls) {
@@ -108,7 +108,10 @@ impl LocalCluster {
             let port = free_port()?;
             let mut child = LocalCluster::spawn(&bindir, dir.path(), &data, port, runas)?;
             let url = cluster_url(port);
-            let waited = wait_until_ready(&url, || match child.try_wait() {
+            let config: postgres::Config = url
+                .parse()
+                .map_err(|e| format!("the cluster's URL does not parse: {e}"))?;
+            let waited = wait_until_ready(&config, || match child.try_wait() {
                 Ok(None) => Ok(()),
                 Ok(Some(status)) => Err(format!("postgres exited ({status})")),
                 Err(e) => Err(format!("cannot watch postgres: {e}")),

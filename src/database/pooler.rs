@@ -27,7 +27,7 @@ pub struct PoolerError(pub String);
 /// A PgBouncer process the harness owns, stopped on drop.
 pub struct Pooler {
     child: Child,
-    url: String,
+    config: postgres::Config,
     _dir: tempfile::TempDir,
 }
 
@@ -37,16 +37,13 @@ impl Pooler {
     /// ```no_run
     /// let pg = leasecheck::Postgres::provision()?;
     /// let pooler = leasecheck::database::Pooler::start(&pg)?;
-    /// let url = pooler.url();
+    /// let route = pooler.config();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn start(pg: &Postgres) -> Result<Pooler, PoolerError> {
         let bin = find_pgbouncer()?;
-        let upstream = super::upstream_of(&pg.config()).map_err(|e| PoolerError(e.to_string()))?;
-        let config: postgres::Config = pg
-            .url()
-            .parse()
-            .map_err(|e| PoolerError(format!("the server's URL does not parse: {e}")))?;
+        let config = pg.config();
+        let upstream = super::upstream_of(&config).map_err(|e| PoolerError(e.to_string()))?;
         let user = config.get_user().unwrap_or("postgres").to_string();
         let password = config
             .get_password()
@@ -81,15 +78,19 @@ impl Pooler {
             let mut child = cmd
                 .spawn()
                 .map_err(|e| PoolerError(format!("cannot run {}: {e}", bin.display())))?;
-            let url = format!(
-                "postgres://{user}@127.0.0.1:{port}/{dbname}?connect_timeout=10{}",
-                if password.is_empty() {
-                    String::new()
-                } else {
-                    format!("&password={password}")
-                }
-            );
-            let ready = wait_until_ready(&url, || match child.try_wait() {
+            // Built field by field, never spliced into a URL: a user,
+            // password or database name may hold any character.
+            let mut route = postgres::Config::new();
+            route
+                .host("127.0.0.1")
+                .port(port)
+                .user(&user)
+                .dbname(&dbname)
+                .connect_timeout(Duration::from_secs(10));
+            if !password.is_empty() {
+                route.password(&password);
+            }
+            let ready = wait_until_ready(&route, || match child.try_wait() {
                 Ok(None) => Ok(()),
                 Ok(Some(status)) => Err(format!("pgbouncer exited ({status})")),
                 Err(e) => Err(format!("cannot watch pgbouncer: {e}")),
@@ -98,7 +99,7 @@ impl Pooler {
                 Ok(()) => {
                     return Ok(Pooler {
                         child,
-                        url,
+                        config: route,
                         _dir: dir,
                     })
                 }
@@ -118,17 +119,22 @@ impl Pooler {
         )))
     }
 
-    /// The URL candidates connect to (same user and database as the server's).
-    pub fn url(&self) -> &str {
-        &self.url
+    /// Where candidates connect, for people: `postgres://USER@HOST:PORT/DB`
+    /// (no password).
+    pub fn address(&self) -> String {
+        let c = &self.config;
+        let port = c.get_ports().first().copied().unwrap_or(0);
+        format!(
+            "postgres://{}@127.0.0.1:{port}/{}",
+            c.get_user().unwrap_or(""),
+            c.get_dbname().unwrap_or("")
+        )
     }
 
-    /// The connection settings candidates use (see [`Pooler::url`]).
+    /// The connection settings candidates use (same user, password and
+    /// database as the server's).
     pub fn config(&self) -> postgres::Config {
-        match self.url.parse() {
-            Ok(config) => config,
-            Err(e) => unreachable!("the pooler's own URL parses: {e}"),
-        }
+        self.config.clone()
     }
 
     /// Stop PgBouncer now (dropping does the same).
@@ -170,7 +176,10 @@ fn write_config(
     runas: Option<(u32, u32)>,
 ) -> Result<PathBuf, PoolerError> {
     let users = dir.join("userlist.txt");
-    std::fs::write(&users, format!("\"{user}\" \"{password}\"\n"))
+    // PgBouncer's auth file: each field in double quotes, a quote inside
+    // doubled.
+    let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    std::fs::write(&users, format!("{} {}\n", quoted(user), quoted(password)))
         .map_err(|e| PoolerError(format!("cannot write its user list: {e}")))?;
     let ini = dir.join("pgbouncer.ini");
     let text = format!(

@@ -219,7 +219,10 @@ impl Postgres {
             .map_err(|e| fail(e.to_string()))?;
         let url = format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10");
         // The ready line comes before the port forward always works; retry briefly.
-        wait_until_ready(&url, || Ok(())).map_err(fail)?;
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| fail(format!("the container's URL does not parse: {e}")))?;
+        wait_until_ready(&config, || Ok(())).map_err(fail)?;
         Ok(Postgres {
             url,
             backend: Backend::Container(Box::new(container)),

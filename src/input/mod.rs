@@ -11,4 +11,4 @@ mod ttl;
 pub(crate) use holder::random_u64;
 pub use holder::{HolderError, HolderId};
 pub use ident::{Ident, IdentError, TableName};
-pub use ttl::{Ttl, TtlError, DEFAULT_TTL, TTL_ENV};
+pub use ttl::{Ttl, TtlError};

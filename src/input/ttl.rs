@@ -1,19 +1,13 @@
 //! The lease's time-to-live, validated.
 //!
-//! A TTL comes from configuration (`LEASECHECK_LEASE_SECONDS`, default 10 s),
-//! a flag, or a spec file. Zero, negative, NaN, infinite, non-numeric, too
+//! A TTL comes from a flag, the environment or a spec file (which one wins
+//! is [`crate::settings`]'s business; this type only validates). Zero, negative, NaN, infinite, non-numeric, too
 //! small for Postgres's microsecond resolution and absurdly large values are
 //! rejected with an error that quotes the value; nothing is ever clamped.
 
 use leasecheck_model::Span;
 use std::fmt;
 use std::time::Duration;
-
-/// The environment variable the TTL is read from.
-pub const TTL_ENV: &str = "LEASECHECK_LEASE_SECONDS";
-
-/// The TTL used when [`TTL_ENV`] is not set.
-pub const DEFAULT_TTL: Ttl = Ttl(Duration::from_secs(10));
 
 /// The largest TTL accepted, in seconds (about 31 years).
 pub const MAX_TTL_SECS: f64 = 1e9;
@@ -70,24 +64,9 @@ impl Ttl {
         Ttl::parse_from(text, "")
     }
 
-    /// The TTL from `LEASECHECK_LEASE_SECONDS`, or [`DEFAULT_TTL`] when it is unset.
-    ///
-    /// ```no_run
-    /// let ttl = leasecheck::Ttl::from_env()?;
-    /// # Ok::<(), leasecheck::TtlError>(())
-    /// ```
-    pub fn from_env() -> Result<Ttl, TtlError> {
-        match std::env::var(TTL_ENV) {
-            Ok(text) => Ttl::parse_from(&text, &format!(" in {TTL_ENV}")),
-            Err(std::env::VarError::NotPresent) => Ok(DEFAULT_TTL),
-            Err(std::env::VarError::NotUnicode(raw)) => Err(TtlError::NotANumber {
-                value: raw.to_string_lossy().into_owned(),
-                origin: format!(" in {TTL_ENV}"),
-            }),
-        }
-    }
-
-    fn parse_from(text: &str, origin: &str) -> Result<Ttl, TtlError> {
+    /// Parse a TTL from text that came from `origin` (e.g. ` in
+    /// LEASECHECK_LEASE_SECONDS`), which the error then names.
+    pub(crate) fn parse_from(text: &str, origin: &str) -> Result<Ttl, TtlError> {
         let secs: f64 = text.trim().parse().map_err(|_| TtlError::NotANumber {
             value: text.to_string(),
             origin: origin.to_string(),

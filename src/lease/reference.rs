@@ -86,7 +86,7 @@ impl Lease<'static> {
     /// let mut lease = Lease::connect(
     ///     "postgres://postgres@127.0.0.1:5432/postgres",
     ///     TableName::new("lease_lock")?,
-    ///     Ttl::from_env()?,
+    ///     Ttl::parse("10")?,
     ///     HolderId::for_process(),
     /// )?;
     /// lease.ensure_table()?;

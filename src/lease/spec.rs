@@ -122,7 +122,7 @@ impl SpecLease {
     /// # use leasecheck::{HolderId, Ident, Ttl};
     /// # use std::sync::Arc;
     /// let spec = Arc::new(Spec::load("specs/broken/client-clock.toml".as_ref())?);
-    /// let ttl = spec.ttl().unwrap_or(leasecheck::DEFAULT_TTL);
+    /// let ttl = spec.ttl().unwrap_or(leasecheck::Ttl::parse("10")?);
     /// let lease = SpecLease::connect(
     ///     "host=127.0.0.1 user=postgres",
     ///     &Ident::new("leasecheck_demo")?,

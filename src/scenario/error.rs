@@ -48,6 +48,12 @@ pub enum RunError {
     /// Interrupted (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
+    /// A recorded event was lost: the history cannot be judged.
+    #[error(transparent)]
+    Record(#[from] crate::recorder::RecordError),
+    /// A runner thread panicked (a bug of leasecheck: please report it).
+    #[error("a runner thread panicked (a leasecheck bug): {0}")]
+    Panicked(String),
 }
 
 impl From<FaultError> for RunError {
@@ -71,5 +77,5 @@ pub(crate) fn harness(what: &'static str, e: &postgres::Error) -> RunError {
 
 /// A runner thread panicked while holding shared state.
 pub(crate) fn poisoned() -> RunError {
-    RunError::Settings("a runner thread panicked".into())
+    RunError::Panicked("a runner thread panicked while holding shared state".into())
 }

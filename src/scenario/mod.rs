@@ -5,13 +5,15 @@
 //! lease under test in its schema ([`Subject`]); the zombie's protected
 //! resource; and what the stall scenarios share.
 //!
-//! A scenario records every call and reports what it saw (figures,
-//! findings); it never formats a report and never decides exit codes, and
+//! A scenario records every call and reports what it saw (figures, and
+//! [`Finding`](leasecheck_model::recording::Finding)s: a property it found
+//! violated by itself, with the events that show it, never from a guess
+//! about timing that the model would allow); it never formats a report and
+//! never decides exit codes, and
 //! every fault it injects goes through [`crate::fault::Injector`].
 
 pub mod conformance;
 mod error;
-mod finding;
 pub mod race;
 mod resource;
 pub mod semantics;
@@ -21,7 +23,6 @@ pub mod takeover;
 pub mod zombie;
 
 pub use error::RunError;
-pub use finding::TrialFinding;
 pub use resource::{Resource, Write};
 pub use stall::{takeover_bound, LEADER};
 pub use subject::Subject;

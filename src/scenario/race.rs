@@ -7,7 +7,7 @@
 //! lease can be aged, stale with the last winner still named. All N call
 //! `try_acquire` at once; exactly one must win.
 
-use super::error::RunError;
+use super::error::{poisoned, RunError};
 use super::subject::Subject;
 use crate::lease::Contender;
 use crate::recorder::{Recorder, Reply, HARNESS};
@@ -166,10 +166,10 @@ pub fn race(
                 });
             }
         });
-        if let Some(e) = refused.into_inner().ok().flatten() {
+        if let Some(e) = refused.into_inner().map_err(|_| poisoned())? {
             return Err(e.into());
         }
-        let events = events.into_inner().unwrap_or_default();
+        let events = events.into_inner().map_err(|_| poisoned())?;
         let mut last = round_start;
         for (event, micros) in &events {
             let _ = result.latency.record(*micros);

@@ -5,11 +5,11 @@
 //! It never waits on time: every step's expected result holds at any speed.
 
 use super::error::RunError;
-use super::finding::TrialFinding;
 use super::subject::Subject;
 use crate::recorder::Recorder;
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event};
+use leasecheck_model::recording::Finding;
 use leasecheck_model::{Candidate, Op};
 
 /// One step: who calls what, what it must return, and the property a wrong
@@ -34,7 +34,7 @@ struct Step {
 /// assert!(findings.is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<Vec<TrialFinding>, RunError> {
+pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<Vec<Finding>, RunError> {
     let (a, b) = (Candidate(0), Candidate(1));
     let mut ca = subject.contender(a, None)?;
     let mut cb = subject.contender(b, None)?;
@@ -105,7 +105,7 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<Vec<TrialFinding>, R
         seen.push(e);
         let took_effect = r?.took_effect;
         if took_effect != s.expect {
-            findings.push(TrialFinding {
+            findings.push(Finding {
                 property: s.property,
                 message: format!(
                     "{}: {} {} returned {took_effect}, expected {}",

@@ -20,7 +20,6 @@
 //! explains every outcome) are judged by the checker on the recorded history.
 
 use super::error::{poisoned, RunError};
-use super::finding::TrialFinding;
 use super::stall::{takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::Postgres;
@@ -29,6 +28,7 @@ use crate::lease::Contender;
 use crate::recorder::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
+use leasecheck_model::recording::Finding;
 use leasecheck_model::{Candidate, Op};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -63,7 +63,7 @@ pub struct TakeoverResult {
     /// Whether the leader's first renew after the stall returned false.
     pub leader_learned: Option<bool>,
     /// The runner's own findings (P3, P4); the checker adds P2, P6, P7.
-    pub findings: Vec<TrialFinding>,
+    pub findings: Vec<Finding>,
 }
 
 /// Run one takeover trial under `fault`.
@@ -145,7 +145,7 @@ pub fn trial(
         });
     }
     if !took_effect(&first) {
-        result.findings.push(TrialFinding {
+        result.findings.push(Finding {
             property: Property::P1ExactlyOneWinner,
             message: "the leader's try_acquire of a free lease returned false".to_string(),
             events: vec![first_event],
@@ -195,7 +195,7 @@ pub fn trial(
     })?;
     injector.close();
 
-    if let Some(message) = refused.into_inner().ok().flatten() {
+    if let Some(message) = refused.into_inner().map_err(|_| poisoned())? {
         return Err(RunError::Harness {
             what: "run a standby's try_acquire",
             message,
@@ -220,7 +220,7 @@ pub fn trial(
     }
     if leader_alone {
         match winners.len() {
-            0 => result.findings.push(TrialFinding {
+            0 => result.findings.push(Finding {
                 property: Property::P3TakeoverHappens,
                 message: format!(
                     "no standby took over within TTL + poll interval + slack = {bound:?} after the leader stalled for {:?}",
@@ -231,7 +231,7 @@ pub fn trial(
             1 => {
                 if let Some(latency) = result.takeover_latency {
                     if latency > bound {
-                        result.findings.push(TrialFinding {
+                        result.findings.push(Finding {
                             property: Property::P3TakeoverHappens,
                             message: format!(
                                 "the takeover took {latency:?}, over TTL + poll interval + slack = {bound:?}"
@@ -241,7 +241,7 @@ pub fn trial(
                     }
                 }
             }
-            _ => result.findings.push(TrialFinding {
+            _ => result.findings.push(Finding {
                 property: Property::P3TakeoverHappens,
                 message: format!(
                     "{} standbys won after one stall: {}",
@@ -255,7 +255,7 @@ pub fn trial(
             if !winners.is_empty() {
                 let mut events = vec![last_ok, winners[0], e];
                 events.sort_by_key(|e| e.invoke);
-                result.findings.push(TrialFinding {
+                result.findings.push(Finding {
                     property: Property::P4DeposedLeaderLearns,
                     message: format!(
                         "after {} took over, the deposed leader {LEADER}'s renew returned true",

@@ -45,7 +45,6 @@
 //! reset is not staged; the checker judges that refusal (P7).
 
 use super::error::{harness, poisoned, RunError};
-use super::finding::TrialFinding;
 use super::resource::{Resource, Write};
 use super::stall::{takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
@@ -55,6 +54,7 @@ use crate::lease::{backend_pid, Contender};
 use crate::recorder::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
+use leasecheck_model::recording::Finding;
 use leasecheck_model::{Candidate, Op, TrustWindow};
 use postgres::Client;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,7 +105,7 @@ pub struct ZombieResult {
     pub epochs: Vec<u64>,
     /// The runner's own findings (P3, P4, P8 epochs); the checker judges the
     /// history (P6, P7, and P8 on the actions).
-    pub findings: Vec<TrialFinding>,
+    pub findings: Vec<Finding>,
 }
 
 /// One actor: its lease handle, its resource connection and its trust window.
@@ -285,7 +285,7 @@ pub fn trial(
                 if acted {
                     result.taken_over += 1;
                 } else if fault != Fault::DatabasePause {
-                    result.findings.push(TrialFinding {
+                    result.findings.push(Finding {
                         property: Property::P3TakeoverHappens,
                         message: format!(
                             "round {round}: no standby took over and acted within TTL + poll \
@@ -328,7 +328,7 @@ pub fn trial(
                 let mut events = vec![first_win.0, renew];
                 events.extend(zombie_write);
                 events.sort_by_key(|e| e.invoke);
-                result.findings.push(TrialFinding {
+                result.findings.push(Finding {
                     property: Property::P4DeposedLeaderLearns,
                     message: format!(
                         "round {round}: after {} took over, the deposed leader {LEADER}'s renew \
@@ -343,7 +343,7 @@ pub fn trial(
             for pair in wins.windows(2) {
                 let ((a, ea), (b, eb)) = (&pair[0], &pair[1]);
                 if !matches!((ea, eb), (Some(x), Some(y)) if y > x) {
-                    result.findings.push(TrialFinding {
+                    result.findings.push(Finding {
                         property: Property::P8FencingEpoch,
                         message: format!(
                             "round {round}: {}'s tenure got epoch {eb:?} after {}'s tenure had \

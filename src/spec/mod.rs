@@ -301,7 +301,7 @@ impl Spec {
     ///
     /// ```no_run
     /// # let spec = leasecheck::spec::Spec::reference();
-    /// let ttl = spec.ttl().unwrap_or(leasecheck::DEFAULT_TTL);
+    /// let ttl = spec.ttl().unwrap_or(leasecheck::Ttl::parse("10")?);
     /// ```
     pub fn ttl(&self) -> Option<Ttl> {
         self.ttl

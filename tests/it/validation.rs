@@ -1,6 +1,7 @@
 //! Bad input is rejected with an error that quotes it.
 
-use leasecheck::{HolderId, Ident, TableName, Ttl, TTL_ENV};
+use leasecheck::settings::{Flags, Settings, TTL_ENV};
+use leasecheck::{HolderId, Ident, TableName, Ttl};
 
 #[test]
 fn zero_negative_nan_infinite_and_non_numeric_ttls_are_rejected_quoting_the_value() {
@@ -38,16 +39,37 @@ fn valid_ttls_are_kept_exactly() {
 }
 
 #[test]
-fn the_ttl_comes_from_the_environment_with_a_default_of_ten_seconds() {
-    // The only test that touches this variable; nextest runs each test in its own process.
-    std::env::remove_var(TTL_ENV);
-    assert_eq!(Ttl::from_env().unwrap().as_millis(), 10_000);
-    std::env::set_var(TTL_ENV, "2.5");
-    assert_eq!(Ttl::from_env().unwrap().as_millis(), 2_500);
-    std::env::set_var(TTL_ENV, "-3");
-    let err = Ttl::from_env().unwrap_err().to_string();
+fn the_ttl_comes_from_the_flag_then_the_environment_then_the_default() {
+    let with = |ttl: Option<&str>, env: Option<&str>| {
+        Settings::build(
+            &Flags {
+                ttl: ttl.map(str::to_string),
+                ttl_env: env.map(str::to_string),
+                ..Flags::default()
+            },
+            None,
+        )
+    };
+    assert_eq!(with(None, None).unwrap().ttl.as_millis(), 200);
+    assert_eq!(with(None, Some("2.5")).unwrap().ttl.as_millis(), 2_500);
+    assert_eq!(with(Some("0.5"), Some("2.5")).unwrap().ttl.as_millis(), 500);
+    let err = with(None, Some("-3")).unwrap_err().to_string();
     assert!(err.contains("\"-3\"") && err.contains(TTL_ENV), "{err}");
-    std::env::remove_var(TTL_ENV);
+}
+
+#[test]
+fn the_binary_reads_the_ttl_from_the_environment_and_names_it_when_it_is_bad() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_leasecheck"))
+        .args(["race", "--candidates", "2", "--rounds", "1"])
+        .env(TTL_ENV, "ten")
+        .output()
+        .expect("run leasecheck");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(TTL_ENV) && stderr.contains("\"ten\""),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -52,7 +52,7 @@ fn run(
     let rec = Recorder::new(ttl, true);
     let result = zombie::trial(pg, &mut subject, fault, &options(rounds), &rec)
         .unwrap_or_else(|e| panic!("{fault}: the trial could not run: {e}"));
-    let history = rec.history();
+    let history = rec.history().expect("every event recorded");
     let lease_verdict = check(&history);
     let lease_violations: Vec<_> = lease_verdict
         .violations

@@ -1,0 +1,450 @@
+//! Recordings: what a whole run observed, one section per scenario, in one
+//! JSON-lines file (`leasecheck ... --history FILE`).
+//!
+//! A battery runs its scenarios one after another, each against a fresh
+//! schema, with its own resets and its own candidates. Their histories must
+//! never be judged as one: candidate 3 of a race and candidate 3 of a
+//! takeover are different actors on different rows. So a recording keeps
+//! every scenario in a [`Section`] of its own, opened by a header line that
+//! says what ran and how it is to be judged, and `leasecheck check-history`
+//! judges each section alone, exactly as the run judged it.
+//!
+//! # The file, line by line
+//!
+//! UTF-8 text, one JSON object per line; blank lines are skipped and
+//! unknown keys ignored; an error names the 1-based line. A line's kind is
+//! told by its keys:
+//!
+//! - the **file header** (optional, first line only):
+//!   `{"format":"leasecheck-history","version":2,"seed":7,"replay":"leasecheck check --seed 7"}`:
+//!   the run's seed and the command that replays it;
+//! - a **scenario header** (`"scenario"`) opens a section:
+//!   `{"scenario":"takeover/client-pause","lease":"reference lease (built-in)","ttl":200000,"schema":"leasecheck_1f2e","fault":"client-pause","seed":7,"stale_writes":"violation"}`.
+//!   `ttl` (microseconds, > 0) is required; `lease`, `schema`, `fault` and
+//!   `seed` are informational; `stale_writes` is how a zombie's stale writes
+//!   are judged: `"violation"` (the default) or `"informational"` (the run
+//!   was `leasecheck check` on a lease without fencing epochs);
+//! - an **event** (`"call"`): one call of the section, in the shape of
+//!   [`Event`] (see [`crate::history`]);
+//! - a **finding** (`"finding"`): a property the scenario's runner found
+//!   violated by what it saw while running (P1 in a race round, P3 against
+//!   its deadline, P4, P5, epochs), with its message and the events that
+//!   show it:
+//!   `{"finding":"P3","message":"no standby won within 0.45 s","events":[{...event...}]}`;
+//! - an **abort** (`"aborted"`): the scenario could not be done and has no
+//!   verdict of its own: `{"aborted":"error","reason":"cannot reset: ..."}`
+//!   (`"error"`, `"not_applicable"` or `"interrupted"`).
+//!
+//! A file whose first line is `{"ttl":<micros>}` (the format before
+//! scenario headers, and [`History::write_jsonl`]'s) is one section named
+//! `history`, judged with the defaults.
+//!
+//! # What the offline verdict re-derives
+//!
+//! The checker's properties (P6, P7, and P8 on actions) are judged again
+//! from the events. A runner's findings depend on what it knew while it ran
+//! (when a fault began, its deadline) and are carried as recorded. Judging a
+//! section therefore gives the verdict the run gave, and a newer checker can
+//! re-judge old files.
+
+use crate::check::Property;
+use crate::history::{Event, History, HistoryError};
+use crate::time::Span;
+use serde::{Deserialize, Serialize};
+use std::io::{self, BufRead, Write};
+
+/// The `format` value of a recording's file header.
+pub const FORMAT: &str = "leasecheck-history";
+
+/// The version of the format written by [`Recording::write_jsonl`].
+pub const VERSION: u32 = 2;
+
+/// A whole run's recording: its sections, scenario after scenario.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recording {
+    /// The run's seed, where known.
+    pub seed: Option<u64>,
+    /// The command that replays the run, where known.
+    pub replay: Option<String>,
+    /// One per scenario, in the order they ran.
+    pub sections: Vec<Section>,
+}
+
+/// One scenario's part of a recording.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// What ran, and how it is judged.
+    pub header: SectionHeader,
+    /// Its events (with the TTL it ran with).
+    pub history: History,
+    /// What its runner found violated while running.
+    pub findings: Vec<Finding>,
+    /// Why it could not be done, if it could not.
+    pub aborted: Option<Aborted>,
+}
+
+/// A scenario header: the name of what ran and the options it is judged with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SectionHeader {
+    /// The scenario's name in reports (`race`, `takeover/client-pause`, ...).
+    pub scenario: String,
+    /// The lease under test, as the report names it.
+    pub lease: Option<String>,
+    /// The schema it ran in.
+    pub schema: Option<String>,
+    /// The fault it injected.
+    pub fault: Option<String>,
+    /// The run's seed.
+    pub seed: Option<u64>,
+    /// How stale writes (P8) are judged.
+    pub stale_writes: StaleWrites,
+}
+
+/// How a section's stale writes (actions of a deposed leader, P8) are judged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaleWrites {
+    /// Each one is a P8 violation.
+    #[default]
+    Violation,
+    /// They are counted, not violations: `leasecheck check` on a lease
+    /// without fencing epochs (no lease alone can prevent them).
+    Informational,
+}
+
+/// A property a runner found violated, with the events that show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Which property.
+    pub property: Property,
+    /// What happened, in one sentence.
+    pub message: String,
+    /// The events involved.
+    pub events: Vec<Event>,
+}
+
+/// Why a scenario has no verdict of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Aborted {
+    /// How it ended.
+    pub kind: AbortKind,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// How a scenario that could not be done ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbortKind {
+    /// It failed (exit 2).
+    Error,
+    /// It does not apply here (`n/a`, with the reason).
+    NotApplicable,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileHeader {
+    format: String,
+    #[serde(default)]
+    version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replay: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeaderLine {
+    scenario: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease: Option<String>,
+    ttl: Span,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schema: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fault: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(default)]
+    stale_writes: StaleWrites,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LegacyHeader {
+    ttl: Span,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FindingLine {
+    finding: String,
+    message: String,
+    #[serde(default)]
+    events: Vec<Event>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AbortLine {
+    aborted: AbortKind,
+    #[serde(default)]
+    reason: String,
+}
+
+impl Section {
+    /// A section with no findings that ran to its end.
+    pub fn new(header: SectionHeader, history: History) -> Section {
+        Section {
+            header,
+            history,
+            findings: Vec::new(),
+            aborted: None,
+        }
+    }
+}
+
+impl Recording {
+    /// Write the recording as JSON lines (see the module documentation).
+    ///
+    /// ```
+    /// use leasecheck_model::history::History;
+    /// use leasecheck_model::recording::{Recording, Section, SectionHeader};
+    /// use leasecheck_model::Span;
+    ///
+    /// let section = |name: &str| Section::new(
+    ///     SectionHeader { scenario: name.into(), ..SectionHeader::default() },
+    ///     History { ttl: Span::from_secs(1), events: vec![] },
+    /// );
+    /// let rec = Recording { seed: Some(7), replay: None, sections: vec![section("race"), section("semantics")] };
+    /// let mut out = Vec::new();
+    /// rec.write_jsonl(&mut out).unwrap();
+    /// assert_eq!(
+    ///     String::from_utf8(out.clone()).unwrap(),
+    ///     "{\"format\":\"leasecheck-history\",\"version\":2,\"seed\":7}\n\
+    ///      {\"scenario\":\"race\",\"ttl\":1000000,\"stale_writes\":\"violation\"}\n\
+    ///      {\"scenario\":\"semantics\",\"ttl\":1000000,\"stale_writes\":\"violation\"}\n"
+    /// );
+    /// assert_eq!(Recording::read_jsonl(&out[..]).unwrap(), rec);
+    /// ```
+    pub fn write_jsonl(&self, w: impl Write) -> io::Result<()> {
+        let mut w = io::BufWriter::new(w);
+        let header = FileHeader {
+            format: FORMAT.into(),
+            version: VERSION,
+            seed: self.seed,
+            replay: self.replay.clone(),
+        };
+        line(&mut w, &header)?;
+        for s in &self.sections {
+            let h = &s.header;
+            line(
+                &mut w,
+                &HeaderLine {
+                    scenario: h.scenario.clone(),
+                    lease: h.lease.clone(),
+                    ttl: s.history.ttl,
+                    schema: h.schema.clone(),
+                    fault: h.fault.clone(),
+                    seed: h.seed,
+                    stale_writes: h.stale_writes,
+                },
+            )?;
+            for e in &s.history.events {
+                line(&mut w, e)?;
+            }
+            for f in &s.findings {
+                line(
+                    &mut w,
+                    &FindingLine {
+                        finding: f.property.id().into(),
+                        message: f.message.clone(),
+                        events: f.events.clone(),
+                    },
+                )?;
+            }
+            if let Some(a) = &s.aborted {
+                line(
+                    &mut w,
+                    &AbortLine {
+                        aborted: a.kind,
+                        reason: a.reason.clone(),
+                    },
+                )?;
+            }
+        }
+        w.flush()
+    }
+
+    /// Read a recording (or a single history in the older `{"ttl":...}`
+    /// form, as one section named `history`).
+    ///
+    /// ```
+    /// use leasecheck_model::recording::Recording;
+    ///
+    /// let text = "{\"scenario\":\"race\",\"ttl\":1000}\n{\"finding\":\"P9\",\"message\":\"?\"}\n";
+    /// let err = Recording::read_jsonl(text.as_bytes()).unwrap_err();
+    /// assert_eq!(err.line(), Some(2));
+    /// assert!(err.to_string().contains("unknown property \"P9\""), "{err}");
+    /// ```
+    pub fn read_jsonl(r: impl BufRead) -> Result<Recording, HistoryError> {
+        let mut recording = Recording::default();
+        let mut first = true;
+        for (i, text) in r.lines().enumerate() {
+            let line_no = i + 1;
+            let text = text.map_err(|source| HistoryError::Io {
+                line: line_no,
+                source,
+            })?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let is_first = std::mem::replace(&mut first, false);
+            read_line(&mut recording, &text, line_no, is_first)?;
+        }
+        if recording.sections.is_empty() {
+            return Err(HistoryError::MissingHeader);
+        }
+        Ok(recording)
+    }
+}
+
+/// One line into `recording`.
+fn read_line(
+    recording: &mut Recording,
+    text: &str,
+    line: usize,
+    first: bool,
+) -> Result<(), HistoryError> {
+    let syntax = |e: serde_json::Error| HistoryError::Syntax {
+        line,
+        message: e.to_string(),
+    };
+    let invalid = |message: String| HistoryError::Invalid { line, message };
+    let value: serde_json::Value = serde_json::from_str(text).map_err(syntax)?;
+    let Some(object) = value.as_object() else {
+        return Err(invalid("expected a JSON object".into()));
+    };
+    let has = |key: &str| object.contains_key(key);
+    let current = |recording: &mut Recording| -> Result<usize, HistoryError> {
+        match recording.sections.len() {
+            0 => Err(HistoryError::Invalid {
+                line,
+                message: "an event, finding or abort before any scenario header \
+                          (the first line must be a header with \"ttl\")"
+                    .into(),
+            }),
+            n => Ok(n - 1),
+        }
+    };
+    if has("call") {
+        let event: Event = serde_json::from_value(value).map_err(syntax)?;
+        if event.complete < event.invoke {
+            return Err(invalid(format!(
+                "complete ({}) is before invoke ({})",
+                event.complete.as_micros(),
+                event.invoke.as_micros()
+            )));
+        }
+        let s = current(recording)?;
+        recording.sections[s].history.events.push(event);
+    } else if has("scenario") {
+        let h: HeaderLine = serde_json::from_value(value).map_err(syntax)?;
+        let ttl = positive(h.ttl, line)?;
+        recording.sections.push(Section::new(
+            SectionHeader {
+                scenario: h.scenario,
+                lease: h.lease,
+                schema: h.schema,
+                fault: h.fault,
+                seed: h.seed,
+                stale_writes: h.stale_writes,
+            },
+            History {
+                ttl,
+                events: Vec::new(),
+            },
+        ));
+    } else if has("finding") {
+        let f: FindingLine = serde_json::from_value(value).map_err(syntax)?;
+        let property = Property::ALL
+            .into_iter()
+            .find(|p| p.id() == f.finding)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "unknown property {:?} (expected P1 to P8)",
+                    f.finding
+                ))
+            })?;
+        let s = current(recording)?;
+        recording.sections[s].findings.push(Finding {
+            property,
+            message: f.message,
+            events: f.events,
+        });
+    } else if has("aborted") {
+        let a: AbortLine = serde_json::from_value(value).map_err(syntax)?;
+        let s = current(recording)?;
+        recording.sections[s].aborted = Some(Aborted {
+            kind: a.aborted,
+            reason: a.reason,
+        });
+    } else if has("format") {
+        if !first {
+            return Err(invalid("a file header after the first line".into()));
+        }
+        let h: FileHeader = serde_json::from_value(value).map_err(syntax)?;
+        if h.format != FORMAT {
+            return Err(invalid(format!("format {:?} is not {FORMAT:?}", h.format)));
+        }
+        if h.version > VERSION {
+            return Err(invalid(format!(
+                "version {} is newer than this leasecheck reads ({VERSION})",
+                h.version
+            )));
+        }
+        recording.seed = h.seed;
+        recording.replay = h.replay;
+    } else if has("ttl") {
+        if !recording.sections.is_empty() {
+            return Err(invalid(
+                "a second {\"ttl\":...} header: separate scenarios with \"scenario\" headers"
+                    .into(),
+            ));
+        }
+        let h: LegacyHeader = serde_json::from_value(value).map_err(syntax)?;
+        let ttl = positive(h.ttl, line)?;
+        recording.sections.push(Section::new(
+            SectionHeader {
+                scenario: "history".into(),
+                ..SectionHeader::default()
+            },
+            History {
+                ttl,
+                events: Vec::new(),
+            },
+        ));
+    } else {
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        return Err(invalid(format!(
+            "not a header, event, finding or abort line (it has the keys [{}]; \
+             an event has \"call\", a scenario header \"scenario\")",
+            keys.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn positive(ttl: Span, line: usize) -> Result<Span, HistoryError> {
+    if ttl.as_micros() <= 0 {
+        return Err(HistoryError::Invalid {
+            line,
+            message: format!("the TTL must be positive, found {}", ttl.as_micros()),
+        });
+    }
+    Ok(ttl)
+}
+
+fn line(w: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, value)?;
+    w.write_all(b"\n")
+}
