@@ -3,7 +3,7 @@
 #   - the Postgres 15 server binaries (Debian package postgresql), for the
 #     throwaway clusters the tests and the CLI start;
 #   - PgBouncer, for `--via pgbouncer`;
-#   - cargo-nextest, the test runner, if it is missing;
+#   - cargo-nextest, the test runner, and cargo-fuzz, if they are missing;
 #   - the leasecheck-postgres:15 image for the testcontainers path, when a
 #     Docker engine is reachable (built locally from Debian's packages).
 set -euo pipefail
@@ -26,6 +26,11 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest (crates.io)"
   cargo install cargo-nextest --locked
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-fuzz (crates.io), for scripts/fuzz.sh"
+  cargo install cargo-fuzz --locked
 fi
 
 if docker info >/dev/null 2>&1; then

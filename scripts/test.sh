@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, every test against real Postgres
 # (throwaway local clusters), the same lease suite through testcontainers,
-# the loom suite, doc tests, and a build of the benchmarks.
+# the loom suite, doc tests, a bounded fuzzing of the parsers, and a build of
+# the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+step() { printf '\n==> [%ss] %s\n' "$((SECONDS - started))" "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The benchmarks build in the test profile (clippy has already checked
+# them); `scripts/bench.sh` builds and runs them optimised.
 step "benchmarks build"
-cargo bench --workspace --no-run
+cargo build --workspace --benches
 
 step "loom: model crate under --cfg loom (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:=2})"
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="$LOOM_MAX_PREEMPTIONS" CARGO_TARGET_DIR=target/loom \
@@ -23,8 +28,13 @@ RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="$LOOM_MAX_PREEMPTIONS" CARGO_TARGET
 step "doc tests"
 cargo test --workspace --doc
 
+step "fuzz the parsers (${FUZZ_SECONDS:=45} s per target; scripts/fuzz.sh)"
+FUZZ_SECONDS="$FUZZ_SECONDS" LEASECHECK_CARGO_LOCK= scripts/fuzz.sh
+
 step "lease suite through testcontainers (image ${LEASECHECK_PG_IMAGE:-leasecheck-postgres:15})"
 LEASECHECK_POSTGRES=container cargo nextest run -p leasecheck --no-fail-fast -E 'test(/^lease::/)'
 
 step "all tests (throwaway local Postgres clusters, or DATABASE_URL if set)"
 cargo nextest run --workspace --no-fail-fast
+
+step "done"

@@ -16,7 +16,7 @@
 //! `LEASECHECK_POSTGRES=url|local|container` forces one source. When none can
 //! be had, the error says what each attempt ran into: a test never skips.
 
-use super::cluster::{wait_until_ready, LocalCluster};
+use super::cluster::LocalCluster;
 use super::diagnostic::{pg_message, redact};
 use postgres::{Client, NoTls};
 use std::fmt;
@@ -36,6 +36,7 @@ pub const DEFAULT_IMAGE: &str = "leasecheck-postgres:15";
 /// their standbys, fault injectors and parallel tests.
 pub const MAX_CONNECTIONS: u32 = 300;
 
+#[cfg(feature = "containers")]
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why no Postgres could be had.
@@ -101,6 +102,7 @@ impl fmt::Display for Source {
 enum Backend {
     External,
     Local(LocalCluster),
+    #[cfg(feature = "containers")]
     Container(Box<testcontainers::Container<testcontainers::GenericImage>>),
 }
 
@@ -187,13 +189,24 @@ impl Postgres {
         })
     }
 
+    /// Built without the `containers` feature: always an error saying so.
+    #[cfg(not(feature = "containers"))]
+    pub fn start_container(image: &str) -> Result<Postgres, ProvisionError> {
+        Err(ProvisionError::Container {
+            image: image.to_string(),
+            reason: "this leasecheck was built without the `containers` feature".into(),
+        })
+    }
+
     /// A container of `image` (`name:tag`), which must exist locally.
     ///
     /// ```no_run
     /// let pg = leasecheck::Postgres::start_container(leasecheck::database::DEFAULT_IMAGE)?;
     /// # Ok::<(), leasecheck::ProvisionError>(())
     /// ```
+    #[cfg(feature = "containers")]
     pub fn start_container(image: &str) -> Result<Postgres, ProvisionError> {
+        use super::cluster::wait_until_ready;
         use testcontainers::core::{IntoContainerPort, WaitFor};
         use testcontainers::runners::SyncRunner;
         use testcontainers::ImageExt;
@@ -253,6 +266,7 @@ impl Postgres {
         match self.backend {
             Backend::External => Source::Url,
             Backend::Local(_) => Source::Local,
+            #[cfg(feature = "containers")]
             Backend::Container(_) => Source::Container,
         }
     }
@@ -269,6 +283,7 @@ impl Postgres {
     /// The container id, where the server runs in a container.
     pub fn container_id(&self) -> Option<&str> {
         match &self.backend {
+            #[cfg(feature = "containers")]
             Backend::Container(c) => Some(c.id()),
             _ => None,
         }
@@ -298,6 +313,7 @@ impl Postgres {
         match std::mem::replace(&mut self.backend, Backend::External) {
             Backend::External => Ok(()),
             Backend::Local(mut cluster) => cluster.stop().map_err(ProvisionError::Local),
+            #[cfg(feature = "containers")]
             Backend::Container(container) => {
                 use testcontainers::Image;
                 let image = format!("{}:{}", container.image().name(), container.image().tag());

@@ -79,3 +79,54 @@ fn an_unreachable_database_url_is_a_clear_error() {
 fn a_lease_table_name_outside_the_grammar_never_reaches_sql() {
     assert!(TableName::new("lease_lock; DROP SCHEMA public").is_err());
 }
+
+#[test]
+fn pgbouncer_carries_a_user_and_password_of_any_characters_to_the_server() {
+    let db = crate::support::db();
+    let mut admin = db.connect();
+    let suffix = std::process::id();
+    // Quotes, spaces and URL delimiters in both: nothing may be spliced.
+    let user = format!("lc odd\"user@x/{suffix}");
+    let password = "p@ss w'rd?&=\"#%";
+    let quoted_user = format!("\"{}\"", user.replace('"', "\"\""));
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {quoted_user} LOGIN PASSWORD '{}'",
+            password.replace('\'', "''")
+        ))
+        .expect("create the test's role");
+    struct DropRole(postgres::Client, String);
+    impl Drop for DropRole {
+        fn drop(&mut self) {
+            let _ = self
+                .0
+                .batch_execute(&format!("DROP ROLE IF EXISTS {}", self.1));
+        }
+    }
+    let _cleanup = DropRole(admin, quoted_user);
+
+    let server = db.pg.config();
+    let port = server.get_ports().first().copied().expect("a port");
+    let dbname = server.get_dbname().unwrap_or("postgres");
+    let kv = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+    let url = format!(
+        "host=127.0.0.1 port={port} dbname={} user={} password={}",
+        kv(dbname),
+        kv(&user),
+        kv(password)
+    );
+    let pg = Postgres::from_url(&url).expect("the server takes the odd role");
+    let pooler = leasecheck::database::Pooler::start(&pg).expect("PgBouncer starts");
+    let route = pooler.config();
+    assert_eq!(route.get_user(), Some(user.as_str()));
+    assert_eq!(route.get_password(), Some(password.as_bytes()));
+    let mut client = route
+        .connect(postgres::NoTls)
+        .expect("connect through PgBouncer");
+    let who: String = client
+        .query_one("SELECT current_user::text", &[])
+        .expect("a query through PgBouncer")
+        .get(0);
+    assert_eq!(who, user);
+    assert!(!pooler.address().contains(password), "no password shown");
+}
