@@ -57,12 +57,16 @@ for target in "${targets[@]}"; do
   mkdir -p "$scratch" "$artifacts"
   dict=()
   [ -f "fuzz/dict/$target.dict" ] && dict=("-dict=fuzz/dict/$target.dict")
+  # Seeds: fuzz/corpus/<target>/, and for spec files the real ones in specs/.
+  seeds=()
+  [ -d "fuzz/corpus/$target" ] && seeds+=("fuzz/corpus/$target")
+  [ "$target" = spec ] && seeds+=(specs specs/broken)
 
   step "fuzz $target for ${seconds} s (log: $log)"
   start=$SECONDS
   status=0
   # The first corpus directory is the one libFuzzer writes to.
-  "$bin" "$scratch" "fuzz/corpus/$target" "${dict[@]}" \
+  "$bin" "$scratch" "${seeds[@]}" "${dict[@]}" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1 || status=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
