@@ -12,6 +12,7 @@
 //! - [`battery`] plans and runs, [`verdict`] judges a recorded scenario
 //!   (online and offline alike), [`settings`] are built and validated
 //!   once, [`report`] formats, [`catalogue`] lists known-broken leases.
+//! - [`doctor`]: what this machine offers a run.
 //! - [`database`]: a real server from `DATABASE_URL`, a throwaway local
 //!   cluster, or a container; PgBouncer; the harness's own [`Schema`].
 //! - [`Ttl`], [`HolderId`], [`Ident`], [`TableName`]: validated inputs.
@@ -21,6 +22,7 @@
 pub mod battery;
 pub mod catalogue;
 pub mod database;
+pub mod doctor;
 pub mod fault;
 mod input;
 pub mod lease;

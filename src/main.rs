@@ -53,6 +53,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a spec file without running a battery: the same checks and errors as `check --spec` (parsed, then installed in a throwaway schema so Postgres judges every statement), exit 2 on any error.
+    Validate {
+        /// The spec file.
+        file: PathBuf,
+        /// Only parse it (no Postgres needed; the statements are not prepared).
+        #[arg(long)]
+        offline: bool,
+        /// Postgres to install it in (default: DATABASE_URL, else a throwaway local cluster, else a container).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+    /// Write a starter spec file (the reference lease, commented) to edit into yours.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "lease.toml")]
+        file: PathBuf,
+        /// Overwrite the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Say what this machine offers a run: server binaries, DATABASE_URL, PgBouncer, Docker, the Postgres a run would get, and which faults can be injected into it (and why not).
+    Doctor,
     /// Check a recorded history (JSON lines, from --history) offline: each scenario on its own, with the verdicts the run gave (the checker's P6, P7 and P8 judged again from the events).
     CheckHistory {
         /// The history file.
@@ -196,7 +218,82 @@ fn run(cli: Cli) -> Result<u8> {
             json,
         } => reproduce(name, list, seed, json),
         Command::CheckHistory { file, json } => check_history(&file, json),
+        Command::Validate {
+            file,
+            offline,
+            database_url,
+        } => validate(&file, offline, database_url.as_deref()),
+        Command::Init { file, force } => init(&file, force),
+        Command::Doctor => {
+            let exam = leasecheck::doctor::Examination::of_this_machine();
+            print!("{}", exam.render_text());
+            Ok(if exam.postgres { 0 } else { 2 })
+        }
     }
+}
+
+/// The starter spec `init` writes: the reference lease, renamed.
+const STARTER_SPEC: &str = include_str!("../specs/reference.toml");
+
+fn init(file: &std::path::Path, force: bool) -> Result<u8> {
+    if file.exists() && !force {
+        bail!(
+            "{} already exists; choose another path or pass --force to overwrite it",
+            file.display()
+        );
+    }
+    let text = format!(
+        "# A starter lease spec written by `leasecheck init`: the reference lease.\n\
+         # Replace its SQL with your lease's, then:\n\
+         #   leasecheck validate {path}\n\
+         #   leasecheck check --spec {path}\n\
+         # Every field is described in docs/spec-format.md of the leasecheck repository.\n\
+         #\n{body}",
+        path = file.display(),
+        body = STARTER_SPEC.replacen("name = \"reference\"", "name = \"my-lease\"", 1)
+    );
+    std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))?;
+    println!(
+        "wrote {}: edit it, then run `leasecheck validate {}`",
+        file.display(),
+        file.display()
+    );
+    Ok(0)
+}
+
+fn validate(file: &std::path::Path, offline: bool, database_url: Option<&str>) -> Result<u8> {
+    let spec = leasecheck::spec::Spec::load(file)?;
+    let settings = Settings::build(
+        &Flags {
+            ttl_env: std::env::var_os(leasecheck::settings::TTL_ENV)
+                .map(|v| v.to_string_lossy().into_owned()),
+            ..Flags::default()
+        },
+        Some(&spec),
+    )?;
+    let how = if offline {
+        "parsed (not installed: --offline)".to_string()
+    } else {
+        let pg = match database_url {
+            Some(url) => Postgres::from_url(url)?,
+            None => Postgres::provision()?,
+        };
+        // What `check` does before any run: install it in a schema of its
+        // own (Postgres prepares every statement), then drop that schema.
+        Subject::from_spec(&pg, spec.clone(), settings.ttl)?.drop_schema()?;
+        format!(
+            "installed and prepared on {} ({})",
+            pg.target(),
+            pg.source()
+        )
+    };
+    println!(
+        "{}: a valid spec \"{}\" (ttl {}s); {how}",
+        file.display(),
+        spec.name(),
+        settings.ttl.as_secs_f64()
+    );
+    Ok(0)
 }
 
 fn check_history(file: &PathBuf, json: bool) -> Result<u8> {

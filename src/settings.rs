@@ -87,7 +87,7 @@ pub enum SettingsError {
     #[error(transparent)]
     Ttl(#[from] TtlError),
     /// `--stall` is not longer than the TTL.
-    #[error("--stall ({stall:?}) must be longer than the TTL ({ttl})")]
+    #[error("--stall ({:.3} s) must be longer than the TTL ({ttl})", .stall.as_secs_f64())]
     Stall {
         /// The stall.
         stall: Duration,
@@ -95,7 +95,7 @@ pub enum SettingsError {
         ttl: Ttl,
     },
     /// `--renew-interval` is not shorter than the TTL.
-    #[error("--renew-interval ({renew:?}) must be shorter than the TTL ({ttl})")]
+    #[error("--renew-interval ({:.3} s) must be shorter than the TTL ({ttl})", .renew.as_secs_f64())]
     RenewInterval {
         /// The interval.
         renew: Duration,

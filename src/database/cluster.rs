@@ -269,7 +269,9 @@ pub(crate) fn as_user(cmd: &mut Command, runas: Option<(u32, u32)>) {
     }
 }
 
-fn find_bindir() -> Result<PathBuf, String> {
+/// The directory of the Postgres server binaries (`initdb`, `postgres`) a
+/// throwaway cluster is started from, or why there is none.
+pub fn find_bindir() -> Result<PathBuf, String> {
     let has = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
     if let Ok(dir) = std::env::var(BINDIR_ENV) {
         let dir = PathBuf::from(dir);

@@ -14,8 +14,9 @@ mod provision;
 mod schema;
 
 pub use address::{upstream_of, AddressError};
+pub use cluster::find_bindir;
 pub(crate) use cluster::{as_user, free_port, log_tail, unprivileged_user, wait_until_ready};
-pub use pooler::{Pooler, PoolerError, POOL_SIZE};
+pub use pooler::{find_pgbouncer, Pooler, PoolerError, POOL_SIZE};
 pub use provision::{
     redact_url, Postgres, ProvisionError, Source, BINDIR_ENV, DATABASE_URL_ENV, DEFAULT_IMAGE,
     IMAGE_ENV, MAX_CONNECTIONS, SOURCE_ENV,

@@ -215,7 +215,8 @@ fn write_config(
     Ok(ini)
 }
 
-fn find_pgbouncer() -> Result<PathBuf, PoolerError> {
+/// The PgBouncer binary `--via pgbouncer` starts, or why there is none.
+pub fn find_pgbouncer() -> Result<PathBuf, PoolerError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let candidates = std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])

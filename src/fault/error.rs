@@ -34,7 +34,7 @@ pub enum FaultError {
     },
     /// A process did not reach the stopped state after `SIGSTOP` (it was
     /// continued again, so nothing is left stopped).
-    #[error("{fault}: {role} (pid {pid}) did not stop within {}s of SIGSTOP (state {state:?}); it was continued", STOP_TIMEOUT.as_secs())]
+    #[error("{fault}: {role} (pid {pid}) did not stop within {}s of SIGSTOP (state {state}); it was continued", STOP_TIMEOUT.as_secs())]
     NotStopped {
         /// The fault being applied.
         fault: Fault,

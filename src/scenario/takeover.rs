@@ -20,7 +20,7 @@
 //! explains every outcome) are judged by the checker on the recorded history.
 
 use super::error::{poisoned, RunError};
-use super::stall::{takeover_bound, update, wait_until, Shared, LEADER};
+use super::stall::{seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::Postgres;
 use crate::fault::{Fault, Injector};
@@ -98,8 +98,9 @@ pub fn trial(
     let ttl = subject.ttl().as_duration();
     if opts.stall <= ttl {
         return Err(RunError::Settings(format!(
-            "the stall ({:?}) must be longer than the TTL ({:?})",
-            opts.stall, ttl
+            "the stall ({}) must be longer than the TTL ({})",
+            seconds(opts.stall),
+            seconds(ttl)
         )));
     }
     if opts.standbys == 0 {
@@ -223,8 +224,9 @@ pub fn trial(
             0 => result.findings.push(Finding {
                 property: Property::P3TakeoverHappens,
                 message: format!(
-                    "no standby took over within TTL + poll interval + slack = {bound:?} after the leader stalled for {:?}",
-                    opts.stall
+                    "no standby took over within TTL + poll interval + slack = {} after the leader stalled for {}",
+                    seconds(bound),
+                    seconds(opts.stall)
                 ),
                 events: vec![last_ok],
             }),
@@ -234,7 +236,9 @@ pub fn trial(
                         result.findings.push(Finding {
                             property: Property::P3TakeoverHappens,
                             message: format!(
-                                "the takeover took {latency:?}, over TTL + poll interval + slack = {bound:?}"
+                                "the takeover took {}, over TTL + poll interval + slack = {}",
+                                seconds(latency),
+                                seconds(bound)
                             ),
                             events: vec![last_ok, winners[0]],
                         });

@@ -46,7 +46,7 @@
 
 use super::error::{harness, poisoned, RunError};
 use super::resource::{Resource, Write};
-use super::stall::{takeover_bound, update, wait_until, Shared, LEADER};
+use super::stall::{seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::Postgres;
 use crate::fault::{Fault, Injector};
@@ -164,14 +164,17 @@ pub fn trial(
     }
     if opts.trust_margin >= ttl || opts.renew_interval >= ttl - opts.trust_margin {
         return Err(RunError::Settings(format!(
-            "the tick ({:?}) must be shorter than the TTL ({ttl:?}) minus the trust margin ({:?})",
-            opts.renew_interval, opts.trust_margin
+            "the tick ({}) must be shorter than the TTL ({}) minus the trust margin ({})",
+            seconds(opts.renew_interval),
+            seconds(ttl),
+            seconds(opts.trust_margin)
         )));
     }
     if fault == Fault::DatabasePause && opts.stall <= ttl {
         return Err(RunError::Settings(format!(
-            "the stall ({:?}) must be longer than the TTL ({ttl:?})",
-            opts.stall
+            "the stall ({}) must be longer than the TTL ({})",
+            seconds(opts.stall),
+            seconds(ttl)
         )));
     }
     let fenced = subject.is_fenced();
@@ -289,7 +292,8 @@ pub fn trial(
                         property: Property::P3TakeoverHappens,
                         message: format!(
                             "round {round}: no standby took over and acted within TTL + poll \
-                             interval + slack = {bound:?} of the leader's stall"
+                             interval + slack = {} of the leader's stall",
+                            seconds(bound)
                         ),
                         events: Vec::new(),
                     });
@@ -346,9 +350,12 @@ pub fn trial(
                     result.findings.push(Finding {
                         property: Property::P8FencingEpoch,
                         message: format!(
-                            "round {round}: {}'s tenure got epoch {eb:?} after {}'s tenure had \
-                             epoch {ea:?}: every new tenure must carry a larger epoch",
-                            b.candidate, a.candidate
+                            "round {round}: {}'s tenure got epoch {} after {}'s tenure had \
+                             epoch {}: every new tenure must carry a larger epoch",
+                            b.candidate,
+                            epoch_text(*eb),
+                            a.candidate,
+                            epoch_text(*ea)
                         ),
                         events: vec![*a, *b],
                     });
@@ -492,4 +499,9 @@ fn stall_then_work(
 
 fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, RunError> {
     m.lock().map_err(|_| poisoned())
+}
+
+/// An epoch in a finding's message (`none` when the lease gave none).
+fn epoch_text(epoch: Option<u64>) -> String {
+    epoch.map_or_else(|| "none".to_string(), |e| e.to_string())
 }

@@ -253,3 +253,133 @@ fn a_spec_statement_that_fails_at_run_time_is_exit_2_showing_the_statement_and_p
     );
     assert!(out.contains("try_acquire"), "the field: {out}");
 }
+
+#[test]
+fn init_writes_a_starter_spec_that_validates_and_never_overwrites_without_force() {
+    let (_dir, file) = tmp("lease.toml");
+    let path = file.to_str().unwrap();
+    let o = leasecheck(&["init", path]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains("name = \"my-lease\""), "{written}");
+    let o = leasecheck(&["validate", path]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("a valid spec \"my-lease\""));
+
+    std::fs::write(&file, "# mine\n").unwrap();
+    let o = leasecheck(&["init", path]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "# mine\n");
+    let o = leasecheck(&["init", path, "--force"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+}
+
+#[test]
+fn validate_refuses_a_bad_spec_with_the_error_check_gives_and_exit_2() {
+    let (_dir, file) = tmp("bad.toml");
+    let path = file.to_str().unwrap();
+    // Parses, but Postgres cannot prepare try_acquire.
+    std::fs::write(
+        &file,
+        "name = \"typo\"\nschema = \"CREATE TABLE t (id int)\"\nreset = \"UPDATE t SET id = 1\"\n\
+         try_acquire = \"SELEC 1\"\nrenew = \"SELECT true\"\nrelease = \"SELECT true\"\n",
+    )
+    .unwrap();
+    let validate = leasecheck(&["validate", path]);
+    let check = leasecheck(&["check", "--spec", path]);
+    let (v, c) = (
+        String::from_utf8_lossy(&validate.stderr),
+        String::from_utf8_lossy(&check.stderr),
+    );
+    assert_eq!(validate.status.code(), Some(2), "{v}");
+    assert_eq!(check.status.code(), Some(2), "{c}");
+    assert!(
+        v.contains("field `try_acquire`") && v.contains("SELEC"),
+        "{v}"
+    );
+    assert_eq!(v, c, "validate and check give the same error");
+    // --offline only parses: the statement is not prepared.
+    let o = leasecheck(&["validate", "--offline", path]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A file that does not parse fails offline too, naming the line.
+    std::fs::write(&file, "name = \"x\"\nttl_seconds = -1\n").unwrap();
+    let o = leasecheck(&["validate", "--offline", path]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{path}:")), "{stderr}");
+}
+
+#[test]
+fn doctor_names_the_server_it_would_use_and_whether_each_fault_is_available() {
+    let o = leasecheck(&["doctor"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("Postgres for a run"), "{out}");
+    for fault in leasecheck::fault::Fault::ALL {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!("fault {fault} ")))
+            .unwrap_or_else(|| panic!("no line for {fault}:\n{out}"));
+        assert!(
+            line.contains("available") || line.trim_start().starts_with("--"),
+            "{line}"
+        );
+    }
+}
+
+/// Rust's `Debug` shapes that must never reach a user.
+const DEBUG_SHAPES: [&str; 7] = ["Some(", "None)", "Ok(", "Err(", " { ", "secs:", "nanos:"];
+
+#[test]
+fn no_user_facing_message_shows_rust_debug_formatting() {
+    let (_dir, bad) = tmp("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nttl_seconds = \"soon\"\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let mut runs: Vec<Vec<&str>> = leasecheck::catalogue::CATALOGUE
+        .iter()
+        .map(|e| vec!["reproduce", e.name, "--seed", "1"])
+        .collect();
+    runs.extend([
+        vec!["zombie", "--faults", "client-pause", "--seed", "1"],
+        vec!["takeover", "--stall", "100", "--ttl", "0.2"],
+        vec!["race", "--renew-interval", "500"],
+        vec!["validate", "--offline", bad],
+        vec!["check-history", bad],
+        vec!["race", "--faults", "nap"],
+    ]);
+    for args in runs {
+        let o = leasecheck(&args);
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_ne!(o.status.code(), Some(101), "{args:?} panicked:\n{shown}");
+        for line in shown.lines().filter(|l| !l.contains('|')) {
+            for shape in DEBUG_SHAPES {
+                assert!(!line.contains(shape), "{args:?} shows {shape:?}:\n{line}");
+            }
+        }
+    }
+}

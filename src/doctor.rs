@@ -1,0 +1,152 @@
+//! `leasecheck doctor`: what this machine offers a run, and what it lacks.
+//!
+//! It looks for what a run would use (the Postgres server binaries,
+//! `DATABASE_URL`, Docker and the image of the container fallback,
+//! PgBouncer), then gets a Postgres exactly as a run would
+//! ([`Postgres::provision`]) and asks each fault whether it can be injected
+//! into that server, with the reason when not. It changes nothing and stops
+//! what it started.
+
+use crate::database::{find_bindir, find_pgbouncer, redact_url, Postgres, DATABASE_URL_ENV};
+use crate::fault::Fault;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+/// One thing looked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// What it is ("Postgres server binaries", "fault backend-stall", ...).
+    pub what: String,
+    /// Whether it is there (or usable).
+    pub found: bool,
+    /// Where it is, or why it is not.
+    pub detail: String,
+}
+
+/// What `doctor` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Examination {
+    /// In the order they were looked for.
+    pub items: Vec<Item>,
+    /// Whether a run could get a Postgres here.
+    pub postgres: bool,
+}
+
+impl Examination {
+    /// Look at this machine (starts and stops a throwaway server when that
+    /// is what a run would use).
+    pub fn of_this_machine() -> Examination {
+        let mut exam = Examination::default();
+        match find_bindir() {
+            Ok(dir) => {
+                let version = program_version(&dir.join("postgres"));
+                exam.add(
+                    "Postgres server binaries",
+                    true,
+                    format!("{} ({version})", dir.display()),
+                );
+            }
+            Err(why) => exam.add("Postgres server binaries", false, why),
+        }
+        match std::env::var(DATABASE_URL_ENV) {
+            Ok(url) => exam.add(DATABASE_URL_ENV, true, format!("set: {}", redact_url(&url))),
+            Err(_) => exam.add(DATABASE_URL_ENV, false, "not set".into()),
+        }
+        match find_pgbouncer() {
+            Ok(bin) => {
+                let version = program_version(&bin);
+                exam.add(
+                    "PgBouncer (--via pgbouncer)",
+                    true,
+                    format!("{} ({version})", bin.display()),
+                );
+            }
+            Err(e) => exam.add("PgBouncer (--via pgbouncer)", false, e.0),
+        }
+        let docker = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output();
+        match docker {
+            Ok(out) if out.status.success() => {
+                let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                exam.add("Docker engine", true, format!("server {version}"));
+            }
+            Ok(out) => exam.add(
+                "Docker engine",
+                false,
+                first_line(&String::from_utf8_lossy(&out.stderr)),
+            ),
+            Err(e) => exam.add("Docker engine", false, format!("no `docker` command: {e}")),
+        }
+        match Postgres::provision() {
+            Ok(pg) => {
+                exam.postgres = true;
+                let version = pg
+                    .connect()
+                    .and_then(|mut c| c.query_one("SHOW server_version", &[]))
+                    .map(|row| row.get::<_, String>(0))
+                    .unwrap_or_else(|e| crate::database::diagnostic::pg_message(&e));
+                exam.add(
+                    "Postgres for a run",
+                    true,
+                    format!("{} from {} (server {version})", pg.target(), pg.source()),
+                );
+                for fault in Fault::ALL {
+                    match fault.applicable(&pg) {
+                        Ok(()) => exam.add(&format!("fault {fault}"), true, "available".into()),
+                        Err(why) => exam.add(&format!("fault {fault}"), false, why),
+                    }
+                }
+            }
+            Err(e) => exam.add("Postgres for a run", false, e.to_string()),
+        }
+        exam
+    }
+
+    fn add(&mut self, what: &str, found: bool, detail: String) {
+        self.items.push(Item {
+            what: what.to_string(),
+            found,
+            detail,
+        });
+    }
+
+    /// For a terminal: one line per item, then what to do when no
+    /// Postgres could be had.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "leasecheck {}", env!("CARGO_PKG_VERSION"));
+        for item in &self.items {
+            let mark = if item.found { "ok " } else { "-- " };
+            let _ = writeln!(out, "  {mark} {:<30} {}", item.what, item.detail);
+        }
+        if self.postgres {
+            let _ = writeln!(out, "\nresult: leasecheck can run here (exit 0)");
+        } else {
+            let _ = writeln!(
+                out,
+                "\nresult: no Postgres for a run (exit 2): set {DATABASE_URL_ENV}, install the \
+                 server (Debian: apt-get install postgresql), or build the image with \
+                 scripts/build-postgres-image.sh"
+            );
+        }
+        out
+    }
+}
+
+/// `PROGRAM --version`, first line, or why it could not be had.
+fn program_version(program: &Path) -> String {
+    match Command::new(program).arg("--version").output() {
+        Ok(out) if out.status.success() => first_line(&String::from_utf8_lossy(&out.stdout)),
+        Ok(out) => format!(
+            "--version failed: {}",
+            first_line(&String::from_utf8_lossy(&out.stderr))
+        ),
+        Err(e) => format!("cannot run it: {e}"),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim().to_string()
+}
