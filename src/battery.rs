@@ -178,7 +178,7 @@ pub fn run(
                 if battery == Battery::All && !subject.is_fenced() {
                     section.header.stale_writes = StaleWrites::Informational;
                 }
-                section.header.schema = Some(subject.schema_name().to_string());
+                section.header.schema = Some(subject.schema_name().as_str().to_string());
                 section.history.ttl = subject.ttl().as_span();
                 let rec = Recorder::new(subject.ttl(), settings.record);
                 // A panicking runner thread is an error of this scenario

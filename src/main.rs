@@ -199,10 +199,24 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("leasecheck: error: {e:#}");
+            eprintln!("leasecheck: error: {}", explain(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes, each said once (a library error often quotes
+/// its source in its own message already).
+fn explain(e: &anyhow::Error) -> String {
+    let mut said = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !said.contains(&cause) {
+            said.push_str(": ");
+            said.push_str(&cause);
+        }
+    }
+    said
 }
 
 fn run(cli: Cli) -> Result<u8> {
@@ -489,37 +503,37 @@ fn battery_command(
     );
     bar.finish();
 
-    let history_file = match &args.history {
-        Some(path) => {
-            let f = std::fs::File::create(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            let recording = Recording {
-                seed: Some(seed),
-                replay: Some(replay_command(seed)),
-                sections: outcome.sections,
-            };
-            recording
-                .write_jsonl(f)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Some(path.display().to_string())
-        }
-        None => None,
-    };
-    let report = Report {
+    // The report is printed whatever happens to the files below, so the
+    // verdict, the seed and the replay command are never lost.
+    let mut report = Report {
         subject: subject_name,
         database,
         ttl_seconds: ttl.as_secs_f64(),
         seed,
         replay: replay_command(seed),
         scenarios: outcome.scenarios,
-        history_file,
+        history_file: None,
     };
-    if let Some(path) = &args.junit {
-        std::fs::write(path, report.to_junit())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut written = Ok(());
+    if let Some(path) = &args.history {
+        let recording = Recording {
+            seed: Some(seed),
+            replay: Some(report.replay.clone()),
+            sections: outcome.sections,
+        };
+        written = std::fs::File::create(path)
+            .and_then(|f| recording.write_jsonl(f))
+            .with_context(|| format!("cannot write the history to {}", path.display()));
+        if written.is_ok() {
+            report.history_file = Some(path.display().to_string());
+        }
+    }
+    if let (Ok(()), Some(path)) = (&written, &args.junit) {
+        written = std::fs::write(path, report.to_junit())
+            .with_context(|| format!("cannot write the JUnit report to {}", path.display()));
     }
     print_report(&report, args.json);
-
+    written.context("the run finished (its report is above), but not every file it was asked for could be written")?;
     Ok(report.exit_code() as u8)
 }
 

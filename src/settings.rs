@@ -87,7 +87,7 @@ pub enum SettingsError {
     #[error(transparent)]
     Ttl(#[from] TtlError),
     /// `--stall` is not longer than the TTL.
-    #[error("--stall ({:.3} s) must be longer than the TTL ({ttl})", .stall.as_secs_f64())]
+    #[error("--stall ({}s) must be longer than the TTL ({ttl})", .stall.as_secs_f64())]
     Stall {
         /// The stall.
         stall: Duration,
@@ -95,7 +95,7 @@ pub enum SettingsError {
         ttl: Ttl,
     },
     /// `--renew-interval` is not shorter than the TTL.
-    #[error("--renew-interval ({:.3} s) must be shorter than the TTL ({ttl})", .renew.as_secs_f64())]
+    #[error("--renew-interval ({}s) must be shorter than the TTL ({ttl})", .renew.as_secs_f64())]
     RenewInterval {
         /// The interval.
         renew: Duration,
@@ -196,6 +196,18 @@ impl Settings {
             return Err(SettingsError::Candidates { given });
         }
         let standbys = flags.standbys.unwrap_or(DEFAULT_STANDBYS);
+        let rounds = flags.rounds.unwrap_or(DEFAULT_ROUNDS);
+        let trials = flags.trials.unwrap_or(DEFAULT_TRIALS);
+        // A zero would make a scenario pass having checked nothing.
+        for (flag, n) in [
+            ("--standbys", standbys),
+            ("--rounds", rounds),
+            ("--trials", trials),
+        ] {
+            if n == 0 {
+                return Err(SettingsError::Zero { flag });
+            }
+        }
         // Every actor trusts itself until TTL - margin after its last
         // renew's start; the margin leaves the tick room inside that window.
         let trust_margin = (ttl_d / 10).min(ttl_d.saturating_sub(renew_interval) / 2);
@@ -205,7 +217,7 @@ impl Settings {
             seed,
             race: RaceOptions {
                 candidates: race_sizes[0],
-                rounds: flags.rounds.unwrap_or(DEFAULT_ROUNDS),
+                rounds,
                 seed,
             },
             race_sizes,
@@ -232,7 +244,7 @@ impl Settings {
             } else {
                 flags.faults.clone()
             },
-            trials: flags.trials.unwrap_or(DEFAULT_TRIALS).max(1),
+            trials,
             record: !flags.no_record,
             skew: flags.skew_ms.map(ms),
         })

@@ -4,6 +4,12 @@
 //!
 //! Exit codes are an interface: [`Report::exit_code`] is 0 when every
 //! property held, 1 when one was violated, 2 when the run could not be done.
+//!
+//! So is the JSON ([`Report::to_json`]): a versioned shape, documented field
+//! by field in `docs/json-output.md` and described by the JSON Schema
+//! `docs/report.schema.json`, which the tests validate real output against.
+//! Every report says what it is ([`JSON_FORMAT`]) and which shape it has
+//! ([`JSON_VERSION`]).
 
 mod figure;
 mod junit;
@@ -15,6 +21,15 @@ use leasecheck_model::check::Timeline;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Duration;
+
+/// The `"format"` of every `--json` report: what the document is.
+pub const JSON_FORMAT: &str = "leasecheck-report";
+
+/// The `"version"` of the `--json` shape. Additive changes keep it (a new
+/// field, figure, figure unit or timeline call); anything else bumps it:
+/// removing or renaming a field, changing its type, unit or meaning, a new
+/// scenario status (see `docs/json-output.md`).
+pub const JSON_VERSION: u32 = 1;
 
 /// How one scenario ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -137,6 +152,9 @@ pub struct Report {
 
 impl Report {
     /// 0 every property held, 1 a property was violated, 2 the run could not be done.
+    ///
+    /// A run where no scenario could be checked (none at all, or every one
+    /// `n/a`) is a 2, never a pass: a CI gate must not pass on nothing.
     pub fn exit_code(&self) -> i32 {
         if self.scenarios.iter().any(|s| s.status == Status::Violated) {
             1
@@ -144,7 +162,7 @@ impl Report {
             .scenarios
             .iter()
             .any(|s| matches!(s.status, Status::Error(_) | Status::Interrupted))
-            || self.scenarios.is_empty()
+            || !self.scenarios.iter().any(|s| s.status == Status::Passed)
         {
             2
         } else {
@@ -214,6 +232,13 @@ impl Report {
                 let n: usize = self.scenarios.iter().map(|s| s.findings.len()).sum();
                 format!("{n} violation(s)")
             }
+            _ if self
+                .scenarios
+                .iter()
+                .all(|s| matches!(s.status, Status::NotApplicable(_))) =>
+            {
+                "nothing was checked: every scenario was n/a here".to_string()
+            }
             _ => "the run could not be completed".to_string(),
         };
         let _ = writeln!(out, "\nresult: {verdict} (exit {})", self.exit_code());
@@ -224,17 +249,49 @@ impl Report {
         out
     }
 
-    /// The report as JSON.
+    /// The report as JSON, on one line: `format` ([`JSON_FORMAT`]),
+    /// `version` ([`JSON_VERSION`]) and `exit_code` first, then the report's
+    /// fields (the shape of `docs/report.schema.json`).
+    ///
+    /// ```
+    /// use leasecheck::report::{Report, Scenario, JSON_FORMAT, JSON_VERSION};
+    /// let report = Report {
+    ///     subject: "reference lease (built-in)".into(),
+    ///     database: "none".into(),
+    ///     ttl_seconds: 0.2,
+    ///     seed: 7,
+    ///     replay: "leasecheck race --seed 7".into(),
+    ///     scenarios: vec![Scenario::new("race")],
+    ///     history_file: None,
+    /// };
+    /// let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    /// assert_eq!(json["format"], JSON_FORMAT);
+    /// assert_eq!(json["version"], JSON_VERSION);
+    /// assert_eq!(json["exit_code"], 0);
+    /// assert_eq!(json["scenarios"][0]["status"], "passed");
+    /// ```
     pub fn to_json(&self) -> String {
-        let mut value = match serde_json::to_value(self) {
-            Ok(v) => v,
-            Err(e) => unreachable!("a report always serialises: {e}"),
+        let envelope = Envelope {
+            format: JSON_FORMAT,
+            version: JSON_VERSION,
+            exit_code: self.exit_code(),
+            report: self,
         };
-        if let serde_json::Value::Object(map) = &mut value {
-            map.insert("exit_code".into(), self.exit_code().into());
+        match serde_json::to_string(&envelope) {
+            Ok(json) => json,
+            Err(e) => unreachable!("a report always serialises: {e}"),
         }
-        value.to_string()
     }
+}
+
+/// What `--json` prints: the report with what it is and how it ended.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    format: &'static str,
+    version: u32,
+    exit_code: i32,
+    #[serde(flatten)]
+    report: &'a Report,
 }
 
 /// A message cut to a few lines for the terminal (the whole of it is in --json).

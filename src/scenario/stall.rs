@@ -61,7 +61,7 @@ pub(crate) fn update<T>(shared: &Shared<T>, change: impl FnOnce(&mut T)) {
     cvar.notify_all();
 }
 
-/// A duration in a finding's message, in seconds (`0.450 s`).
+/// A duration in a finding's message, in seconds (`0.450s`).
 pub(crate) fn seconds(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+    format!("{:.3}s", d.as_secs_f64())
 }

@@ -51,8 +51,11 @@ impl Spec {
                 field: "schema".to_string(),
                 sql: self.schema.clone(),
                 message: format!(
-                    "after it ran, the current schema is {current:?} instead of {:?}: \
+                    "after it ran, the current schema is {} instead of {:?}: \
                      the schema SQL must not end the transaction or change search_path",
+                    current
+                        .as_deref()
+                        .map_or("none".to_string(), |c| format!("{c:?}")),
                     schema.as_str()
                 ),
                 source: None,

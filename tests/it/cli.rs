@@ -383,3 +383,69 @@ fn no_user_facing_message_shows_rust_debug_formatting() {
         }
     }
 }
+
+#[test]
+fn a_run_where_every_scenario_is_not_applicable_checks_nothing_and_exits_2() {
+    let db = crate::support::db();
+    let o = leasecheck(&[
+        "takeover",
+        "--faults",
+        "backend-stall",
+        "--database-url",
+        db.pg.url(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("n/a") && out.contains("nothing was checked"),
+        "{out}"
+    );
+}
+
+#[test]
+fn counts_that_would_check_nothing_are_refused_naming_the_flag() {
+    for flag in ["--rounds", "--trials", "--standbys", "--zombie-rounds"] {
+        let o = leasecheck(&["check", flag, "0"]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{flag} must be at least 1")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_history_that_cannot_be_written_still_prints_the_report_and_exits_2() {
+    let o = leasecheck(&[
+        "race",
+        "--candidates",
+        "2",
+        "--rounds",
+        "1",
+        "--seed",
+        "3",
+        "--history",
+        "/nonexistent-dir/h.jsonl",
+    ]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(out.contains("ok   race"), "the verdict is shown: {out}");
+    assert!(
+        err.contains("cannot write the history to /nonexistent-dir/h.jsonl"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_error_says_each_cause_once() {
+    let (_dir, file) = tmp("ttl.toml");
+    std::fs::write(&file, "name = \"x\"\nttl_seconds = -1\n").unwrap();
+    let o = leasecheck(&["validate", "--offline", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.matches("must be positive").count(), 1, "{stderr}");
+}

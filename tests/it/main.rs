@@ -4,13 +4,17 @@
 mod catalogue;
 mod cli;
 mod differential;
+mod docs;
 mod fault;
 mod fenced;
 mod fuzz_regressions;
 mod history;
+mod image;
+mod json_schema;
 mod lease;
 mod mutation;
 mod provision;
+mod recipes;
 mod spec;
 mod support;
 mod validation;
