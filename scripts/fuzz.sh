@@ -74,7 +74,11 @@ for target in "${targets[@]}"; do
   if [ "$status" -ne 0 ]; then
     failed+=("$target")
     input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-    grep -E -A12 "panicked at|ERROR: libFuzzer" "$log" | head -n 30 >&2 || tail -n 30 "$log" >&2
+    if grep -q -E "panicked at|ERROR: libFuzzer" "$log"; then
+      grep -E -A12 "panicked at|ERROR: libFuzzer" "$log" | head -n 30 >&2 || true
+    else
+      tail -n 30 "$log" >&2
+    fi
     cat >&2 <<EOF
 
 fuzz: target $target FAILED on ${input:-an input (see $log)}

@@ -198,7 +198,7 @@ pub fn run(
                 .unwrap_or_else(|payload| Err(RunError::Panicked(panic_message(&*payload))));
                 tick();
                 // A lost event makes the scenario an error, never a shorter
-                // history that could pass; what was recorded is kept to look at.
+                // history that could pass (and its events are then not kept).
                 let ran = match rec.history() {
                     Ok(history) => {
                         section.history.events = history.events;

@@ -220,17 +220,32 @@ fn explain(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    // Before anything is started: Ctrl-C then stops a run between steps and
+    // lets every guard undo what leasecheck made (servers, faults, schemas);
+    // a second Ctrl-C exits at once.
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                eprintln!("leasecheck: interrupted twice, exiting now");
+                std::process::exit(2);
+            }
+            eprintln!("leasecheck: interrupted: undoing what leasecheck started, then reporting what was done");
+        })
+        .context("cannot install the Ctrl-C handler")?;
+    }
     match cli.command {
-        Command::Race(args) => battery_command(Battery::Race, args, None),
-        Command::Takeover(args) => battery_command(Battery::Takeover, args, None),
-        Command::Zombie(args) => battery_command(Battery::Zombie, args, None),
-        Command::Check(args) => battery_command(Battery::All, args, None),
+        Command::Race(args) => battery_command(Battery::Race, args, None, &cancel),
+        Command::Takeover(args) => battery_command(Battery::Takeover, args, None, &cancel),
+        Command::Zombie(args) => battery_command(Battery::Zombie, args, None, &cancel),
+        Command::Check(args) => battery_command(Battery::All, args, None, &cancel),
         Command::Reproduce {
             name,
             list,
             seed,
             json,
-        } => reproduce(name, list, seed, json),
+        } => reproduce(name, list, seed, json, &cancel),
         Command::CheckHistory { file, json } => check_history(&file, json),
         Command::Validate {
             file,
@@ -358,7 +373,13 @@ fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
     Ok(report.exit_code() as u8)
 }
 
-fn reproduce(name: Option<String>, list: bool, seed: Option<u64>, json: bool) -> Result<u8> {
+fn reproduce(
+    name: Option<String>,
+    list: bool,
+    seed: Option<u64>,
+    json: bool,
+    cancel: &Arc<AtomicBool>,
+) -> Result<u8> {
     use leasecheck::catalogue::{find, CATALOGUE};
     if list {
         if json {
@@ -413,21 +434,29 @@ fn reproduce(name: Option<String>, list: bool, seed: Option<u64>, json: bool) ->
         Command::Check(a) => (Battery::All, a),
         _ => bail!("catalogue entry {} has no runnable scenario", entry.name),
     };
-    battery_command(battery, args, Some(spec))
+    battery_command(battery, args, Some(spec), cancel)
 }
 
 fn battery_command(
     battery: Battery,
     args: RunArgs,
     embedded: Option<leasecheck::spec::Spec>,
+    cancel: &Arc<AtomicBool>,
 ) -> Result<u8> {
     let spec = match (&args.spec, embedded) {
         (_, Some(spec)) => Some(spec),
         (Some(path), None) => Some(leasecheck::spec::Spec::load(path)?),
         (None, None) => None,
     };
-    let settings = Settings::build(&args.flags(), spec.as_ref())?;
+    let flags = args.flags();
+    let settings = Settings::build(&flags, spec.as_ref())?;
     let (ttl, seed) = (settings.ttl, settings.seed);
+    // A TTL from the environment is pinned in the replay command, which
+    // must run the same check wherever it is pasted.
+    let pinned: Vec<String> = match (&flags.ttl, &flags.ttl_env) {
+        (None, Some(text)) => vec!["--ttl".into(), text.clone()],
+        _ => Vec::new(),
+    };
     if args.history.is_some() && !settings.record {
         bail!("--history writes what the run records: drop --no-record");
     }
@@ -437,19 +466,6 @@ fn battery_command(
         None => Postgres::provision()?,
     };
     let database = format!("{} ({})", pg.target(), pg.source());
-
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                eprintln!("leasecheck: interrupted twice, exiting now");
-                std::process::exit(2);
-            }
-            eprintln!("leasecheck: interrupted: undoing faults and dropping the schema, then reporting what was done");
-        })
-        .context("cannot install the Ctrl-C handler")?;
-    }
 
     let total = battery.progress_total(&settings);
     let bar = Progress::new(total, args.no_progress || args.json);
@@ -498,7 +514,7 @@ fn battery_command(
         &subject_name,
         battery,
         &settings,
-        &cancel,
+        cancel,
         &tick,
     );
     bar.finish();
@@ -510,7 +526,7 @@ fn battery_command(
         database,
         ttl_seconds: ttl.as_secs_f64(),
         seed,
-        replay: replay_command(seed),
+        replay: replay_command(seed, &pinned),
         scenarios: outcome.scenarios,
         history_file: None,
     };
@@ -521,8 +537,15 @@ fn battery_command(
             replay: Some(report.replay.clone()),
             sections: outcome.sections,
         };
-        written = std::fs::File::create(path)
+        // Written beside the target and renamed into place: a file that is
+        // there is whole (and a reader refuses one cut short anyway).
+        let partial = path.with_extension("jsonl.partial");
+        written = std::fs::File::create(&partial)
             .and_then(|f| recording.write_jsonl(f))
+            .and_then(|()| std::fs::rename(&partial, path))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&partial);
+            })
             .with_context(|| format!("cannot write the history to {}", path.display()));
         if written.is_ok() {
             report.history_file = Some(path.display().to_string());
@@ -593,8 +616,10 @@ impl Progress {
     }
 }
 
-/// The command line that replays this run: the same arguments with the seed pinned.
-fn replay_command(seed: u64) -> String {
+/// The command line that replays this run: the same arguments, then
+/// `pinned` (settings that came from elsewhere than the command line), with
+/// the seed pinned.
+fn replay_command(seed: u64, pinned: &[String]) -> String {
     let mut out = vec!["leasecheck".to_string()];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -607,6 +632,7 @@ fn replay_command(seed: u64) -> String {
         }
         out.push(shell_quote(&a));
     }
+    out.extend(pinned.iter().map(|a| shell_quote(a)));
     out.push(format!("--seed {seed}"));
     out.join(" ")
 }

@@ -9,9 +9,10 @@
 //! what the runner knew while running: see [`leasecheck_model::recording`]),
 //! then the checker judges its events (P6, P7, P8 on actions) with the
 //! section's own options. A section that could not be done keeps the status
-//! it was recorded with and its events are not judged: they may be missing
-//! the calls of a thread that failed, and a history with a call missing
-//! could show a violation that never happened.
+//! it was recorded with (unless its runner had already found a violation,
+//! which stands) and its events are not judged: they may be missing the
+//! calls of a thread that failed, and a history with a call missing could
+//! show a violation that never happened.
 //!
 //! # Stale writes
 //!
@@ -41,6 +42,16 @@ pub fn judge(section: &Section) -> Scenario {
         scenario.violation(f.property, f.message.clone(), timeline_of(ttl, &f.events));
     }
     match &section.aborted {
+        // A violation the runner proved before the scenario broke off is
+        // still a violation (exit 1, never a 2 a CI might retry); why it
+        // broke off is shown beside it.
+        Some(aborted) if !section.findings.is_empty() => {
+            scenario.figure_noted(
+                "could not finish",
+                aborted.reason.clone(),
+                "the violations above were found before",
+            );
+        }
         Some(aborted) => {
             scenario.status = match aborted.kind {
                 AbortKind::Error => Status::Error(aborted.reason.clone()),

@@ -238,6 +238,12 @@ pub enum HistoryError {
     },
     /// The input has no header line (it is empty or blank).
     MissingHeader,
+    /// The file opens with a file header but ends before its closing line:
+    /// it was cut short.
+    CutShort {
+        /// The last line read.
+        line: usize,
+    },
     /// The file records several scenarios (read it as a
     /// [`Recording`](crate::recording::Recording)).
     Scenarios {
@@ -252,7 +258,8 @@ impl HistoryError {
         match self {
             HistoryError::Io { line, .. }
             | HistoryError::Syntax { line, .. }
-            | HistoryError::Invalid { line, .. } => Some(*line),
+            | HistoryError::Invalid { line, .. }
+            | HistoryError::CutShort { line } => Some(*line),
             HistoryError::MissingHeader | HistoryError::Scenarios { .. } => None,
         }
     }
@@ -271,6 +278,12 @@ impl fmt::Display for HistoryError {
                 "empty history: expected a header line ({\"scenario\": ..., \"ttl\": <micros>} or {\"ttl\": <micros>})",
             )
             }
+            HistoryError::CutShort { line } => write!(
+                f,
+                "line {line}: the file ends without its closing line \
+                 {{\"end\":\"leasecheck-history\",...}}: it was cut short \
+                 (an interrupted write or copy), so it is not judged"
+            ),
             HistoryError::Scenarios { count } => write!(
                 f,
                 "the file records {count} scenarios; one history was expected"

@@ -19,11 +19,14 @@
 //!   `{"format":"leasecheck-history","version":2,"seed":7,"replay":"leasecheck check --seed 7"}`:
 //!   the run's seed and the command that replays it;
 //! - a **scenario header** (`"scenario"`) opens a section:
-//!   `{"scenario":"takeover/client-pause","lease":"reference lease (built-in)","ttl":200000,"schema":"leasecheck_1f2e","fault":"client-pause","seed":7,"stale_writes":"violation"}`.
+//!   `{"scenario":"takeover/client-pause","lease":"reference lease (built-in)","ttl":200000,"schema":"leasecheck_1f2e","fault":"client-pause","seed":7,"stale_writes":"violation","events":101,"findings":0}`.
 //!   `ttl` (microseconds, > 0) is required; `lease`, `schema`, `fault` and
 //!   `seed` are informational; `stale_writes` is how a zombie's stale writes
 //!   are judged: `"violation"` (the default) or `"informational"` (the run
-//!   was `leasecheck check` on a lease without fencing epochs);
+//!   was `leasecheck check` on a lease without fencing epochs); `events`
+//!   and `findings`, where present, are how many lines of each the section
+//!   holds, and a section holding another number is refused (the file was
+//!   cut or edited);
 //! - an **event** (`"call"`): one call of the section, in the shape of
 //!   [`Event`] (see [`crate::history`]);
 //! - a **finding** (`"finding"`): a property the scenario's runner found
@@ -34,6 +37,12 @@
 //! - an **abort** (`"aborted"`): the scenario could not be done and has no
 //!   verdict of its own: `{"aborted":"error","reason":"cannot reset: ..."}`
 //!   (`"error"`, `"not_applicable"` or `"interrupted"`).
+//!
+//! - the **closing line**: `{"end":"leasecheck-history","sections":2}`,
+//!   last. A file that opens with a file header must end with it: a file
+//!   cut short (an interrupted write or copy) is refused, never judged on
+//!   what is left (missing scenarios could hide a violation, missing events
+//!   could invent one).
 //!
 //! A file whose first line is `{"ttl":<micros>}` (the format before
 //! scenario headers, and [`History::write_jsonl`]'s) is one section named
@@ -156,6 +165,12 @@ struct FileHeader {
 }
 
 #[derive(Serialize, Deserialize)]
+struct EndLine {
+    end: String,
+    sections: usize,
+}
+
+#[derive(Serialize, Deserialize)]
 struct HeaderLine {
     scenario: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +184,10 @@ struct HeaderLine {
     seed: Option<u64>,
     #[serde(default)]
     stale_writes: StaleWrites,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    events: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    findings: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -221,8 +240,9 @@ impl Recording {
     /// assert_eq!(
     ///     String::from_utf8(out.clone()).unwrap(),
     ///     "{\"format\":\"leasecheck-history\",\"version\":2,\"seed\":7}\n\
-    ///      {\"scenario\":\"race\",\"ttl\":1000000,\"stale_writes\":\"violation\"}\n\
-    ///      {\"scenario\":\"semantics\",\"ttl\":1000000,\"stale_writes\":\"violation\"}\n"
+    ///      {\"scenario\":\"race\",\"ttl\":1000000,\"stale_writes\":\"violation\",\"events\":0,\"findings\":0}\n\
+    ///      {\"scenario\":\"semantics\",\"ttl\":1000000,\"stale_writes\":\"violation\",\"events\":0,\"findings\":0}\n\
+    ///      {\"end\":\"leasecheck-history\",\"sections\":2}\n"
     /// );
     /// assert_eq!(Recording::read_jsonl(&out[..]).unwrap(), rec);
     /// ```
@@ -247,6 +267,8 @@ impl Recording {
                     fault: h.fault.clone(),
                     seed: h.seed,
                     stale_writes: h.stale_writes,
+                    events: Some(s.history.events.len()),
+                    findings: Some(s.findings.len()),
                 },
             )?;
             for e in &s.history.events {
@@ -272,6 +294,13 @@ impl Recording {
                 )?;
             }
         }
+        line(
+            &mut w,
+            &EndLine {
+                end: FORMAT.into(),
+                sections: self.sections.len(),
+            },
+        )?;
         w.flush()
     }
 
@@ -287,8 +316,7 @@ impl Recording {
     /// assert!(err.to_string().contains("unknown property \"P9\""), "{err}");
     /// ```
     pub fn read_jsonl(r: impl BufRead) -> Result<Recording, HistoryError> {
-        let mut recording = Recording::default();
-        let mut first = true;
+        let mut reading = Reading::default();
         for (i, text) in r.lines().enumerate() {
             let line_no = i + 1;
             let text = text.map_err(|source| HistoryError::Io {
@@ -298,19 +326,82 @@ impl Recording {
             if text.trim().is_empty() {
                 continue;
             }
-            let is_first = std::mem::replace(&mut first, false);
-            read_line(&mut recording, &text, line_no, is_first)?;
+            reading.line(&text, line_no)?;
+            reading.last_line = line_no;
         }
-        if recording.sections.is_empty() {
-            return Err(HistoryError::MissingHeader);
-        }
-        Ok(recording)
+        reading.finish()
     }
 }
 
-/// One line into `recording`.
+/// What a reader knows between lines.
+#[derive(Default)]
+struct Reading {
+    recording: Recording,
+    /// The last non-blank line read.
+    last_line: usize,
+    /// A file header was read (a closing line is then required).
+    headed: bool,
+    /// The closing line was read.
+    ended: bool,
+    /// Per section: its header's line and the counts it declared.
+    declared: Vec<(usize, Option<usize>, Option<usize>)>,
+}
+
+impl Reading {
+    fn line(&mut self, text: &str, line: usize) -> Result<(), HistoryError> {
+        if self.ended {
+            return Err(HistoryError::Invalid {
+                line,
+                message: "a line after the closing {\"end\":...} line".into(),
+            });
+        }
+        let first = self.last_line == 0;
+        read_line(self, text, line, first)
+    }
+
+    /// The section that just ended holds what its header declared.
+    fn close_section(&self) -> Result<(), HistoryError> {
+        let (Some(section), Some(&(line, events, findings))) =
+            (self.recording.sections.last(), self.declared.last())
+        else {
+            return Ok(());
+        };
+        let held = [
+            ("events", events, section.history.events.len()),
+            ("findings", findings, section.findings.len()),
+        ];
+        for (what, declared, found) in held {
+            if let Some(declared) = declared.filter(|&d| d != found) {
+                return Err(HistoryError::Invalid {
+                    line,
+                    message: format!(
+                        "scenario {:?} declares {declared} {what} but the file holds {found}: \
+                         it was cut short or edited",
+                        section.header.scenario
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Recording, HistoryError> {
+        self.close_section()?;
+        if self.headed && !self.ended {
+            return Err(HistoryError::CutShort {
+                line: self.last_line,
+            });
+        }
+        if self.recording.sections.is_empty() {
+            return Err(HistoryError::MissingHeader);
+        }
+        Ok(self.recording)
+    }
+}
+
+/// One line into what is being read.
 fn read_line(
-    recording: &mut Recording,
+    reading: &mut Reading,
     text: &str,
     line: usize,
     first: bool,
@@ -345,12 +436,36 @@ fn read_line(
                 event.invoke.as_micros()
             )));
         }
-        let s = current(recording)?;
-        recording.sections[s].history.events.push(event);
+        if let crate::history::Call::Age { by } = event.call {
+            if by.as_micros() < 0 {
+                return Err(invalid(format!(
+                    "an age by a negative span ({})",
+                    by.as_micros()
+                )));
+            }
+        }
+        let s = current(&mut reading.recording)?;
+        reading.recording.sections[s].history.events.push(event);
+    } else if has("end") {
+        let e: EndLine = serde_json::from_value(value).map_err(syntax)?;
+        if e.end != FORMAT {
+            return Err(invalid(format!("end {:?} is not {FORMAT:?}", e.end)));
+        }
+        if e.sections != reading.recording.sections.len() {
+            return Err(invalid(format!(
+                "the closing line counts {} scenarios but the file holds {}: it was edited",
+                e.sections,
+                reading.recording.sections.len()
+            )));
+        }
+        reading.close_section()?;
+        reading.ended = true;
     } else if has("scenario") {
         let h: HeaderLine = serde_json::from_value(value).map_err(syntax)?;
         let ttl = positive(h.ttl, line)?;
-        recording.sections.push(Section::new(
+        reading.close_section()?;
+        reading.declared.push((line, h.events, h.findings));
+        reading.recording.sections.push(Section::new(
             SectionHeader {
                 scenario: h.scenario,
                 lease: h.lease,
@@ -375,16 +490,19 @@ fn read_line(
                     f.finding
                 ))
             })?;
-        let s = current(recording)?;
-        recording.sections[s].findings.push(Finding {
+        let s = current(&mut reading.recording)?;
+        reading.recording.sections[s].findings.push(Finding {
             property,
             message: f.message,
             events: f.events,
         });
     } else if has("aborted") {
         let a: AbortLine = serde_json::from_value(value).map_err(syntax)?;
-        let s = current(recording)?;
-        recording.sections[s].aborted = Some(Aborted {
+        let s = current(&mut reading.recording)?;
+        if reading.recording.sections[s].aborted.is_some() {
+            return Err(invalid("a second abort line in one scenario".into()));
+        }
+        reading.recording.sections[s].aborted = Some(Aborted {
             kind: a.aborted,
             reason: a.reason,
         });
@@ -393,6 +511,7 @@ fn read_line(
             return Err(invalid("a file header after the first line".into()));
         }
         let h: FileHeader = serde_json::from_value(value).map_err(syntax)?;
+        reading.headed = true;
         if h.format != FORMAT {
             return Err(invalid(format!("format {:?} is not {FORMAT:?}", h.format)));
         }
@@ -402,10 +521,10 @@ fn read_line(
                 h.version
             )));
         }
-        recording.seed = h.seed;
-        recording.replay = h.replay;
+        reading.recording.seed = h.seed;
+        reading.recording.replay = h.replay;
     } else if has("ttl") {
-        if !recording.sections.is_empty() {
+        if !first {
             return Err(invalid(
                 "a second {\"ttl\":...} header: separate scenarios with \"scenario\" headers"
                     .into(),
@@ -413,7 +532,7 @@ fn read_line(
         }
         let h: LegacyHeader = serde_json::from_value(value).map_err(syntax)?;
         let ttl = positive(h.ttl, line)?;
-        recording.sections.push(Section::new(
+        reading.recording.sections.push(Section::new(
             SectionHeader {
                 scenario: "history".into(),
                 ..SectionHeader::default()

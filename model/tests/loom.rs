@@ -10,7 +10,7 @@
 //! Run (CI uses `LOOM_MAX_PREEMPTIONS=2`):
 //!
 //! ```text
-//! cd /work/main && RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
 //!     CARGO_TARGET_DIR=target/loom \
 //!     cargo test -p leasecheck-model --release --test loom
 //! ```

@@ -152,3 +152,42 @@ fn unreadable_lines_are_refused_naming_the_line_and_what_is_wrong() {
         HistoryError::MissingHeader
     ));
 }
+
+#[test]
+fn a_recording_cut_short_or_edited_is_refused_never_judged_on_what_is_left() {
+    let mut out = Vec::new();
+    sample().write_jsonl(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Cut at every line boundary: never read as a whole recording.
+    for keep in 1..lines.len() {
+        let cut = lines[..keep].join("\n");
+        let err = Recording::read_jsonl(cut.as_bytes()).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("cut short") || shown.contains("before any scenario header"),
+            "cut after {keep} lines: {shown}"
+        );
+    }
+    // An event removed from the middle: the section's count says so.
+    let event = lines
+        .iter()
+        .position(|l| l.contains("\"call\""))
+        .expect("an event line");
+    let edited: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != event)
+        .map(|(_, l)| *l)
+        .collect();
+    let err = Recording::read_jsonl(edited.join("\n").as_bytes()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("declares 2 events but the file holds 1"),
+        "{err}"
+    );
+    // Nothing may follow the closing line.
+    let extra = format!("{text}{}\n", lines[1]);
+    let err = Recording::read_jsonl(extra.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("after the closing"), "{err}");
+}

@@ -43,7 +43,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     /// `DATABASE_URL` is set but does not parse or does not answer.
-    #[error("cannot use {DATABASE_URL_ENV} ({target}): {}", pg_message(.source))]
+    #[error("cannot use the server at {target} ({DATABASE_URL_ENV} or --database-url): {}", pg_message(.source))]
     Url {
         /// The server, password masked.
         target: String,
@@ -92,7 +92,7 @@ pub enum Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Source::Url => "DATABASE_URL",
+            Source::Url => "DATABASE_URL / --database-url",
             Source::Local => "throwaway local cluster",
             Source::Container => "container",
         })

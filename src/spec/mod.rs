@@ -1,5 +1,5 @@
 //! Lease spec files: a user's own lease, described as SQL in TOML, run by the
-//! harness from many candidates at once (the contract is written down in the repository's README, "Spec files").
+//! harness from many candidates at once (the contract is written down in the repository's docs/spec-format.md).
 //!
 //! # The file
 //!

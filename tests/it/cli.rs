@@ -449,3 +449,29 @@ fn an_error_says_each_cause_once() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.matches("must be positive").count(), 1, "{stderr}");
 }
+
+#[test]
+fn the_replay_command_pins_a_ttl_that_came_from_the_environment() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_leasecheck"))
+        .args([
+            "race",
+            "--spec",
+            "specs/broken/check-then-act.toml",
+            "--candidates",
+            "8",
+            "--rounds",
+            "10",
+            "--seed",
+            "5",
+            "--json",
+        ])
+        .env(leasecheck::settings::TTL_ENV, "0.3")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run leasecheck");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+    assert_eq!(o.status.code(), Some(1), "{r}");
+    assert_eq!(r["ttl_seconds"], 0.3, "{r}");
+    let replay = r["replay"].as_str().unwrap_or("");
+    assert!(replay.ends_with("--ttl 0.3 --seed 5"), "{replay}");
+}

@@ -196,6 +196,7 @@ fn an_aborted_scenario_stays_an_error_offline_and_is_not_judged() {
             "{\"candidate\":1,\"call\":\"lease\",\"op\":\"try_acquire\",\"invoke\":10,\"complete\":20,\"outcome\":\"ok\"}\n",
             "{\"candidate\":2,\"call\":\"lease\",\"op\":\"try_acquire\",\"invoke\":30,\"complete\":40,\"outcome\":\"ok\"}\n",
             "{\"aborted\":\"error\",\"reason\":\"a runner thread panicked\"}\n",
+            "{\"end\":\"leasecheck-history\",\"sections\":1}\n",
         ),
     )
     .expect("write the file");
@@ -244,4 +245,65 @@ fn scenarios_in_one_file_are_judged_apart_so_reused_candidate_ids_never_collide(
     std::fs::write(&one, merged).expect("write the file");
     let o = leasecheck(&["check-history", one.to_str().expect("UTF-8"), "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", json(&o));
+}
+
+#[test]
+fn a_violation_found_before_a_scenario_broke_off_still_fails_the_run() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("broke-off.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            "{\"format\":\"leasecheck-history\",\"version\":2,\"seed\":4}\n",
+            "{\"scenario\":\"race\",\"ttl\":200000,\"events\":0,\"findings\":1}\n",
+            "{\"finding\":\"P1\",\"message\":\"round 3: 2 candidates raced on a free lease and 2 won [c0, c1]\",\"events\":[]}\n",
+            "{\"aborted\":\"error\",\"reason\":\"cannot reset: the connection was closed\"}\n",
+            "{\"end\":\"leasecheck-history\",\"sections\":1}\n",
+        ),
+    )
+    .expect("write the file");
+    let o = leasecheck(&["check-history", file.to_str().expect("UTF-8"), "--json"]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{r}");
+    let scenario = &r["scenarios"][0];
+    assert_eq!(scenario["status"], "violated", "{r}");
+    assert!(
+        scenario["figures"].to_string().contains("cannot reset"),
+        "why it broke off is shown: {r}"
+    );
+}
+
+#[test]
+fn a_history_file_cut_short_is_refused_with_exit_2() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("run.jsonl");
+    let file_arg = file.to_str().expect("UTF-8");
+    let o = leasecheck(&[
+        "race",
+        "--candidates",
+        "4",
+        "--rounds",
+        "2",
+        "--seed",
+        "8",
+        "--history",
+        file_arg,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = std::fs::read_to_string(&file).expect("the history file");
+    let cut: String = text
+        .lines()
+        .take(text.lines().count() - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&file, cut).expect("cut the file");
+    let o = leasecheck(&["check-history", file_arg]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cut short"), "{stderr}");
 }

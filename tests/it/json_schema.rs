@@ -209,6 +209,7 @@ fn reports_of_scenarios_that_errored_did_not_apply_or_were_interrupted_validate_
         r#"{"candidate":1,"call":"lease","op":"renew","invoke":90,"complete":100,"outcome":"fail"}"#,
         r#"{"candidate":2,"call":"action","epoch":2,"invoke":130,"complete":140,"outcome":"fail"}"#,
         r#"{"candidate":2,"call":"lease","op":"release","invoke":150,"complete":160,"outcome":"unknown"}"#,
+        r#"{"end":"leasecheck-history","sections":4}"#,
     ];
     std::fs::write(&file, lines.join("\n") + "\n").expect("write the file");
     // A violation outranks an error: exit 1.

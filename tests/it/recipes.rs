@@ -25,13 +25,15 @@ const RECIPES: [&str; 3] = [
     "examples/ci/Makefile",
 ];
 
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 10] = [
     "check",
     "race",
     "takeover",
     "zombie",
     "reproduce",
     "check-history",
+    "validate",
+    "init",
     "doctor",
     "help",
 ];
@@ -210,7 +212,7 @@ fn the_makefile_target_passes_the_reference_spec_against_a_database_url() {
         "make ran exactly the tested command: {out}"
     );
     assert!(
-        out.contains("(DATABASE_URL)"),
+        out.contains(&format!("({})", leasecheck::Source::Url)),
         "the run used DATABASE_URL: {out}"
     );
     let (cases, failed) = junit(&dir.path().join("leasecheck.xml"));
