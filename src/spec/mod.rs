@@ -299,9 +299,11 @@ impl Spec {
 
     /// The file's default TTL (`ttl_seconds`), if it has one.
     ///
-    /// ```no_run
-    /// # let spec = leasecheck::spec::Spec::reference();
+    /// ```
+    /// let spec = leasecheck::spec::Spec::reference();
     /// let ttl = spec.ttl().unwrap_or(leasecheck::Ttl::parse("10")?);
+    /// assert_eq!(ttl.as_millis(), 1000);
+    /// # Ok::<(), leasecheck::TtlError>(())
     /// ```
     pub fn ttl(&self) -> Option<Ttl> {
         self.ttl

@@ -307,3 +307,23 @@ fn a_history_file_cut_short_is_refused_with_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cut short"), "{stderr}");
 }
+
+#[test]
+fn every_scenario_of_a_broken_lease_gets_its_online_verdict_offline() {
+    // Renew not scoped to its holder: the semantics (a non-holder's renew
+    // succeeds), conformance, takeover and zombie scenarios all see it.
+    let code = online_equals_offline(&[
+        "check",
+        "--spec",
+        "specs/broken/renew-without-holder-check.toml",
+        "--faults",
+        "client-pause",
+        "--candidates",
+        "4",
+        "--rounds",
+        "4",
+        "--seed",
+        "6",
+    ]);
+    assert_eq!(code, 1);
+}
