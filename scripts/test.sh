@@ -28,7 +28,7 @@ RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="$LOOM_MAX_PREEMPTIONS" CARGO_TARGET
 step "doc tests"
 cargo test --workspace --doc
 
-step "fuzz the parsers (${FUZZ_SECONDS:=45} s per target; scripts/fuzz.sh)"
+step "fuzz the parsers (${FUZZ_SECONDS:=20} s per target; scripts/fuzz.sh)"
 FUZZ_SECONDS="$FUZZ_SECONDS" LEASECHECK_CARGO_LOCK= scripts/fuzz.sh
 
 step "lease suite through testcontainers (image ${LEASECHECK_PG_IMAGE:-leasecheck-postgres:15})"

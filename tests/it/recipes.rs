@@ -171,10 +171,15 @@ pub fn path_with_leasecheck() -> std::ffi::OsString {
         .expect("PATH joins")
 }
 
-/// The reference spec as `lease.toml` in a fresh directory, as a recipe expects it.
+/// `spec` as `lease.toml` in a fresh directory, as a recipe expects it, with
+/// the TTL a fast lease would declare (`ttl_seconds = 0.2`: the whole battery
+/// in seconds, not a minute; the recipe's command is unchanged).
 pub fn workdir_with_spec(spec: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(root().join(spec), dir.path().join("lease.toml")).expect("copy the spec");
+    let text = std::fs::read_to_string(root().join(spec)).expect("read the spec");
+    let fast = text.replacen("ttl_seconds = 1.0", "ttl_seconds = 0.2", 1);
+    assert_ne!(fast, text, "{spec} declares ttl_seconds = 1.0");
+    std::fs::write(dir.path().join("lease.toml"), fast).expect("write lease.toml");
     dir
 }
 
