@@ -264,11 +264,7 @@ struct Observed {
 
 impl Observed {
     fn figure(&mut self, name: impl Into<String>, value: impl Into<Quantity>) {
-        self.figures.push(Figure {
-            name: name.into(),
-            quantity: value.into(),
-            note: None,
-        });
+        self.figures.push(Figure::new(name, value));
     }
 
     /// A runner's own findings, at most `most` of them.

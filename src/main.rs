@@ -163,13 +163,19 @@ enum Via {
     Pgbouncer,
 }
 
+/// The TTL the environment sets ([`leasecheck::settings::TTL_ENV`]), as
+/// found (text that is not UTF-8 is kept lossily, and then refused by the
+/// settings with the variable's name).
+fn ttl_env() -> Option<String> {
+    std::env::var_os(leasecheck::settings::TTL_ENV).map(|v| v.to_string_lossy().into_owned())
+}
+
 impl RunArgs {
     /// The settings as the user gave them, for [`Settings::build`].
     fn flags(&self) -> Flags {
         Flags {
             ttl: self.ttl.clone(),
-            ttl_env: std::env::var_os(leasecheck::settings::TTL_ENV)
-                .map(|v| v.to_string_lossy().into_owned()),
+            ttl_env: ttl_env(),
             candidates: self.candidates.clone(),
             rounds: self.rounds,
             standbys: self.standbys,
@@ -294,8 +300,7 @@ fn validate(file: &std::path::Path, offline: bool, database_url: Option<&str>) -
     let spec = leasecheck::spec::Spec::load(file)?;
     let settings = Settings::build(
         &Flags {
-            ttl_env: std::env::var_os(leasecheck::settings::TTL_ENV)
-                .map(|v| v.to_string_lossy().into_owned()),
+            ttl_env: ttl_env(),
             ..Flags::default()
         },
         Some(&spec),
@@ -336,11 +341,7 @@ fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
         .iter()
         .map(|section| {
             let mut scenario = verdict::judge(section);
-            let events = Figure {
-                name: "events".into(),
-                quantity: section.history.events.len().into(),
-                note: None,
-            };
+            let events = Figure::new("events", section.history.events.len());
             scenario.figures.insert(0, events);
             scenario
         })

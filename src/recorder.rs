@@ -85,8 +85,9 @@ pub struct Recorder {
     start: Instant,
     enabled: bool,
     events: Mutex<Vec<Event>>,
-    lost: Mutex<Option<RecordError>>,
-    poisoned: AtomicBool,
+    /// An event was refused because `limit` was reached. (A poisoned lock
+    /// needs no flag: it stays poisoned, and `history` sees it.)
+    full: AtomicBool,
     limit: usize,
     ttl: Ttl,
 }
@@ -108,8 +109,7 @@ impl Recorder {
             start: Instant::now(),
             enabled,
             events: Mutex::new(Vec::new()),
-            lost: Mutex::new(None),
-            poisoned: AtomicBool::new(false),
+            full: AtomicBool::new(false),
             limit: MAX_EVENTS,
             ttl,
         }
@@ -177,19 +177,14 @@ impl Recorder {
         if !self.enabled {
             return;
         }
-        let lost = match self.events.lock() {
-            Ok(mut events) if events.len() < self.limit => {
+        // A poisoned lock keeps the event out and stays poisoned: `history`
+        // reports it.
+        if let Ok(mut events) = self.events.lock() {
+            if events.len() < self.limit {
                 events.push(event);
-                return;
+            } else {
+                self.full.store(true, Ordering::SeqCst);
             }
-            Ok(_) => RecordError::Full { limit: self.limit },
-            Err(_) => RecordError::Poisoned,
-        };
-        match self.lost.lock() {
-            Ok(mut first) => {
-                first.get_or_insert(lost);
-            }
-            Err(_) => self.poisoned.store(true, Ordering::SeqCst),
         }
     }
 
@@ -207,17 +202,11 @@ impl Recorder {
     /// assert_eq!(rec.history().unwrap().events, vec![event]);
     /// ```
     pub fn history(&self) -> Result<History, RecordError> {
-        if self.poisoned.load(Ordering::SeqCst) {
-            return Err(RecordError::Poisoned);
+        let events = self.events.lock().map_err(|_| RecordError::Poisoned)?;
+        if self.full.load(Ordering::SeqCst) {
+            return Err(RecordError::Full { limit: self.limit });
         }
-        if let Some(lost) = self.lost.lock().map_err(|_| RecordError::Poisoned)?.clone() {
-            return Err(lost);
-        }
-        let mut events = self
-            .events
-            .lock()
-            .map_err(|_| RecordError::Poisoned)?
-            .clone();
+        let mut events = events.clone();
         events.sort_by_key(|e| (e.complete, e.invoke));
         Ok(History {
             ttl: self.ttl.as_span(),

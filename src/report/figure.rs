@@ -60,6 +60,22 @@ pub struct Figure {
     pub note: Option<String>,
 }
 
+impl Figure {
+    /// A figure without a remark.
+    ///
+    /// ```
+    /// let f = leasecheck::report::Figure::new("events", 3usize);
+    /// assert_eq!(f.to_string(), "events 3");
+    /// ```
+    pub fn new(name: impl Into<String>, value: impl Into<Quantity>) -> Figure {
+        Figure {
+            name: name.into(),
+            quantity: value.into(),
+            note: None,
+        }
+    }
+}
+
 impl From<usize> for Quantity {
     fn from(value: usize) -> Quantity {
         Quantity::Count {

@@ -90,11 +90,7 @@ impl Scenario {
 
     /// Add a figure.
     pub fn figure(&mut self, name: impl Into<String>, value: impl Into<Quantity>) {
-        self.figures.push(Figure {
-            name: name.into(),
-            quantity: value.into(),
-            note: None,
-        });
+        self.figures.push(Figure::new(name, value));
     }
 
     /// Add a figure with a remark shown after its value.
