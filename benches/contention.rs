@@ -44,6 +44,7 @@ use leasecheck::fault::Fault;
 use leasecheck::lease::ReferenceSql;
 use leasecheck::model::history::Call;
 use leasecheck::model::{Candidate, Op};
+use leasecheck::plot::{LineChart, Series};
 use leasecheck::scenario::race::{self as stress, RaceOptions};
 use leasecheck::scenario::takeover::{self, TakeoverOptions};
 use leasecheck::{HolderId, Lease, Postgres, Recorder, Reply, Schema, Subject, TableName, Ttl};
@@ -178,6 +179,55 @@ impl Stats {
         self.row(id, metric).floor = Some(floor);
     }
 
+    /// The contended round latency (p50, p99) of each kind against N, on
+    /// log axes, the floor dashed: `contended_p50.svg`, `contended_p99.svg`
+    /// (drawn by the library's plotting code, as the HTML report is).
+    fn plots(&self) -> Vec<(&'static str, String)> {
+        const KINDS: [(Kind, &str, &str); 5] = [
+            (Kind::Update, "bare UPDATE (floor)", "#000000"),
+            (Kind::Lease, "reference lease", "#d62728"),
+            (Kind::LeasePrepared, "lease SQL, prepared", "#ff9896"),
+            (Kind::Advisory, "pg_try_advisory_lock", "#1f77b4"),
+            (Kind::Upsert, "upsert lease", "#2ca02c"),
+        ];
+        let mut out = Vec::new();
+        for (file, q, quantile) in [
+            ("contended_p50.svg", "p50", 0.5),
+            ("contended_p99.svg", "p99", 0.99),
+        ] {
+            let series = KINDS
+                .iter()
+                .map(|&(kind, label, color)| Series {
+                    label: label.to_string(),
+                    color,
+                    dashed: kind == Kind::Update,
+                    bold: matches!(kind, Kind::Update | Kind::Lease),
+                    points: CANDIDATES
+                        .iter()
+                        .filter_map(|&n| {
+                            let key = (format!("contended/{}/{n}", kind.name()), "round");
+                            let row = self.rows.get(&key)?;
+                            let micros = row.hist.value_at_quantile(quantile) as f64 / 1000.0;
+                            Some((n as f64, micros))
+                        })
+                        .collect(),
+                })
+                .collect();
+            let chart = LineChart {
+                title: format!("Contended round latency, {q} (floor dashed)"),
+                x_label: "candidates (N)".into(),
+                y_label: format!("round latency ({q})"),
+                x_ticks: CANDIDATES.iter().map(|&n| n as f64).collect(),
+                y_format: micros_text,
+                series,
+            };
+            if let Some(svg) = chart.to_svg_file() {
+                out.push((file, svg));
+            }
+        }
+        out
+    }
+
     fn write(&self, pg: &Postgres) {
         let dir = std::env::var_os("LEASECHECK_BENCH_OUT")
             .map(std::path::PathBuf::from)
@@ -222,11 +272,13 @@ impl Stats {
                 let _ = writeln!(paired, "{id},{i},{},{}", us(a), us(b));
             }
         }
-        for (name, text) in [
+        let mut files = vec![
             ("samples.csv", csv),
             ("paired.csv", paired),
             ("server.txt", server),
-        ] {
+        ];
+        files.extend(self.plots());
+        for (name, text) in files {
             let path = dir.join(name);
             match std::fs::write(&path, text) {
                 Ok(()) => eprintln!("wrote {}", path.display()),
@@ -885,4 +937,13 @@ fn recording(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
         },
     );
     group.finish();
+}
+
+/// A latency in microseconds as an axis label (`50 µs`, `2 ms`).
+fn micros_text(us: f64) -> String {
+    if us >= 1000.0 {
+        format!("{} ms", us / 1000.0)
+    } else {
+        format!("{us} µs")
+    }
 }

@@ -2,8 +2,9 @@
 """Turn a benchmark run into bench-report/: report.md, SVG plots, raw figures.
 
 Reads criterion's estimates (target/criterion/**/new/{benchmark,estimates}.json,
-only those written by the last run) and the latency distributions the
-contention bench writes (target/leasecheck-bench/samples.csv). Standard
+only those written by the last run), the latency distributions the
+contention bench writes (target/leasecheck-bench/samples.csv) and the plots
+it draws (contended_p50.svg, contended_p99.svg). Standard
 library only. Run by scripts/bench.sh; usable alone to redo a report.
 """
 
@@ -30,13 +31,6 @@ KINDS = [
     ("advisory", "pg_try_advisory_lock"),
     ("upsert", "upsert lease"),
 ]
-COLORS = {
-    "update": "#000000",
-    "lease": "#d62728",
-    "lease_prepared": "#ff9896",
-    "advisory": "#1f77b4",
-    "upsert": "#2ca02c",
-}
 
 
 def load_criterion(root, since):
@@ -112,84 +106,6 @@ def verdict(ok):
     if ok is None:
         return "not measured"
     return "**met**" if ok else "**missed**"
-
-
-def svg_plot(title, series, floor_key, ylabel, path):
-    """Lines of latency (µs, log scale) against candidates (log2 scale)."""
-    w, h = 640, 400
-    left, right, top, bottom = 70, 170, 40, 50
-    pw, ph = w - left - right, h - top - bottom
-    values = [v for s in series.values() for v in s.values() if v]
-    if not values:
-        return False
-    import math
-
-    lo = 10 ** math.floor(math.log10(min(values)))
-    hi = 10 ** math.ceil(math.log10(max(values)))
-    if hi <= lo:
-        hi = lo * 10
-
-    def x(n):
-        return left + pw * math.log2(n) / math.log2(CANDIDATES[-1])
-
-    def y(v):
-        return top + ph * (1 - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)))
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-        f'font-family="sans-serif" font-size="12">',
-        f'<rect width="{w}" height="{h}" fill="white"/>',
-        f'<text x="{left + pw / 2}" y="22" text-anchor="middle" font-size="14">{title}</text>',
-        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>',
-    ]
-    decade = lo
-    while decade <= hi * 1.0001:
-        for m in (1, 2, 5):
-            v = decade * m
-            if lo <= v <= hi * 1.0001:
-                yy = y(v)
-                parts.append(
-                    f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#eee"/>'
-                )
-                parts.append(
-                    f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{fmt_us(v)}</text>'
-                )
-        decade *= 10
-    for n in CANDIDATES:
-        xx = x(n)
-        parts.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top}" y2="{top + ph}" stroke="#eee"/>')
-        parts.append(f'<text x="{xx:.1f}" y="{top + ph + 16}" text-anchor="middle">{n}</text>')
-    parts.append(
-        f'<text x="{left + pw / 2}" y="{h - 12}" text-anchor="middle">candidates (N)</text>'
-    )
-    parts.append(
-        f'<text x="16" y="{top + ph / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 16 {top + ph / 2})">{ylabel}</text>'
-    )
-    ly = top + 10
-    for key, label in KINDS:
-        pts = series.get(key, {})
-        pts = sorted((n, v) for n, v in pts.items() if v)
-        if not pts:
-            continue
-        color = COLORS[key]
-        dash = ' stroke-dasharray="6 4"' if key == floor_key else ""
-        width = 3 if key in (floor_key, "lease") else 1.5
-        d = " ".join(f"{'M' if i == 0 else 'L'}{x(n):.1f},{y(v):.1f}" for i, (n, v) in enumerate(pts))
-        parts.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{width}"{dash}/>')
-        for n, v in pts:
-            parts.append(f'<circle cx="{x(n):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"/>')
-        lx = left + pw + 12
-        parts.append(
-            f'<line x1="{lx}" x2="{lx + 22}" y1="{ly}" y2="{ly}" stroke="{color}" '
-            f'stroke-width="{width}"{dash}/>'
-        )
-        parts.append(f'<text x="{lx + 28}" y="{ly + 4}">{label}</text>')
-        ly += 18
-    parts.append("</svg>")
-    with open(path, "w") as f:
-        f.write("\n".join(parts) + "\n")
-    return True
 
 
 def main():
@@ -366,15 +282,13 @@ def main():
         "expiry column (made expired, untimed, before each round). \"bad rounds\" counts rounds "
         "of the reference lease without exactly one winner (must be 0).\n"
     )
+    # The plots are drawn by the contention bench itself, with leasecheck's
+    # own plotting code (src/plot/, the same as the HTML report's).
     plotted = []
-    for name, data, q in [("contended_p50.svg", p50, "p50"), ("contended_p99.svg", p99, "p99")]:
-        if svg_plot(
-            f"Contended round latency, {q} (floor dashed)",
-            data,
-            "update",
-            f"round latency ({q})",
-            os.path.join(args.out, name),
-        ):
+    for name in ("contended_p50.svg", "contended_p99.svg"):
+        drawn = os.path.join(args.raw, name)
+        if os.path.exists(drawn):
+            shutil.copyfile(drawn, os.path.join(args.out, name))
             plotted.append(name)
     for name in plotted:
         md.append(f"![{name}]({name})\n")

@@ -3,6 +3,7 @@
 #   - the Postgres 15 server binaries (Debian package postgresql), for the
 #     throwaway clusters the tests and the CLI start;
 #   - PgBouncer, for `--via pgbouncer`;
+#   - Chromium, for scripts/screenshot.sh (the HTML report in a real browser);
 #   - cargo-nextest, the test runner, and cargo-fuzz, if they are missing;
 #   - the leasecheck-postgres:15 image for the testcontainers path, when a
 #     Docker engine is reachable (built locally from Debian's packages).
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_apt+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt-get)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -199,9 +199,10 @@ pub fn run(
                 tick();
                 // A lost event makes the scenario an error, never a shorter
                 // history that could pass (and its events are then not kept).
-                let ran = match rec.history() {
-                    Ok(history) => {
+                let ran = match rec.history().and_then(|h| Ok((h, rec.fault_windows()?))) {
+                    Ok((history, faults)) => {
                         section.history.events = history.events;
+                        section.faults = faults;
                         ran
                     }
                     Err(lost) => ran.and(Err(lost.into())),

@@ -11,7 +11,9 @@
 //! - [`scenario`]: race, semantics, conformance, takeover, zombie.
 //! - [`battery`] plans and runs, [`verdict`] judges a recorded scenario
 //!   (online and offline alike), [`settings`] are built and validated
-//!   once, [`report`] formats, [`catalogue`] lists known-broken leases.
+//!   once, [`report`] formats (text, JSON, JUnit, the HTML page),
+//!   [`plot`] draws (timelines, charts), [`catalogue`] lists known-broken
+//!   leases.
 //! - [`doctor`]: what this machine offers a run.
 //! - [`database`]: a real server from `DATABASE_URL`, a throwaway local
 //!   cluster, or a container; PgBouncer; the harness's own [`Schema`].
@@ -26,6 +28,7 @@ pub mod doctor;
 pub mod fault;
 mod input;
 pub mod lease;
+pub mod plot;
 mod recorder;
 pub mod report;
 pub mod scenario;

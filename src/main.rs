@@ -52,6 +52,9 @@ enum Command {
         /// Print the report (with --list: the catalogue) as JSON.
         #[arg(long)]
         json: bool,
+        /// Write an HTML report to DIR/index.html: the timeline, the violation outlined.
+        #[arg(long, value_name = "DIR", conflicts_with = "list")]
+        report: Option<PathBuf>,
     },
     /// Check a spec file without running a battery: the same checks and errors as `check --spec` (parsed, then installed in a throwaway schema so Postgres judges every statement), exit 2 on any error.
     Validate {
@@ -82,6 +85,9 @@ enum Command {
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
+        /// Write an HTML report to DIR/index.html: every scenario's timeline, violations outlined.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
     },
 }
 
@@ -141,6 +147,9 @@ struct RunArgs {
     /// Write every recorded operation as JSON lines to FILE.
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    /// Write an HTML report to DIR/index.html: every scenario's timeline (tenures, calls, faults, actions), violations outlined.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
     /// Route candidates directly to Postgres or through a PgBouncer in transaction pooling mode.
     #[arg(long, value_enum, default_value = "direct")]
     via: Via,
@@ -251,8 +260,9 @@ fn run(cli: Cli) -> Result<u8> {
             list,
             seed,
             json,
-        } => reproduce(name, list, seed, json, &cancel),
-        Command::CheckHistory { file, json } => check_history(&file, json),
+            report,
+        } => reproduce(name, list, seed, json, report, &cancel),
+        Command::CheckHistory { file, json, report } => check_history(&file, json, report),
         Command::Validate {
             file,
             offline,
@@ -330,7 +340,7 @@ fn validate(file: &std::path::Path, offline: bool, database_url: Option<&str>) -
     Ok(0)
 }
 
-fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
+fn check_history(file: &PathBuf, json: bool, page: Option<PathBuf>) -> Result<u8> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let recording = Recording::read_jsonl(std::io::BufReader::new(f))
         .with_context(|| format!("{} is not a leasecheck history", file.display()))?;
@@ -347,7 +357,7 @@ fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
         })
         .collect();
     let first = recording.sections.first().map(|s| &s.header);
-    let report = Report {
+    let mut report = Report {
         subject: match first.and_then(|h| h.lease.as_deref()) {
             Some(lease) => format!("{lease}, recorded in {}", file.display()),
             None => format!("recorded history {}", file.display()),
@@ -369,9 +379,29 @@ fn check_history(file: &PathBuf, json: bool) -> Result<u8> {
         }),
         scenarios,
         history_file: None,
+        report_page: None,
+    };
+    let written = match &page {
+        Some(dir) => write_page(dir, &mut report, &recording.sections),
+        None => Ok(()),
     };
     print_report(&report, json);
+    written.context(
+        "the history was checked (its report is above), but the HTML report could not be written",
+    )?;
     Ok(report.exit_code() as u8)
+}
+
+/// Write the HTML report of `report` into `dir`, and name it in `report`.
+fn write_page(
+    dir: &std::path::Path,
+    report: &mut Report,
+    sections: &[leasecheck::model::recording::Section],
+) -> Result<()> {
+    let path = leasecheck::report::write_page(dir, report, sections)
+        .with_context(|| format!("cannot write the HTML report to {}", dir.display()))?;
+    report.report_page = Some(path.display().to_string());
+    Ok(())
 }
 
 fn reproduce(
@@ -379,6 +409,7 @@ fn reproduce(
     list: bool,
     seed: Option<u64>,
     json: bool,
+    page: Option<PathBuf>,
     cancel: &Arc<AtomicBool>,
 ) -> Result<u8> {
     use leasecheck::catalogue::{find, CATALOGUE};
@@ -421,6 +452,10 @@ fn reproduce(
     }
     if json {
         argv.push("--json".into());
+    }
+    if let Some(dir) = page {
+        argv.push("--report".into());
+        argv.push(dir.display().to_string());
     }
     if !json {
         println!(
@@ -509,7 +544,7 @@ fn battery_command(
     // Install the lease once before any run: a spec whose SQL fails is
     // rejected here, naming the field and quoting Postgres.
     make()?.drop_schema()?;
-    let outcome = battery::run(
+    let mut outcome = battery::run(
         &pg,
         make.as_ref(),
         &subject_name,
@@ -530,13 +565,14 @@ fn battery_command(
         replay: replay_command(seed, &pinned),
         scenarios: outcome.scenarios,
         history_file: None,
+        report_page: None,
     };
     let mut written = Ok(());
     if let Some(path) = &args.history {
         let recording = Recording {
             seed: Some(seed),
             replay: Some(report.replay.clone()),
-            sections: outcome.sections,
+            sections: std::mem::take(&mut outcome.sections),
         };
         // Written beside the target and renamed into place: a file that is
         // there is whole (and a reader refuses one cut short anyway).
@@ -548,9 +584,13 @@ fn battery_command(
                 let _ = std::fs::remove_file(&partial);
             })
             .with_context(|| format!("cannot write the history to {}", path.display()));
+        outcome.sections = recording.sections;
         if written.is_ok() {
             report.history_file = Some(path.display().to_string());
         }
+    }
+    if let (Ok(()), Some(dir)) = (&written, &args.report) {
+        written = write_page(dir, &mut report, &outcome.sections);
     }
     if let (Ok(()), Some(path)) = (&written, &args.junit) {
         written = std::fs::write(path, report.to_junit())

@@ -6,6 +6,7 @@
 //! machine, or a container sharing its kernel's clock).
 
 use leasecheck_model::history::{Call, Event, History, Outcome};
+use leasecheck_model::recording::FaultWindow;
 use leasecheck_model::{Candidate, Time};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -85,6 +86,8 @@ pub struct Recorder {
     start: Instant,
     enabled: bool,
     events: Mutex<Vec<Event>>,
+    /// When the faults of the run were in force (drawn, never judged).
+    faults: Mutex<Vec<FaultWindow>>,
     /// An event was refused because `limit` was reached. (A poisoned lock
     /// needs no flag: it stays poisoned, and `history` sees it.)
     full: AtomicBool,
@@ -109,6 +112,7 @@ impl Recorder {
             start: Instant::now(),
             enabled,
             events: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
             full: AtomicBool::new(false),
             limit: MAX_EVENTS,
             ttl,
@@ -186,6 +190,32 @@ impl Recorder {
                 self.full.store(true, Ordering::SeqCst);
             }
         }
+    }
+
+    /// Note that `fault` was in force on `on` (everyone: `None`) from
+    /// `start` until now. Fault windows are drawn, never judged.
+    pub fn fault_window(&self, fault: &str, on: Option<Candidate>, start: Time) {
+        if !self.enabled {
+            return;
+        }
+        let end = self.now();
+        if let Ok(mut faults) = self.faults.lock() {
+            faults.push(FaultWindow {
+                fault: fault.to_string(),
+                on,
+                start,
+                end,
+            });
+        }
+    }
+
+    /// The fault windows noted so far, in the order they ended.
+    pub fn fault_windows(&self) -> Result<Vec<FaultWindow>, RecordError> {
+        Ok(self
+            .faults
+            .lock()
+            .map_err(|_| RecordError::Poisoned)?
+            .clone())
     }
 
     /// The whole history so far, events in order of completion, or why it

@@ -39,7 +39,12 @@ pub fn judge(section: &Section) -> Scenario {
     let mut scenario = Scenario::new(section.header.scenario.clone());
     let ttl = section.history.ttl;
     for f in &section.findings {
-        scenario.violation(f.property, f.message.clone(), timeline_of(ttl, &f.events));
+        scenario.violation(
+            f.property,
+            f.message.clone(),
+            timeline_of(ttl, &f.events),
+            f.events.clone(),
+        );
     }
     match &section.aborted {
         // A violation the runner proved before the scenario broke off is
@@ -88,10 +93,16 @@ fn judge_events(history: &History, scenario: &mut Scenario, p8_informational: bo
     }
     for v in verdict.violations.iter().take(SHOWN) {
         let window = context(history, &v.window);
+        let shown = v
+            .window
+            .iter()
+            .filter_map(|&i| history.events.get(i))
+            .copied();
         scenario.violation(
             v.property,
             v.message.clone(),
             check::timeline(history, &window),
+            shown.collect(),
         );
     }
     if verdict.violations.len() > SHOWN {

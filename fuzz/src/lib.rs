@@ -119,9 +119,25 @@ pub fn check_history(data: &[u8]) {
             assert_eq!(again, recording, "a recording changed by a write and read");
             // `check-history` judges what it read: the checker must take any
             // history a file can hold without panicking.
-            for section in &recording.sections {
-                let _ = leasecheck::verdict::judge(section);
-            }
+            // ...and `check-history --report` draws it: the page must be
+            // drawn for any history too.
+            let scenarios = recording
+                .sections
+                .iter()
+                .map(leasecheck::verdict::judge)
+                .collect();
+            let report = leasecheck::report::Report {
+                subject: "fuzz".into(),
+                database: "none (offline)".into(),
+                ttl_seconds: 0.0,
+                seed: recording.seed.unwrap_or(0),
+                replay: recording.replay.clone().unwrap_or_default(),
+                scenarios,
+                history_file: None,
+                report_page: None,
+            };
+            let page = leasecheck::report::page(&report, &recording.sections);
+            assert!(page.starts_with("<!DOCTYPE html>"), "a page");
         }
         Err(err) => check_history_error(&err, data, &text),
     }

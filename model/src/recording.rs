@@ -16,7 +16,7 @@
 //! told by its keys:
 //!
 //! - the **file header** (optional, first line only):
-//!   `{"format":"leasecheck-history","version":2,"seed":7,"replay":"leasecheck check --seed 7"}`:
+//!   `{"format":"leasecheck-history","version":3,"seed":7,"replay":"leasecheck check --seed 7"}`:
 //!   the run's seed and the command that replays it;
 //! - a **scenario header** (`"scenario"`) opens a section:
 //!   `{"scenario":"takeover/client-pause","lease":"reference lease (built-in)","ttl":200000,"schema":"leasecheck_1f2e","fault":"client-pause","seed":7,"stale_writes":"violation","events":101,"findings":0}`.
@@ -36,7 +36,14 @@
 //!   `{"finding":"P3","message":"no standby won within 0.45 s","events":[{...event...}]}`;
 //! - an **abort** (`"aborted"`): the scenario could not be done and has no
 //!   verdict of its own: `{"aborted":"error","reason":"cannot reset: ..."}`
-//!   (`"error"`, `"not_applicable"` or `"interrupted"`).
+//!   (`"error"`, `"not_applicable"` or `"interrupted"`);
+//! - a **fault window** (`"fault"`, since version 3): when a fault the
+//!   harness injected was in force, and on whom:
+//!   `{"fault":"client-pause","on":0,"from":1700000000100000,"until":1700000000700000}`
+//!   (`on` the candidate it stalled; absent when it stalled everyone, as
+//!   `database-pause` and `row-lock` do; `from <= until`, microseconds on
+//!   the events' clock). Fault windows are for pictures and readers: no verdict reads
+//!   them. A header's `faults`, where present, counts them.
 //!
 //! - the **closing line**: `{"end":"leasecheck-history","sections":2}`,
 //!   last. A file that opens with a file header must end with it: a file
@@ -58,7 +65,8 @@
 
 use crate::check::Property;
 use crate::history::{Event, History, HistoryError};
-use crate::time::Span;
+use crate::lease::Candidate;
+use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, Write};
 
@@ -66,7 +74,7 @@ use std::io::{self, BufRead, Write};
 pub const FORMAT: &str = "leasecheck-history";
 
 /// The version of the format written by [`Recording::write_jsonl`].
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// A whole run's recording: its sections, scenario after scenario.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -90,6 +98,24 @@ pub struct Section {
     pub findings: Vec<Finding>,
     /// Why it could not be done, if it could not.
     pub aborted: Option<Aborted>,
+    /// When the faults it injected were in force (never judged).
+    pub faults: Vec<FaultWindow>,
+}
+
+/// When an injected fault was in force, and on whom.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    /// The fault's name (`client-pause`, ...).
+    pub fault: String,
+    /// The candidate it stalled; `None` when it stalled everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Candidate>,
+    /// When it began, on the events' clock (`"from"` in the file).
+    #[serde(rename = "from")]
+    pub start: Time,
+    /// When it was undone (`"until"` in the file).
+    #[serde(rename = "until")]
+    pub end: Time,
 }
 
 /// A scenario header: the name of what ran and the options it is judged with.
@@ -188,6 +214,8 @@ struct HeaderLine {
     events: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     findings: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    faults: Option<usize>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -218,6 +246,7 @@ impl Section {
             history,
             findings: Vec::new(),
             aborted: None,
+            faults: Vec::new(),
         }
     }
 }
@@ -269,6 +298,7 @@ impl Recording {
                     stale_writes: h.stale_writes,
                     events: Some(s.history.events.len()),
                     findings: Some(s.findings.len()),
+                    faults: (!s.faults.is_empty()).then_some(s.faults.len()),
                 },
             )?;
             for e in &s.history.events {
@@ -283,6 +313,9 @@ impl Recording {
                         events: f.events.clone(),
                     },
                 )?;
+            }
+            for f in &s.faults {
+                line(&mut w, f)?;
             }
             if let Some(a) = &s.aborted {
                 line(
@@ -334,6 +367,14 @@ impl Recording {
 }
 
 /// What a reader knows between lines.
+/// What a scenario header says its section holds.
+struct Declared {
+    line: usize,
+    events: Option<usize>,
+    findings: Option<usize>,
+    faults: Option<usize>,
+}
+
 #[derive(Default)]
 struct Reading {
     recording: Recording,
@@ -344,7 +385,7 @@ struct Reading {
     /// The closing line was read.
     ended: bool,
     /// Per section: its header's line and the counts it declared.
-    declared: Vec<(usize, Option<usize>, Option<usize>)>,
+    declared: Vec<Declared>,
 }
 
 impl Reading {
@@ -361,14 +402,16 @@ impl Reading {
 
     /// The section that just ended holds what its header declared.
     fn close_section(&self) -> Result<(), HistoryError> {
-        let (Some(section), Some(&(line, events, findings))) =
+        let (Some(section), Some(declared)) =
             (self.recording.sections.last(), self.declared.last())
         else {
             return Ok(());
         };
+        let line = declared.line;
         let held = [
-            ("events", events, section.history.events.len()),
-            ("findings", findings, section.findings.len()),
+            ("events", declared.events, section.history.events.len()),
+            ("findings", declared.findings, section.findings.len()),
+            ("fault windows", declared.faults, section.faults.len()),
         ];
         for (what, declared, found) in held {
             if let Some(declared) = declared.filter(|&d| d != found) {
@@ -464,7 +507,12 @@ fn read_line(
         let h: HeaderLine = serde_json::from_value(value).map_err(syntax)?;
         let ttl = positive(h.ttl, line)?;
         reading.close_section()?;
-        reading.declared.push((line, h.events, h.findings));
+        reading.declared.push(Declared {
+            line,
+            events: h.events,
+            findings: h.findings,
+            faults: h.faults,
+        });
         reading.recording.sections.push(Section::new(
             SectionHeader {
                 scenario: h.scenario,
@@ -496,6 +544,17 @@ fn read_line(
             message: f.message,
             events: f.events,
         });
+    } else if has("fault") {
+        let f: FaultWindow = serde_json::from_value(value).map_err(syntax)?;
+        if f.end < f.start {
+            return Err(invalid(format!(
+                "a fault window until {} that starts later, from {}",
+                f.end.as_micros(),
+                f.start.as_micros()
+            )));
+        }
+        let s = current(&mut reading.recording)?;
+        reading.recording.sections[s].faults.push(f);
     } else if has("aborted") {
         let a: AbortLine = serde_json::from_value(value).map_err(syntax)?;
         let s = current(&mut reading.recording)?;
@@ -545,7 +604,7 @@ fn read_line(
     } else {
         let keys: Vec<&str> = object.keys().map(String::as_str).collect();
         return Err(invalid(format!(
-            "not a header, event, finding or abort line (it has the keys [{}]; \
+            "not a header, event, finding, fault or abort line (it has the keys [{}]; \
              an event has \"call\", a scenario header \"scenario\")",
             keys.join(", ")
         )));

@@ -4,7 +4,7 @@
 use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, History, HistoryError, Outcome};
 use leasecheck_model::recording::{
-    AbortKind, Aborted, Finding, Recording, Section, SectionHeader, StaleWrites,
+    AbortKind, Aborted, FaultWindow, Finding, Recording, Section, SectionHeader, StaleWrites,
 };
 use leasecheck_model::{Candidate, Op, Span, Time};
 
@@ -39,6 +39,7 @@ fn sample() -> Recording {
             events: vec![acquire(1, 100, Outcome::Ok), acquire(2, 101, Outcome::Ok)],
         }],
         aborted: None,
+        faults: Vec::new(),
     };
     let zombie = Section {
         header: SectionHeader {
@@ -56,6 +57,20 @@ fn sample() -> Recording {
             kind: AbortKind::NotApplicable,
             reason: "needs a local server".into(),
         }),
+        faults: vec![
+            FaultWindow {
+                fault: "client-pause".into(),
+                on: Some(Candidate(1)),
+                start: Time(400),
+                end: Time(700),
+            },
+            FaultWindow {
+                fault: "database-pause".into(),
+                on: None,
+                start: Time(800),
+                end: Time(800),
+            },
+        ],
     };
     Recording {
         seed: Some(7),
@@ -139,6 +154,11 @@ fn unreadable_lines_are_refused_naming_the_line_and_what_is_wrong() {
             2,
             "a second {\"ttl\":...} header",
         ),
+        (
+            "{\"ttl\":5}\n{\"fault\":\"client-pause\",\"from\":9,\"until\":3}",
+            2,
+            "a fault window until 3 that starts later, from 9",
+        ),
     ];
     for (text, line, says) in cases {
         let err = Recording::read_jsonl(text.as_bytes()).unwrap_err();
@@ -184,6 +204,23 @@ fn a_recording_cut_short_or_edited_is_refused_never_judged_on_what_is_left() {
     assert!(
         err.to_string()
             .contains("declares 2 events but the file holds 1"),
+        "{err}"
+    );
+    // A fault window removed: its count says so too.
+    let fault = lines
+        .iter()
+        .position(|l| l.starts_with("{\"fault\""))
+        .expect("a fault line");
+    let edited: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != fault)
+        .map(|(_, l)| *l)
+        .collect();
+    let err = Recording::read_jsonl(edited.join("\n").as_bytes()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("declares 2 fault windows but the file holds 1"),
         "{err}"
     );
     // Nothing may follow the closing line.

@@ -12,7 +12,10 @@ impl Report {
         let mut suite = TestSuite::new(format!("leasecheck: {}", self.subject));
         suite.add_property(Property::new("seed", self.seed.to_string()));
         suite.add_property(Property::new("replay", self.replay.clone()));
-        for s in &self.scenarios {
+        if let Some(page) = &self.report_page {
+            suite.add_property(Property::new("report", page.clone()));
+        }
+        for (i, s) in self.scenarios.iter().enumerate() {
             let status = match &s.status {
                 Status::Passed => TestCaseStatus::success(),
                 Status::Violated => {
@@ -28,12 +31,16 @@ impl Report {
                         .iter()
                         .map(|f| format!("{}: {}\n{}", f.property, f.message, f.timeline))
                         .collect();
-                    status.set_description(format!(
+                    let mut description = format!(
                         "{}\nseed: {}\nreplay: {}",
                         details.join("\n"),
                         self.seed,
                         self.replay
-                    ));
+                    );
+                    if let Some(page) = &self.report_page {
+                        description.push_str(&format!("\ntimeline: {page}#{}", super::anchor(i)));
+                    }
+                    status.set_description(description);
                     status
                 }
                 Status::NotApplicable(why) => {

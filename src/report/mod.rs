@@ -12,11 +12,14 @@
 //! ([`JSON_VERSION`]).
 
 mod figure;
+mod html;
 mod junit;
 
 pub use figure::{Figure, Quantity};
+pub use html::{anchor, page, write_page, PAGE};
 
 use leasecheck_model::check::Timeline;
+use leasecheck_model::history::Event;
 
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -57,6 +60,10 @@ pub struct Finding {
     /// The violating window as structured events (rendered as a table in
     /// text and JUnit, carried as data in `--json`).
     pub timeline: Timeline,
+    /// The events that show it, exactly (the timeline adds a few around
+    /// them): what the HTML report outlines.
+    #[serde(skip)]
+    pub events: Vec<Event>,
 }
 
 /// One scenario of a battery: a race, a takeover under one fault, ...
@@ -107,17 +114,20 @@ impl Scenario {
         });
     }
 
-    /// Add a finding; the scenario is then violated.
+    /// Add a finding shown by `events` (and, with some context, by
+    /// `timeline`); the scenario is then violated.
     pub fn violation(
         &mut self,
         property: impl ToString,
         message: impl Into<String>,
         timeline: Timeline,
+        events: Vec<Event>,
     ) {
         self.findings.push(Finding {
             property: property.to_string(),
             message: message.into(),
             timeline,
+            events,
         });
         self.status = Status::Violated;
     }
@@ -144,6 +154,8 @@ pub struct Report {
     pub scenarios: Vec<Scenario>,
     /// The history file written, if any.
     pub history_file: Option<String>,
+    /// The HTML report written (`--report DIR`: `DIR/index.html`), if any.
+    pub report_page: Option<String>,
 }
 
 impl Report {
@@ -222,6 +234,9 @@ impl Report {
         if let Some(h) = &self.history_file {
             let _ = writeln!(out, "\nhistory written to {h}");
         }
+        if let Some(page) = &self.report_page {
+            let _ = writeln!(out, "report written to {page}");
+        }
         let verdict = match self.exit_code() {
             0 => "all properties held".to_string(),
             1 => {
@@ -259,6 +274,7 @@ impl Report {
     ///     replay: "leasecheck race --seed 7".into(),
     ///     scenarios: vec![Scenario::new("race")],
     ///     history_file: None,
+    ///     report_page: None,
     /// };
     /// let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     /// assert_eq!(json["format"], JSON_FORMAT);

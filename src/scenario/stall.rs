@@ -7,6 +7,8 @@
 //! [`crate::fault::Injector`]'s.
 
 use super::error::{poisoned, RunError};
+use crate::fault::{Fault, Stall};
+use crate::recorder::Recorder;
 use leasecheck_model::Candidate;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +31,32 @@ pub fn takeover_bound(ttl: Duration, poll_interval: Duration, slack: Duration) -
 
 /// State shared between a stall scenario's leader and its standbys, with
 /// the condition variable that signals each change.
+/// [`Stall::during`], with the fault's window noted in `rec`: from now
+/// until `until` returns (when the fault is undone). `on` is whom it
+/// stalls: the leader for a fault of its own (a pause, its connection, its
+/// backend), `None` for one that stalls everyone (the row, the database).
+pub(crate) fn during<T>(
+    rec: &Recorder,
+    fault: Fault,
+    leader: Candidate,
+    stall: Stall<'_>,
+    until: impl FnOnce() + Send,
+    work: impl FnOnce() -> T,
+) -> T {
+    let on = match fault {
+        Fault::ClientPause | Fault::ConnectionStall | Fault::BackendStall => Some(leader),
+        Fault::RowLock | Fault::DatabasePause => None,
+    };
+    let start = rec.now();
+    stall.during(
+        || {
+            until();
+            rec.fault_window(fault.name(), on, start);
+        },
+        work,
+    )
+}
+
 pub(crate) type Shared<T> = (Mutex<T>, Condvar);
 
 /// Wait until `done` holds of the shared state, or `deadline`.

@@ -20,7 +20,7 @@
 //! explains every outcome) are judged by the checker on the recorded history.
 
 use super::error::{poisoned, RunError};
-use super::stall::{seconds, takeover_bound, update, wait_until, Shared, LEADER};
+use super::stall::{during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::Postgres;
 use crate::fault::{Fault, Injector};
@@ -178,7 +178,11 @@ pub fn trial(
             // `opts.stall` (a client pause renews only then).
             let stall = injector.begin(|| leader.backend_pid().map_err(|e| e.to_string()))?;
             let stalled = opts.stall;
-            let renewed = stall.during(
+            let renewed = during(
+                rec,
+                fault,
+                LEADER,
+                stall,
                 || std::thread::sleep(stalled),
                 || {
                     rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))

@@ -46,7 +46,7 @@
 
 use super::error::{harness, poisoned, RunError};
 use super::resource::{Resource, Write};
-use super::stall::{seconds, takeover_bound, update, wait_until, Shared, LEADER};
+use super::stall::{during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::Postgres;
 use crate::fault::{Fault, Injector};
@@ -278,8 +278,15 @@ pub fn trial(
                 }
                 // The check passed: from here on the leader believes it leads.
                 let deadline = Instant::now() + bound;
-                let worked =
-                    stall_then_work(&injector, opts, &resource, &mut leader, &shared, deadline)?;
+                let worked = stall_then_work(
+                    rec,
+                    &injector,
+                    opts,
+                    &resource,
+                    &mut leader,
+                    &shared,
+                    deadline,
+                )?;
                 result.staged += 1;
                 if !worked {
                     return Ok(()); // the work failed: a leader does not write then
@@ -468,6 +475,7 @@ fn standby_loop(
 /// acted (or the deadline; `database-pause`: for `opts.stall`), then let the
 /// work finish. Returns whether the work step succeeded.
 fn stall_then_work(
+    rec: &Recorder,
     injector: &Injector<'_>,
     opts: &ZombieOptions,
     resource: &Resource,
@@ -484,10 +492,21 @@ fn stall_then_work(
         // Everyone stalls: the pause lasts its length, and afterwards the
         // leader's write and the standbys race.
         let pause = opts.stall;
-        stall.during(move || std::thread::sleep(pause), work)
+        during(
+            rec,
+            Fault::DatabasePause,
+            leader.who,
+            stall,
+            move || std::thread::sleep(pause),
+            work,
+        )
     } else {
         // The stall ends exactly when a standby acted (or at the deadline).
-        stall.during(
+        during(
+            rec,
+            injector.fault(),
+            leader.who,
+            stall,
             || {
                 let _ = wait_until(shared, deadline, |round| round.acted.is_some());
             },

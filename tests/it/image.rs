@@ -111,6 +111,12 @@ fn the_one_docker_run_of_the_recipes_passes_the_reference_spec_with_a_junit_repo
     let (cases, failed) = junit(&dir.path().join("out.xml"));
     assert!(cases >= 13, "one test case per scenario: {cases}\n{out}");
     assert!(!failed, "{out}");
+    let page = dir.path().join("report/index.html");
+    assert!(
+        page.is_file(),
+        "the HTML report at {}: {out}",
+        page.display()
+    );
 }
 
 #[test]

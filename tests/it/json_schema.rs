@@ -310,6 +310,7 @@ fn full_report() -> Value {
         Property::P8FencingEpoch,
         "c1's action #6 was refused",
         timeline(&history, &all),
+        history.events.clone(),
     );
     violated.duration = Duration::from_millis(1_250);
     let with = |name: &str, status: Status| {
@@ -334,6 +335,7 @@ fn full_report() -> Value {
             with("release", Status::Interrupted),
         ],
         history_file: Some("run.jsonl".into()),
+        report_page: Some("out/index.html".into()),
     };
     serde_json::from_str(&report.to_json()).expect("to_json is JSON")
 }

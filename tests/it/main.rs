@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test here runs against a real
 //! Postgres (see `support::db`), in a schema of its own.
 
+mod browser;
 mod catalogue;
 mod cli;
 mod differential;
@@ -15,6 +16,7 @@ mod lease;
 mod mutation;
 mod provision;
 mod recipes;
+mod report_page;
 mod spec;
 mod support;
 mod validation;

@@ -8,13 +8,14 @@ use std::process::{Command, Output};
 
 /// The all-in-one image as the whole CI step (`image.rs` runs it through
 /// `sh -c` in a directory holding `lease.toml`).
-pub const IMAGE_COMMAND: &str = r#"docker run --rm -v "$PWD:/data" leasecheck check --spec /data/lease.toml --junit /data/out.xml"#;
+pub const IMAGE_COMMAND: &str = r#"docker run --rm -v "$PWD:/data" leasecheck check --spec /data/lease.toml --junit /data/out.xml --report /data/report"#;
 
 /// leasecheck installed on the CI machine, or run as the CI job's image. Run
 /// here with `DATABASE_URL` set (the service-container recipes, through the
 /// Makefile's target) and in `image.rs` inside the image without it (GitLab's
 /// `image:` job).
-pub const URL_COMMAND: &str = "leasecheck check --spec lease.toml --junit leasecheck.xml";
+pub const URL_COMMAND: &str =
+    "leasecheck check --spec lease.toml --junit leasecheck.xml --report leasecheck-report";
 
 /// Every command a recipe may contain.
 pub const TESTED_COMMANDS: [&str; 2] = [IMAGE_COMMAND, URL_COMMAND];
@@ -223,4 +224,10 @@ fn the_makefile_target_passes_the_reference_spec_against_a_database_url() {
     let (cases, failed) = junit(&dir.path().join("leasecheck.xml"));
     assert!(cases >= 5, "one test case per scenario: {cases}\n{out}");
     assert!(!failed, "{out}");
+    let page = dir.path().join("leasecheck-report/index.html");
+    assert!(
+        page.is_file(),
+        "the HTML report at {}: {out}",
+        page.display()
+    );
 }

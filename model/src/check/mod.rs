@@ -66,7 +66,7 @@ mod timeline;
 
 pub use action::{check_actions, ActionVerdict};
 pub use linearizable::check_linearizable;
-pub use tenure::check_tenures;
+pub use tenure::{check_tenures, claims, Claim};
 pub use timeline::{timeline, Holder, Timeline, TimelineOutcome, TimelineRow};
 
 use crate::history::History;

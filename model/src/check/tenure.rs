@@ -57,13 +57,58 @@ use rustc_hash::FxHashMap;
 /// assert!(check_tenures(&h).is_empty());
 /// ```
 pub fn check_tenures(history: &History) -> Vec<Violation> {
-    let ttl = history.ttl.as_micros();
     let events = &history.events;
     let t0 = events
         .iter()
         .map(|e| e.invoke.0.min(e.complete.0))
         .min()
         .unwrap_or(0);
+    let mut claims = claims(history);
+    claims.retain(|c| c.end > c.start);
+    let mut violations = Vec::new();
+    let mut active: Vec<usize> = Vec::new();
+    for b in 0..claims.len() {
+        let cb = &claims[b];
+        active.retain(|&a| claims[a].end > cb.start);
+        for &a in &active {
+            let ca = &claims[a];
+            if ca.who == cb.who {
+                continue;
+            }
+            let mut window: Vec<usize> = ca.events().chain(cb.events()).collect();
+            window.sort_unstable();
+            window.dedup();
+            let overlap = ca.end.min(cb.end) - cb.start;
+            violations.push(Violation {
+                property: Property::P6NoOverlappingTenure,
+                message: format!(
+                    "c{}'s claim [{}, {}) (from event #{}) overlaps c{}'s claim [{}, {}) \
+                     (from event #{}) by {} ms (times in ms after the history's first call)",
+                    cb.who,
+                    ms(cb.start - t0),
+                    ms(cb.end - t0),
+                    cb.acquired,
+                    ca.who,
+                    ms(ca.start - t0),
+                    ms(ca.end - t0),
+                    ca.acquired,
+                    ms(overlap),
+                ),
+                window,
+            });
+        }
+        active.push(b);
+    }
+    violations
+}
+
+/// The claims each candidate can make from its own calls, by the rules of
+/// [`check_tenures`] (which judges exactly these), sorted by start: the
+/// tenures a picture of the history shows. A claim an age moved past its
+/// own start (`end <= start`) is kept here; P6 ignores it.
+pub fn claims(history: &History) -> Vec<Claim> {
+    let ttl = history.ttl.as_micros();
+    let events = &history.events;
     // (time, calls that open or extend a claim first, index): a call that
     // ends or shortens claims is placed at its completion, after every call
     // that may have taken effect before it
@@ -157,59 +202,30 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
         }
     }
 
-    claims.retain(|c| c.end > c.start);
     claims.sort_by_key(|c| (c.start, c.end, c.acquired));
-    let mut violations = Vec::new();
-    let mut active: Vec<usize> = Vec::new();
-    for b in 0..claims.len() {
-        let cb = &claims[b];
-        active.retain(|&a| claims[a].end > cb.start);
-        for &a in &active {
-            let ca = &claims[a];
-            if ca.who == cb.who {
-                continue;
-            }
-            let mut window: Vec<usize> = ca.events().chain(cb.events()).collect();
-            window.sort_unstable();
-            window.dedup();
-            let overlap = ca.end.min(cb.end) - cb.start;
-            violations.push(Violation {
-                property: Property::P6NoOverlappingTenure,
-                message: format!(
-                    "c{}'s claim [{}, {}) (from event #{}) overlaps c{}'s claim [{}, {}) \
-                     (from event #{}) by {} ms (times in ms after the history's first call)",
-                    cb.who,
-                    ms(cb.start - t0),
-                    ms(cb.end - t0),
-                    cb.acquired,
-                    ca.who,
-                    ms(ca.start - t0),
-                    ms(ca.end - t0),
-                    ca.acquired,
-                    ms(overlap),
-                ),
-                window,
-            });
-        }
-        active.push(b);
-    }
-    violations
+    claims
 }
 
-/// One candidate's claim to the lease: `[start, end)` in microseconds, with
-/// the events that shaped it (for the violation's window).
-struct Claim {
-    who: u16,
-    start: i64,
-    end: i64,
+/// One candidate's claim to the lease: `[start, end)` in microseconds on the
+/// history's clock, with the events (indices into `history.events`) that
+/// shaped it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The claimant's id.
+    pub who: u16,
+    /// When the claim begins: the completion of the call that opened it.
+    pub start: i64,
+    /// When it ends: the last acquire or renew's invoke + TTL, shortened by
+    /// releases, resets and ages.
+    pub end: i64,
     /// The acquire (or renew) that opened it.
-    acquired: usize,
+    pub acquired: usize,
     /// The last renew that extended it.
-    extended: Option<usize>,
+    pub extended: Option<usize>,
     /// The last age that shortened it.
-    aged: Option<usize>,
+    pub aged: Option<usize>,
     /// The release or reset that ended it.
-    ended: Option<usize>,
+    pub ended: Option<usize>,
 }
 
 impl Claim {
@@ -225,7 +241,9 @@ impl Claim {
         }
     }
 
-    fn events(&self) -> impl Iterator<Item = usize> + '_ {
+    /// The events that shaped it: the opening call, then the last renew,
+    /// age and ending call where there are.
+    pub fn events(&self) -> impl Iterator<Item = usize> + '_ {
         std::iter::once(self.acquired)
             .chain(self.extended)
             .chain(self.aged)

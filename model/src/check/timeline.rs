@@ -195,9 +195,11 @@ pub fn timeline(history: &History, window: &[usize]) -> Timeline {
             holder = holder.after(e.candidate, e.call, e.outcome);
             TimelineRow {
                 event: i,
-                invoke: e.invoke.0 - t0,
-                complete: e.complete.0 - t0,
-                server: e.server_time.map(|t| t.0 - t0),
+                // (saturating: a file can hold any i64, and a report must
+                // never panic on one)
+                invoke: e.invoke.0.saturating_sub(t0),
+                complete: e.complete.0.saturating_sub(t0),
+                server: e.server_time.map(|t| t.0.saturating_sub(t0)),
                 candidate: e.candidate,
                 who: e.candidate.to_string(),
                 call: e.call,

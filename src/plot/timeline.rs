@@ -1,0 +1,727 @@
+//! A scenario's timeline as an SVG picture: who held the lease when, every
+//! call, the faults, the actions and the violations, on one time axis.
+//!
+//! # Design
+//!
+//! One lane per caller (the harness first, then the candidates in order).
+//! In a lane, each tenure is a band from its win to its claim's end and
+//! each call a bar from invoke to complete, coloured by outcome. The bands
+//! are the claims P6 judges ([`leasecheck_model::check::claims`]), drawn,
+//! never re-derived: two bands at the same time in two lanes is exactly
+//! what P6 calls an overlap, and the strip above the lanes turns red
+//! wherever two candidates claim at once. Fault windows are shaded over the
+//! lane of whom they stalled (every lane when they stalled everyone), an
+//! action is a diamond with its epoch and sequence number, and each
+//! violation is outlined over its events, with the property's name.
+//!
+//! A picture shows a [`Window`] of the run: [`Timeline::focus`] (the first
+//! violation with some context, else the first fault, else the start) at
+//! full detail, and [`Timeline::whole`] coarsely, its calls and bands
+//! merged where they would touch on screen, so that a long history never
+//! makes a page of millions of elements.
+//!
+//! Drawing never judges: what is outlined is what the verdict found.
+
+use super::markup::{Node, Px};
+use super::scale::Linear;
+use leasecheck_model::check::{claims, Claim};
+use leasecheck_model::history::{Call, Event, Outcome};
+use leasecheck_model::recording::Section;
+use leasecheck_model::{Candidate, Op};
+use std::collections::BTreeMap;
+
+/// A violation to outline: its label (`#2 P6`), its name (`P6 no
+/// overlapping tenure`), the sentence the text report prints, and the
+/// events that show it.
+#[derive(Clone, Debug)]
+pub struct Outline<'a> {
+    /// What marks it on the picture (short: outlines may be close).
+    pub label: String,
+    /// The property's full name.
+    pub name: &'a str,
+    /// What happened.
+    pub sentence: &'a str,
+    /// The events that show it.
+    pub events: &'a [Event],
+}
+
+/// A stretch of the run, in microseconds on the events' clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Where it begins.
+    pub from: i64,
+    /// Where it ends (> `from`).
+    pub to: i64,
+}
+
+/// How much a picture shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Every call as its own bar, labelled, with server times and tooltips.
+    Full,
+    /// Calls and bands merged where they touch on screen; no labels.
+    Coarse,
+}
+
+/// A section's events, claims and outlines, ready to be drawn.
+#[derive(Debug)]
+pub struct Timeline<'a> {
+    section: &'a Section,
+    outlines: Vec<Outline<'a>>,
+    lanes: Vec<Candidate>,
+    /// The tenures as drawn.
+    claims: Vec<Claim>,
+    /// The claims as P6 judges them (where two candidates claim at once).
+    judged: Vec<Claim>,
+    origin: i64,
+    end: i64,
+}
+
+const WIDTH: f64 = 1100.0;
+const LEFT: f64 = 72.0;
+const RIGHT: f64 = 16.0;
+/// Axis labels, then the strip that shows how many claim at once.
+const AXIS: f64 = 22.0;
+const STRIP: f64 = 10.0;
+const BOTTOM: f64 = 8.0;
+/// At most this many bars at full detail; more are merged.
+const MAX_BARS: usize = 4000;
+
+impl<'a> Timeline<'a> {
+    /// The timeline of `section`, with `outlines` to draw over it.
+    pub fn new(section: &'a Section, outlines: Vec<Outline<'a>>) -> Timeline<'a> {
+        let events = &section.history.events;
+        let mut lanes: Vec<Candidate> = events.iter().map(|e| e.candidate).collect();
+        lanes.extend(section.faults.iter().filter_map(|f| f.on));
+        lanes.sort_by_key(|c| (*c != Candidate::HARNESS, c.0));
+        lanes.dedup();
+        let times = events
+            .iter()
+            .flat_map(|e| [e.invoke.0, e.complete.0])
+            .chain(section.faults.iter().flat_map(|f| [f.start.0, f.end.0]));
+        let (origin, end) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        let (origin, end) = if origin > end { (0, 1) } else { (origin, end) };
+        // A band runs to its claim's end; a claim an age shortened (the
+        // harness moved the lease's time) ran, in real time, until the age.
+        let all = claims(&section.history);
+        let judged: Vec<Claim> = all.iter().filter(|c| c.end > c.start).copied().collect();
+        let claims: Vec<Claim> = all
+            .into_iter()
+            .map(|mut c| {
+                if let Some(age) = c.aged.and_then(|i| events.get(i)) {
+                    c.end = c.end.max(age.invoke.0);
+                }
+                c
+            })
+            .filter(|c| c.end > c.start)
+            .collect();
+        let end = claims.iter().map(|c| c.end).fold(end, i64::max);
+        Timeline {
+            section,
+            outlines,
+            lanes,
+            claims,
+            judged,
+            origin,
+            end: end.max(origin.saturating_add(1)),
+        }
+    }
+
+    /// Whether there is anything to draw.
+    pub fn is_empty(&self) -> bool {
+        self.section.history.events.is_empty()
+    }
+
+    /// The whole run.
+    pub fn whole(&self) -> Window {
+        Window {
+            from: self.origin,
+            to: self.end,
+        }
+    }
+
+    /// Where to look first: the first violation's events with some context
+    /// around them; else the first fault from a TTL before to a TTL after;
+    /// else the first four TTLs of the run.
+    pub fn focus(&self) -> Window {
+        let ttl = self.section.history.ttl.as_micros().max(1);
+        let shown = self.outlines.iter().find_map(|o| {
+            let from = o.events.iter().map(|e| e.invoke.0).min()?;
+            let to = o.events.iter().map(|e| e.complete.0).max()?;
+            // as much again on either side, and at least a millisecond
+            let pad = (to.saturating_sub(from) / 2).max(1_000);
+            Some((from.saturating_sub(pad), to.saturating_add(pad)))
+        });
+        let (from, to) = shown
+            .or_else(|| {
+                let f = self.section.faults.first()?;
+                Some((f.start.0.saturating_sub(ttl), f.end.0.saturating_add(ttl)))
+            })
+            .unwrap_or((
+                self.origin,
+                self.origin.saturating_add(ttl.saturating_mul(4)),
+            ));
+        let whole = self.whole();
+        let (from, to) = (from.max(whole.from), to.min(whole.to));
+        if to > from {
+            Window { from, to }
+        } else {
+            whole
+        }
+    }
+
+    /// `t` in milliseconds after the run's first call, for people.
+    fn after(&self, t: i64) -> String {
+        ms(t.saturating_sub(self.origin))
+    }
+
+    /// The picture of `window` at `detail`; `focus`, if given, is marked
+    /// (on the coarse picture of the whole run: where the detailed one is).
+    pub fn draw(&self, window: Window, detail: Detail, focus: Option<Window>) -> Node {
+        let lane_height = match detail {
+            Detail::Full => 20.0,
+            Detail::Coarse => 9.0,
+        };
+        let top = AXIS + STRIP + 4.0;
+        let height = top + lane_height * self.lanes.len() as f64 + BOTTOM;
+        let x = Linear::new(window.from as f64, window.to as f64, LEFT, WIDTH - RIGHT);
+        let lane_of: BTreeMap<Candidate, usize> = self
+            .lanes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i))
+            .collect();
+        let lane_y =
+            |c: Candidate| top + lane_of.get(&c).copied().unwrap_or(0) as f64 * lane_height;
+        let visible = |from: i64, to: i64| to >= window.from && from <= window.to;
+        let mut calls: Vec<&Event> = self
+            .section
+            .history
+            .events
+            .iter()
+            .filter(|e| visible(e.invoke.0, e.complete.0))
+            .collect();
+        calls.sort_by_key(|e| (e.invoke, e.complete));
+        let merged = detail == Detail::Coarse || calls.len() > MAX_BARS;
+        let full = !merged;
+
+        let class = match detail {
+            Detail::Full => "timeline zoomed",
+            Detail::Coarse => "timeline whole",
+        };
+        let mut svg = Node::new("svg")
+            .attr("xmlns", "http://www.w3.org/2000/svg")
+            .attr("class", class)
+            .attr("width", Px(WIDTH))
+            .attr("height", Px(height))
+            .attr("viewBox", format!("0 0 {} {}", Px(WIDTH), Px(height)))
+            .attr("data-from-ms", self.after(window.from))
+            .attr("data-to-ms", self.after(window.to));
+
+        // the axis: milliseconds after the run's first call
+        let mut axis = Node::new("g").attr("class", "axis");
+        let in_ms = Linear::new(
+            window.from.saturating_sub(self.origin) as f64 / 1000.0,
+            window.to.saturating_sub(self.origin) as f64 / 1000.0,
+            LEFT,
+            WIDTH - RIGHT,
+        );
+        for t in in_ms.ticks(8) {
+            let px = Px(in_ms.at(t));
+            axis.push(
+                Node::new("line")
+                    .attr("x1", px)
+                    .attr("x2", px)
+                    .attr("y1", Px(AXIS - 4.0))
+                    .attr("y2", Px(height - BOTTOM)),
+            );
+            axis.push(
+                Node::new("text")
+                    .attr("x", px)
+                    .attr("y", Px(AXIS - 8.0))
+                    .text(format!("{} ms", trim(t))),
+            );
+        }
+        axis.push(
+            Node::new("text")
+                .attr("class", "lane-name")
+                .attr("x", Px(LEFT - 6.0))
+                .attr("y", Px(AXIS + STRIP - 1.0))
+                .text("leaders"),
+        );
+        svg.push(axis);
+
+        // lanes: backgrounds and names
+        let mut lanes = Node::new("g").attr("class", "lanes");
+        for (i, c) in self.lanes.iter().enumerate() {
+            let y = top + i as f64 * lane_height;
+            lanes.push(
+                Node::new("g")
+                    .attr("class", "lane")
+                    .attr("data-candidate", c)
+                    .child(
+                        Node::new("rect")
+                            .attr("class", if i % 2 == 0 { "lane-bg" } else { "lane-bg odd" })
+                            .attr("x", Px(LEFT))
+                            .attr("y", Px(y))
+                            .attr("width", Px(WIDTH - RIGHT - LEFT))
+                            .attr("height", Px(lane_height)),
+                    )
+                    .child(
+                        Node::new("text")
+                            .attr("class", "lane-name")
+                            .attr("x", Px(LEFT - 6.0))
+                            .attr("y", Px(y + lane_height * 0.75))
+                            .text(c.to_string()),
+                    ),
+            );
+        }
+        svg.push(lanes);
+
+        // fault windows
+        let mut faults = Node::new("g").attr("class", "faults");
+        for f in &self.section.faults {
+            if !visible(f.start.0, f.end.0) {
+                continue;
+            }
+            let (y, h) = match f.on {
+                Some(c) => (lane_y(c), lane_height),
+                None => (top, lane_height * self.lanes.len() as f64),
+            };
+            let on =
+                f.on.map_or_else(|| "everyone".to_string(), |c| c.to_string());
+            let (x0, x1) = (x.clamped(f.start.0 as f64), x.clamped(f.end.0 as f64));
+            let mut g = Node::new("g")
+                .attr("class", "fault")
+                .attr("data-fault", &f.fault)
+                .attr("data-on", &on)
+                .child(
+                    Node::new("rect")
+                        .attr("x", Px(x0))
+                        .attr("y", Px(y))
+                        .attr("width", Px((x1 - x0).max(1.0)))
+                        .attr("height", Px(h))
+                        .child(Node::new("title").text(format!(
+                            "{} on {on}, {} ms to {} ms",
+                            f.fault,
+                            self.after(f.start.0),
+                            self.after(f.end.0)
+                        ))),
+                );
+            if full {
+                g.push(
+                    Node::new("text")
+                        .attr("x", Px(x0 + 3.0))
+                        .attr("y", Px(y + lane_height * 0.75))
+                        .text(format!("{} on {on}", f.fault)),
+                );
+            }
+            faults.push(g);
+        }
+        svg.push(faults);
+
+        // tenures: the claims P6 judges
+        let mut tenures = Node::new("g").attr("class", "tenures");
+        let shown_claims = self.claims.iter().filter(|c| visible(c.start, c.end));
+        let bands = shown_claims.map(|c| {
+            let who = Candidate(c.who);
+            (
+                who,
+                c.start,
+                c.end,
+                format!(
+                    "{who} leads {} ms to {} ms",
+                    self.after(c.start),
+                    self.after(c.end)
+                ),
+            )
+        });
+        for (who, x0, x1, title) in spans(bands, &x, merged) {
+            let y = lane_y(who);
+            let mut rect = Node::new("rect")
+                .attr("class", "tenure")
+                .attr("data-who", who)
+                .attr("x", Px(x0))
+                .attr("y", Px(y + 1.0))
+                .attr("width", Px((x1 - x0).max(1.0)))
+                .attr("height", Px(lane_height - 2.0));
+            if let Some(title) = title {
+                rect = rect.child(Node::new("title").text(title));
+            }
+            tenures.push(rect);
+        }
+        svg.push(tenures);
+
+        // where two candidates claim at once
+        let mut strip = Node::new("g").attr("class", "leaders");
+        strip.push(
+            Node::new("rect")
+                .attr("class", "strip")
+                .attr("x", Px(LEFT))
+                .attr("y", Px(AXIS))
+                .attr("width", Px(WIDTH - RIGHT - LEFT))
+                .attr("height", Px(STRIP)),
+        );
+        for (from, to) in overlaps(&self.judged) {
+            if !visible(from, to) {
+                continue;
+            }
+            let (x0, x1) = (x.clamped(from as f64), x.clamped(to as f64));
+            strip.push(
+                Node::new("rect")
+                    .attr("class", "two-leaders")
+                    .attr("x", Px(x0))
+                    .attr("y", Px(AXIS))
+                    .attr("width", Px((x1 - x0).max(2.0)))
+                    .attr("height", Px(STRIP))
+                    .child(Node::new("title").text(format!(
+                        "two candidates claim the lease from {} ms to {} ms",
+                        self.after(from),
+                        self.after(to)
+                    ))),
+            );
+        }
+        svg.push(strip);
+
+        // calls
+        let mut bars = Node::new("g").attr("class", "calls");
+        let bar = |y: f64| (y + lane_height * 0.25, lane_height * 0.5);
+        if merged {
+            for outcome in [Outcome::Fail, Outcome::Ok, Outcome::Unknown] {
+                let these = calls
+                    .iter()
+                    .filter(|e| e.outcome == outcome)
+                    .map(|e| (e.candidate, e.invoke.0, e.complete.0, String::new()));
+                for (who, x0, x1, _) in spans(these, &x, true) {
+                    let (y, h) = bar(lane_y(who));
+                    bars.push(
+                        Node::new("rect")
+                            .attr("class", format!("call {}", outcome_name(outcome)))
+                            .attr("x", Px(x0))
+                            .attr("y", Px(y))
+                            .attr("width", Px((x1 - x0).max(1.0)))
+                            .attr("height", Px(h)),
+                    );
+                }
+            }
+        } else {
+            for e in &calls {
+                let (y, h) = bar(lane_y(e.candidate));
+                let (x0, x1) = (x.clamped(e.invoke.0 as f64), x.clamped(e.complete.0 as f64));
+                let what = call_name(e.call);
+                let outcome = match (e.call, e.outcome) {
+                    (Call::Action { .. }, Outcome::Fail) => "refused",
+                    (_, o) => outcome_name(o),
+                };
+                let mut title = format!(
+                    "{} {what} {outcome}, {} ms to {} ms",
+                    e.candidate,
+                    self.after(e.invoke.0),
+                    self.after(e.complete.0)
+                );
+                if let Some(s) = e.server_time {
+                    title.push_str(&format!(", server time {} ms", self.after(s.0)));
+                }
+                let mut g = Node::new("g")
+                    .attr("class", format!("call {outcome}"))
+                    .attr("data-call", what)
+                    .child(
+                        Node::new("rect")
+                            .attr("x", Px(x0))
+                            .attr("y", Px(y))
+                            .attr("width", Px((x1 - x0).max(1.5)))
+                            .attr("height", Px(h))
+                            .child(Node::new("title").text(title)),
+                    );
+                if x1 - x0 >= 8.0 * short_name(e.call).len() as f64 {
+                    g.push(
+                        Node::new("text")
+                            .attr("x", Px((x0 + x1) / 2.0))
+                            .attr("y", Px(y + h - 2.0))
+                            .text(short_name(e.call)),
+                    );
+                }
+                if let Some(s) = e.server_time.filter(|s| visible(s.0, s.0)) {
+                    let sx = Px(x.at(s.0 as f64));
+                    g.push(
+                        Node::new("line")
+                            .attr("class", "server-time")
+                            .attr("x1", sx)
+                            .attr("x2", sx)
+                            .attr("y1", Px(y - 2.0))
+                            .attr("y2", Px(y + h + 2.0)),
+                    );
+                }
+                if let Call::Action { epoch, seq } = e.call {
+                    let cx = x1;
+                    let cy = y + h / 2.0;
+                    let r = h / 2.0 + 2.0;
+                    g.push(Node::new("path").attr("class", "action").attr(
+                        "d",
+                        format!(
+                            "M{} {}L{} {}L{} {}L{} {}Z",
+                            Px(cx),
+                            Px(cy - r),
+                            Px(cx + r),
+                            Px(cy),
+                            Px(cx),
+                            Px(cy + r),
+                            Px(cx - r),
+                            Px(cy)
+                        ),
+                    ));
+                    let label = match (epoch, seq) {
+                        (Some(e), Some(s)) => format!("e{e} seq {s}"),
+                        (Some(e), None) => format!("e{e}"),
+                        (None, Some(s)) => format!("seq {s}"),
+                        (None, None) => String::new(),
+                    };
+                    if !label.is_empty() {
+                        g.push(
+                            Node::new("text")
+                                .attr("class", "action-label")
+                                .attr("x", Px(cx + r + 2.0))
+                                .attr("y", Px(y + h))
+                                .text(label),
+                        );
+                    }
+                }
+                bars.push(g);
+            }
+        }
+        svg.push(bars);
+
+        // violations, outlined over their events
+        let mut marks = Node::new("g").attr("class", "violations");
+        for o in &self.outlines {
+            let (Some(from), Some(to)) = (
+                o.events.iter().map(|e| e.invoke.0).min(),
+                o.events.iter().map(|e| e.complete.0).max(),
+            ) else {
+                continue;
+            };
+            if !visible(from, to) {
+                continue;
+            }
+            let rows: Vec<usize> = o
+                .events
+                .iter()
+                .filter_map(|e| lane_of.get(&e.candidate).copied())
+                .collect();
+            let (lo, hi) = (
+                rows.iter().copied().min().unwrap_or(0),
+                rows.iter()
+                    .copied()
+                    .max()
+                    .unwrap_or(self.lanes.len().saturating_sub(1)),
+            );
+            let (x0, x1) = (x.clamped(from as f64), x.clamped(to as f64));
+            let (x0, x1) = if x1 - x0 < 6.0 {
+                (x0 - 3.0, x1 + 3.0)
+            } else {
+                (x0, x1)
+            };
+            let y0 = top + lo as f64 * lane_height - 2.0;
+            let y1 = top + (hi + 1) as f64 * lane_height + 2.0;
+            let property = o.name.split(' ').next().unwrap_or(o.name);
+            let mut g = Node::new("g")
+                .attr("class", "violation")
+                .attr("data-property", property)
+                .child(
+                    Node::new("rect")
+                        .attr("class", "window")
+                        .attr("x", Px(x0))
+                        .attr("y", Px(y0))
+                        .attr("width", Px(x1 - x0))
+                        .attr("height", Px(y1 - y0))
+                        .child(Node::new("title").text(format!("{}: {}", o.name, o.sentence))),
+                );
+            if detail == Detail::Full {
+                g.push(
+                    Node::new("text")
+                        .attr("x", Px(x0))
+                        .attr("y", Px((y0 - 3.0).max(AXIS + STRIP + 8.0)))
+                        .text(&o.label),
+                );
+            }
+            if full {
+                for e in o.events {
+                    if !lane_of.contains_key(&e.candidate) || !visible(e.invoke.0, e.complete.0) {
+                        continue;
+                    }
+                    let (y, h) = bar(lane_y(e.candidate));
+                    let (a, b) = (x.clamped(e.invoke.0 as f64), x.clamped(e.complete.0 as f64));
+                    g.push(
+                        Node::new("rect")
+                            .attr("class", "violating")
+                            .attr("data-who", e.candidate)
+                            .attr("x", Px(a - 1.5))
+                            .attr("y", Px(y - 1.5))
+                            .attr("width", Px((b - a).max(1.5) + 3.0))
+                            .attr("height", Px(h + 3.0)),
+                    );
+                }
+            }
+            marks.push(g);
+        }
+        svg.push(marks);
+
+        if let Some(f) = focus {
+            let (x0, x1) = (x.clamped(f.from as f64), x.clamped(f.to as f64));
+            svg.push(
+                Node::new("rect")
+                    .attr("class", "focus")
+                    .attr("x", Px(x0))
+                    .attr("y", Px(AXIS - 2.0))
+                    .attr("width", Px((x1 - x0).max(2.0)))
+                    .attr("height", Px(height - BOTTOM - AXIS + 2.0))
+                    .child(Node::new("title").text("the stretch shown in detail above")),
+            );
+        }
+        svg
+    }
+}
+
+/// Intervals `(who, from, to, title)` as pixel spans per lane; with
+/// `merge`, spans of one lane that touch on screen become one (and lose
+/// their titles).
+fn spans(
+    items: impl Iterator<Item = (Candidate, i64, i64, String)>,
+    x: &Linear,
+    merge: bool,
+) -> Vec<(Candidate, f64, f64, Option<String>)> {
+    let mut out: Vec<(Candidate, f64, f64, Option<String>)> = Vec::new();
+    let mut items: Vec<_> = items
+        .map(|(who, from, to, title)| (who, x.clamped(from as f64), x.clamped(to as f64), title))
+        .collect();
+    if !merge {
+        return items
+            .into_iter()
+            .map(|(w, a, b, t)| (w, a, b, Some(t)))
+            .collect();
+    }
+    items.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    for (who, a, b, _) in items {
+        match out.last_mut() {
+            Some(last) if last.0 == who && a <= last.2 + 1.0 => last.2 = last.2.max(b),
+            _ => out.push((who, a, b, None)),
+        }
+    }
+    out
+}
+
+/// Where claims of two different candidates run at once, merged.
+fn overlaps(claims: &[Claim]) -> Vec<(i64, i64)> {
+    // +1 at each start, -1 at each end; ends before starts at one instant
+    let mut edges: Vec<(i64, i8, u16)> = claims
+        .iter()
+        .flat_map(|c| [(c.start, 1, c.who), (c.end, -1, c.who)])
+        .collect();
+    edges.sort_by_key(|&(t, d, w)| (t, d, w));
+    let mut active: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    let mut since: Option<i64> = None;
+    for (t, d, who) in edges {
+        if d > 0 {
+            *active.entry(who).or_default() += 1;
+        } else if let Some(n) = active.get_mut(&who) {
+            *n -= 1;
+            if *n == 0 {
+                active.remove(&who);
+            }
+        }
+        match (active.len() >= 2, since) {
+            (true, None) => since = Some(t),
+            (false, Some(s)) => {
+                if t > s {
+                    match out.last_mut() {
+                        Some(last) if last.1 >= s => last.1 = t,
+                        _ => out.push((s, t)),
+                    }
+                }
+                since = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Ok => "ok",
+        Outcome::Fail => "fail",
+        Outcome::Unknown => "unknown",
+    }
+}
+
+fn call_name(c: Call) -> &'static str {
+    match c {
+        Call::Lease { op } => op.name(),
+        Call::Reset => "reset",
+        Call::Age { .. } => "age",
+        Call::Action { .. } => "act",
+    }
+}
+
+fn short_name(c: Call) -> &'static str {
+    match c {
+        Call::Lease { op: Op::TryAcquire } => "acq",
+        Call::Lease { op: Op::Renew } => "renew",
+        Call::Lease { op: Op::Release } => "rel",
+        Call::Reset => "reset",
+        Call::Age { .. } => "age",
+        Call::Action { .. } => "act",
+    }
+}
+
+/// Microseconds as milliseconds with up to three decimals.
+fn ms(micros: i64) -> String {
+    trim(micros as f64 / 1000.0)
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(who: u16, start: i64, end: i64) -> Claim {
+        Claim {
+            who,
+            start,
+            end,
+            acquired: 0,
+            extended: None,
+            aged: None,
+            ended: None,
+        }
+    }
+
+    #[test]
+    fn overlaps_are_where_two_different_candidates_claim_at_once() {
+        let c = [
+            claim(1, 0, 10),
+            claim(2, 5, 20),
+            claim(3, 30, 40),
+            claim(3, 35, 50),
+        ];
+        assert_eq!(overlaps(&c), vec![(5, 10)]);
+        assert!(overlaps(&[claim(1, 0, 10), claim(2, 10, 20)]).is_empty());
+    }
+
+    #[test]
+    fn milliseconds_lose_trailing_zeros() {
+        assert_eq!(ms(1_500), "1.5");
+        assert_eq!(ms(2_000), "2");
+        assert_eq!(ms(-1), "-0.001");
+    }
+}

@@ -1,0 +1,415 @@
+//! The HTML report (`--report DIR`), looked at as a tree: the page and its
+//! SVG timelines are parsed, never grepped, and what a person must see at
+//! a glance is asserted on the parsed elements: who led when (tenure
+//! bands per lane), where two led at once (overlapping bands, the red
+//! strip), the faults, the actions, and each violation outlined over its
+//! events with its property's name.
+
+use crate::support::leasecheck;
+use roxmltree::{Document, Node, ParsingOptions};
+use serde_json::Value;
+use std::path::Path;
+
+/// The page at `dir/index.html`, read.
+fn page_text(dir: &Path) -> String {
+    let path = dir.join("index.html");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The page as a tree (its `<!DOCTYPE html>` is a DTD to an XML parser).
+fn parse(text: &str) -> Document<'_> {
+    let options = ParsingOptions {
+        allow_dtd: true,
+        ..ParsingOptions::default()
+    };
+    Document::parse_with_options(text, options)
+        .unwrap_or_else(|e| panic!("the page must be well-formed: {e}"))
+}
+
+fn has_class(n: &Node, class: &str) -> bool {
+    n.attribute("class")
+        .is_some_and(|c| c.split_whitespace().any(|c| c == class))
+}
+
+fn all<'a, 'i>(root: Node<'a, 'i>, name: &str, class: &str) -> Vec<Node<'a, 'i>> {
+    root.descendants()
+        .filter(|n| n.is_element())
+        .filter(|n| name.is_empty() || n.tag_name().name() == name)
+        .filter(|n| class.is_empty() || has_class(n, class))
+        .collect()
+}
+
+fn num(n: &Node, attr: &str) -> f64 {
+    n.attribute(attr)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("<{}> has a numeric {attr}", n.tag_name().name()))
+}
+
+fn text_of(n: Node) -> String {
+    n.descendants()
+        .filter(|d| d.is_text())
+        .filter_map(|d| d.text())
+        .collect()
+}
+
+/// `(x0, x1)` of a rect.
+fn span(n: &Node) -> (f64, f64) {
+    let x = num(n, "x");
+    (x, x + num(n, "width"))
+}
+
+fn json(o: &std::process::Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "--json must print JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// The scenario parts of the page: `(name, status, section node)`.
+fn scenarios<'a, 'i>(doc: &'a Document<'i>) -> Vec<(String, String, Node<'a, 'i>)> {
+    all(doc.root(), "section", "scenario")
+        .into_iter()
+        .map(|s| {
+            let h2 = all(s, "h2", "")[0];
+            let name = h2.text().unwrap_or_default().trim().to_string();
+            (
+                name,
+                s.attribute("data-status").unwrap_or_default().to_string(),
+                s,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_split_brain_page_shows_two_overlapping_tenures_and_outlines_the_violation() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = dir.path().join("out");
+    let o = leasecheck(&[
+        "reproduce",
+        "check-then-act",
+        "--seed",
+        "1",
+        "--json",
+        "--report",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report = json(&o);
+    let page = out.join("index.html");
+    assert_eq!(report["report_page"], page.display().to_string());
+    let text = page_text(&out);
+    let doc = parse(&text);
+
+    // the summary names every scenario with its verdict
+    let rows = all(doc.root(), "tr", "")
+        .into_iter()
+        .filter(|r| r.attribute("data-status").is_some())
+        .count();
+    assert_eq!(rows, report["scenarios"].as_array().unwrap().len());
+    let seed = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("seed"))
+        .unwrap();
+    assert_eq!(text_of(seed), "1");
+    let replay = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("replay"))
+        .unwrap();
+    assert!(text_of(replay).contains("--seed 1"), "{}", text_of(replay));
+
+    let (name, status, race) = scenarios(&doc).into_iter().next().expect("a scenario");
+    assert_eq!((name.as_str(), status.as_str()), ("race", "violated"));
+    // (`p` or, for a long message, `details`)
+    let findings: Vec<String> = all(race, "", "finding").into_iter().map(text_of).collect();
+    assert!(
+        findings.iter().any(|f| f.contains("P1 exactly one winner")),
+        "{findings:?}"
+    );
+
+    let zoomed = all(race, "svg", "zoomed");
+    assert_eq!(zoomed.len(), 1, "one detailed timeline");
+    let svg = zoomed[0];
+    let lanes: Vec<&str> = all(svg, "g", "lane")
+        .iter()
+        .filter_map(|l| l.attribute("data-candidate"))
+        .collect();
+    assert_eq!(lanes[0], "harness", "the harness's lane first: {lanes:?}");
+    assert!(
+        lanes.len() >= 9,
+        "a lane per candidate of the race: {lanes:?}"
+    );
+
+    // two different candidates hold a band at the same time
+    let bands: Vec<(String, (f64, f64))> = all(svg, "rect", "tenure")
+        .iter()
+        .map(|b| (b.attribute("data-who").unwrap().to_string(), span(b)))
+        .collect();
+    let overlapping = bands.iter().any(|(a, (a0, a1))| {
+        bands
+            .iter()
+            .any(|(b, (b0, b1))| a != b && a0 < b1 && b0 < a1)
+    });
+    assert!(overlapping, "two tenure bands at once: {bands:?}");
+
+    // the first violation is outlined over the events that show it
+    let violation = all(svg, "g", "violation")
+        .into_iter()
+        .find(|v| v.attribute("data-property") == Some("P1"))
+        .expect("the P1 violation outlined");
+    let window = all(violation, "rect", "window")[0];
+    let (w0, w1) = span(&window);
+    let marked = all(violation, "rect", "violating");
+    assert!(marked.len() >= 2, "a P1 violation has two winners or more");
+    for m in &marked {
+        let (m0, m1) = span(m);
+        assert!(
+            w0 - 4.0 <= m0 && m1 <= w1 + 4.0,
+            "{m0}..{m1} outside {w0}..{w1}"
+        );
+    }
+    let title = all(window, "title", "")[0];
+    assert!(text_of(title).starts_with("P1 exactly one winner: "));
+    // calls drawn as bars, coloured by outcome
+    assert!(!all(svg, "g", "ok").is_empty());
+
+    // and the coarse picture of the whole run frames the zoomed part
+    // (a stale round's winners claim at once by P6's rules: the red strip)
+    let whole = all(race, "svg", "whole");
+    assert_eq!(whole.len(), 1, "the whole run, coarsely");
+    assert_eq!(all(whole[0], "rect", "focus").len(), 1);
+    assert!(
+        !all(whole[0], "rect", "two-leaders").is_empty(),
+        "the red strip"
+    );
+}
+
+#[test]
+fn a_passing_takeover_page_shows_the_fault_on_the_leader_and_no_violation() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = dir.path().join("out");
+    let junit = dir.path().join("junit.xml");
+    let o = leasecheck(&[
+        "takeover",
+        "--faults",
+        "client-pause",
+        "--seed",
+        "3",
+        "--report",
+        out.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("report written to "), "{stdout}");
+    let junit_text = std::fs::read_to_string(&junit).unwrap();
+    let junit_doc = Document::parse(&junit_text).unwrap();
+    let named = junit_doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "property" && n.attribute("name") == Some("report"))
+        .and_then(|n| n.attribute("value"))
+        .map(str::to_string);
+    assert_eq!(named, Some(out.join("index.html").display().to_string()));
+
+    let text = page_text(&out);
+    let doc = parse(&text);
+    let verdict = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("verdict"))
+        .unwrap();
+    assert!(has_class(&verdict, "passed"));
+    let (name, status, part) = scenarios(&doc).into_iter().next().unwrap();
+    assert_eq!(
+        (name.as_str(), status.as_str()),
+        ("takeover/client-pause", "passed")
+    );
+    let svg = all(part, "svg", "zoomed")[0];
+    assert!(all(svg, "g", "violation").is_empty());
+    assert!(
+        all(svg, "rect", "two-leaders").is_empty(),
+        "never two leaders"
+    );
+    let faults = all(svg, "g", "fault");
+    assert_eq!(faults.len(), 1, "the pause, once");
+    assert_eq!(faults[0].attribute("data-fault"), Some("client-pause"));
+    assert_eq!(faults[0].attribute("data-on"), Some("c0"), "on the leader");
+    // the leader's tenure, then a standby's, one after the other
+    let who: std::collections::BTreeSet<&str> = all(svg, "rect", "tenure")
+        .iter()
+        .filter_map(|b| b.attribute("data-who"))
+        .collect();
+    assert!(who.contains("c0") && who.len() >= 2, "{who:?}");
+}
+
+#[test]
+fn a_zombie_page_marks_every_action_and_outlines_the_stale_write() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = dir.path().join("out");
+    let o = leasecheck(&[
+        "zombie",
+        "--faults",
+        "client-pause",
+        "--zombie-rounds",
+        "1",
+        "--seed",
+        "5",
+        "--report",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let text = page_text(&out);
+    let doc = parse(&text);
+    let (_, status, part) = scenarios(&doc).into_iter().next().unwrap();
+    assert_eq!(status, "violated");
+    let svg = all(part, "svg", "zoomed")[0];
+    let actions = all(svg, "path", "action");
+    assert!(
+        actions.len() >= 2,
+        "the zombie's write and the new leader's"
+    );
+    assert!(all(svg, "g", "violation")
+        .iter()
+        .any(|v| v.attribute("data-property") == Some("P8")));
+}
+
+#[test]
+fn the_offline_page_of_a_recording_draws_what_the_run_drew() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (online, offline) = (dir.path().join("online"), dir.path().join("offline"));
+    let history = dir.path().join("run.jsonl");
+    let args = [
+        "takeover",
+        "--spec",
+        "specs/broken/renew-without-holder-check.toml",
+        "--faults",
+        "client-pause",
+        "--ttl",
+        "0.2",
+        "--seed",
+        "2",
+        "--history",
+        history.to_str().unwrap(),
+        "--report",
+        online.to_str().unwrap(),
+    ];
+    let run = leasecheck(&args);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let check = leasecheck(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--report",
+        offline.to_str().unwrap(),
+    ]);
+    assert_eq!(check.status.code(), Some(1));
+    let (a, b) = (page_text(&online), page_text(&offline));
+    let shape = |doc: &Document| -> Vec<(String, String, Vec<String>, usize, usize)> {
+        scenarios(doc)
+            .into_iter()
+            .map(|(name, status, part)| {
+                let outlined = all(part, "g", "violation")
+                    .iter()
+                    .filter_map(|v| v.attribute("data-property").map(str::to_string))
+                    .collect();
+                let tenures = all(part, "rect", "tenure").len();
+                let calls = all(part, "g", "call").len();
+                (name, status, outlined, tenures, calls)
+            })
+            .collect()
+    };
+    let (a, b) = (parse(&a), parse(&b));
+    assert_eq!(shape(&a), shape(&b));
+    assert!(!shape(&a).is_empty());
+}
+
+#[test]
+fn a_long_history_makes_a_page_of_a_few_megabytes_at_most() {
+    // 200 000 calls by 32 candidates over 200 s, judged offline
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("long.jsonl");
+    let mut text = String::from("{\"ttl\":200000}\n");
+    for i in 0..200_000i64 {
+        let c = i % 32;
+        let t = i * 1_000;
+        let (op, outcome) = if c == 0 {
+            ("renew", "ok")
+        } else {
+            ("try_acquire", "fail")
+        };
+        let first = if i == 0 { "try_acquire" } else { op };
+        text.push_str(&format!(
+            "{{\"candidate\":{c},\"call\":\"lease\",\"op\":\"{first}\",\"invoke\":{t},\"complete\":{},\"outcome\":\"{outcome}\"}}\n",
+            t + 400
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let o = leasecheck(&[
+        "check-history",
+        file.to_str().unwrap(),
+        "--report",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let size = std::fs::metadata(out.join("index.html")).unwrap().len();
+    assert!(size < 3_000_000, "the page is {size} bytes");
+    let text = page_text(&out);
+    let doc = parse(&text);
+    assert_eq!(all(doc.root(), "svg", "zoomed").len(), 1);
+    assert_eq!(all(doc.root(), "svg", "whole").len(), 1);
+}
+
+#[test]
+fn an_unwritable_report_directory_is_a_clear_exit_2_after_the_report() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let history = dir.path().join("h.jsonl");
+    std::fs::write(
+        &history,
+        "{\"ttl\":200000}\n{\"candidate\":1,\"call\":\"lease\",\"op\":\"try_acquire\",\"invoke\":0,\"complete\":10,\"outcome\":\"ok\"}\n",
+    )
+    .unwrap();
+    let o = leasecheck(&[
+        "check-history",
+        history.to_str().unwrap(),
+        "--report",
+        blocker.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stdout.contains("all properties held"), "{stdout}");
+    assert!(
+        stderr.contains("cannot write the HTML report to"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
