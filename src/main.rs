@@ -496,6 +496,9 @@ fn battery_command(
     if args.history.is_some() && !settings.record {
         bail!("--history writes what the run records: drop --no-record");
     }
+    if args.report.is_some() && !settings.record {
+        bail!("--report draws what the run records: drop --no-record");
+    }
 
     let pg = match &args.database_url {
         Some(url) => Postgres::from_url(url)?,

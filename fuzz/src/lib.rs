@@ -138,6 +138,11 @@ pub fn check_history(data: &[u8]) {
             };
             let page = leasecheck::report::page(&report, &recording.sections);
             assert!(page.starts_with("<!DOCTYPE html>"), "a page");
+            // text from the file never opens a tag of its own
+            assert!(
+                !page.contains("<script"),
+                "markup from the file reached the page"
+            );
         }
         Err(err) => check_history_error(&err, data, &text),
     }

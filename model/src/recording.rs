@@ -268,7 +268,7 @@ impl Recording {
     /// rec.write_jsonl(&mut out).unwrap();
     /// assert_eq!(
     ///     String::from_utf8(out.clone()).unwrap(),
-    ///     "{\"format\":\"leasecheck-history\",\"version\":2,\"seed\":7}\n\
+    ///     "{\"format\":\"leasecheck-history\",\"version\":3,\"seed\":7}\n\
     ///      {\"scenario\":\"race\",\"ttl\":1000000,\"stale_writes\":\"violation\",\"events\":0,\"findings\":0}\n\
     ///      {\"scenario\":\"semantics\",\"ttl\":1000000,\"stale_writes\":\"violation\",\"events\":0,\"findings\":0}\n\
     ///      {\"end\":\"leasecheck-history\",\"sections\":2}\n"
@@ -366,7 +366,6 @@ impl Recording {
     }
 }
 
-/// What a reader knows between lines.
 /// What a scenario header says its section holds.
 struct Declared {
     line: usize,
@@ -375,6 +374,7 @@ struct Declared {
     faults: Option<usize>,
 }
 
+/// What a reader knows between lines.
 #[derive(Default)]
 struct Reading {
     recording: Recording,
@@ -538,6 +538,13 @@ fn read_line(
                     f.finding
                 ))
             })?;
+        if let Some(e) = f.events.iter().find(|e| e.complete < e.invoke) {
+            return Err(invalid(format!(
+                "a finding's event completes ({}) before it is invoked ({})",
+                e.complete.as_micros(),
+                e.invoke.as_micros()
+            )));
+        }
         let s = current(&mut reading.recording)?;
         reading.recording.sections[s].findings.push(Finding {
             property,

@@ -53,7 +53,7 @@ impl<'p> Injector<'p> {
     /// let pg = leasecheck::Postgres::provision()?;
     /// let injector = Injector::prepare(&pg, Fault::ClientPause, &pg.config(), false, None)?;
     /// let stall = injector.begin(|| Err("no backend needed".into()))?;
-    /// stall.during(|| std::thread::sleep(std::time::Duration::from_millis(10)), || ());
+    /// stall.during(|| std::thread::sleep(std::time::Duration::from_millis(10)), || (), || ());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prepare(
@@ -148,18 +148,26 @@ impl<'p> Injector<'p> {
 impl Stall<'_> {
     /// Let the stalled party do `work` under the fault, which ends when
     /// `until` returns. `until` runs on a thread of its own that then undoes
-    /// the fault, so `work` may block on it; for a client pause, `work` runs
-    /// only after `until` returned (the party made no call meanwhile). The
-    /// fault is undone whatever happens, a panic in `work` included.
-    pub fn during<T>(self, until: impl FnOnce() + Send, work: impl FnOnce() -> T) -> T {
+    /// the fault and calls `undone`, so `work` may block on it; for a client
+    /// pause, `work` runs only after `until` returned (the party made no
+    /// call meanwhile). The fault is undone whatever happens, a panic in
+    /// `work` included.
+    pub fn during<T>(
+        self,
+        until: impl FnOnce() + Send,
+        undone: impl FnOnce() + Send,
+        work: impl FnOnce() -> T,
+    ) -> T {
         if let Stall::Client(ClientPause) = self {
             until();
+            undone();
             return work();
         }
         std::thread::scope(|s| {
             s.spawn(move || {
                 until();
                 drop(self);
+                undone();
             });
             work()
         })

@@ -139,7 +139,11 @@ fn escape(text: &str, out: &mut String) {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             // characters XML 1.0 does not allow: shown as the replacement
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            c if ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
+            {
+                out.push('\u{fffd}')
+            }
             c => out.push(c),
         }
     }
@@ -160,7 +164,13 @@ pub struct Px(pub f64);
 
 impl Display for Px {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = (self.0 * 10.0).round() / 10.0;
+        // (a non-finite coordinate would make the browser drop the element
+        // with an error: 0 instead)
+        let v = if self.0.is_finite() {
+            (self.0 * 10.0).round() / 10.0
+        } else {
+            0.0
+        };
         if v.fract() == 0.0 {
             write!(f, "{}", v as i64)
         } else {
@@ -195,5 +205,6 @@ mod tests {
         assert_eq!(Px(12.0).to_string(), "12");
         assert_eq!(Px(12.345).to_string(), "12.3");
         assert_eq!(Px(-0.04).to_string(), "0");
+        assert_eq!(Px(f64::NAN).to_string(), "0");
     }
 }

@@ -9,7 +9,10 @@
 //! are the claims P6 judges ([`leasecheck_model::check::claims`]), drawn,
 //! never re-derived: two bands at the same time in two lanes is exactly
 //! what P6 calls an overlap, and the strip above the lanes turns red
-//! wherever two candidates claim at once. Fault windows are shaded over the
+//! wherever two candidates claim at once. Where the harness aged the lease
+//! (moved its time on, in a race's stale rounds and in conformance), a
+//! claim P6 no longer counts ran on in real time until the age: that tail
+//! is drawn apart (`tenure aged`), and never turns the strip red. Fault windows are shaded over the
 //! lane of whom they stalled (every lane when they stalled everyone), an
 //! action is a diamond with its epoch and sequence number, and each
 //! violation is outlined over its events, with the property's name.
@@ -69,10 +72,11 @@ pub struct Timeline<'a> {
     section: &'a Section,
     outlines: Vec<Outline<'a>>,
     lanes: Vec<Candidate>,
-    /// The tenures as drawn.
+    /// The claims P6 judges: the tenure bands.
     claims: Vec<Claim>,
-    /// The claims as P6 judges them (where two candidates claim at once).
-    judged: Vec<Claim>,
+    /// `(who, from, to)`: where a claim an age made void to P6 still ran
+    /// in real time (until the age).
+    aged: Vec<(u16, i64, i64)>,
     origin: i64,
     end: i64,
 }
@@ -95,33 +99,40 @@ impl<'a> Timeline<'a> {
         lanes.extend(section.faults.iter().filter_map(|f| f.on));
         lanes.sort_by_key(|c| (*c != Candidate::HARNESS, c.0));
         lanes.dedup();
-        let times = events
+        // The origin is the first call (the text reports' too).
+        let origin = events
             .iter()
-            .flat_map(|e| [e.invoke.0, e.complete.0])
-            .chain(section.faults.iter().flat_map(|f| [f.start.0, f.end.0]));
-        let (origin, end) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
-        let (origin, end) = if origin > end { (0, 1) } else { (origin, end) };
-        // A band runs to its claim's end; a claim an age shortened (the
-        // harness moved the lease's time) ran, in real time, until the age.
+            .map(|e| e.invoke.0)
+            .min()
+            .or_else(|| section.faults.iter().map(|f| f.start.0).min())
+            .unwrap_or(0);
         let all = claims(&section.history);
-        let judged: Vec<Claim> = all.iter().filter(|c| c.end > c.start).copied().collect();
-        let claims: Vec<Claim> = all
-            .into_iter()
-            .map(|mut c| {
-                if let Some(age) = c.aged.and_then(|i| events.get(i)) {
-                    c.end = c.end.max(age.invoke.0);
-                }
-                c
+        // The bands are the claims P6 judges. A claim that an age moved past
+        // its own end (the harness made the lease's time run on) ran, in
+        // real time, until the age: that tail is drawn apart, as aged.
+        let aged = all
+            .iter()
+            .filter_map(|c| {
+                let age = events.get(c.aged?)?.invoke.0;
+                let from = c.start.max(c.end);
+                (age > from).then_some((c.who, from, age))
             })
-            .filter(|c| c.end > c.start)
-            .collect();
-        let end = claims.iter().map(|c| c.end).fold(end, i64::max);
+            .collect::<Vec<_>>();
+        let claims: Vec<Claim> = all.into_iter().filter(|c| c.end > c.start).collect();
+        let end = events
+            .iter()
+            .map(|e| e.complete.0)
+            .chain(section.faults.iter().map(|f| f.end.0))
+            .chain(claims.iter().map(|c| c.end))
+            .chain(aged.iter().map(|a| a.2))
+            .max()
+            .unwrap_or(origin);
         Timeline {
             section,
             outlines,
             lanes,
             claims,
-            judged,
+            aged,
             origin,
             end: end.max(origin.saturating_add(1)),
         }
@@ -184,7 +195,7 @@ impl<'a> Timeline<'a> {
         };
         let top = AXIS + STRIP + 4.0;
         let height = top + lane_height * self.lanes.len() as f64 + BOTTOM;
-        let x = Linear::new(window.from as f64, window.to as f64, LEFT, WIDTH - RIGHT);
+        let x = Axis::new(window);
         let lane_of: BTreeMap<Candidate, usize> = self
             .lanes
             .iter()
@@ -290,7 +301,7 @@ impl<'a> Timeline<'a> {
             };
             let on =
                 f.on.map_or_else(|| "everyone".to_string(), |c| c.to_string());
-            let (x0, x1) = (x.clamped(f.start.0 as f64), x.clamped(f.end.0 as f64));
+            let (x0, x1) = (x.clamped(f.start.0), x.clamped(f.end.0));
             let mut g = Node::new("g")
                 .attr("class", "fault")
                 .attr("data-fault", &f.fault)
@@ -350,6 +361,32 @@ impl<'a> Timeline<'a> {
             }
             tenures.push(rect);
         }
+        let tails = self
+            .aged
+            .iter()
+            .filter(|a| visible(a.1, a.2))
+            .map(|&(who, from, to)| {
+                let who = Candidate(who);
+                let title = format!(
+                    "{who}'s claim went on until the harness aged the lease at {} ms \
+                 (void to P6 from then on)",
+                    self.after(to)
+                );
+                (who, from, to, title)
+            });
+        for (who, x0, x1, title) in spans(tails, &x, merged) {
+            let mut rect = Node::new("rect")
+                .attr("class", "tenure aged")
+                .attr("data-who", who)
+                .attr("x", Px(x0))
+                .attr("y", Px(lane_y(who) + 1.0))
+                .attr("width", Px((x1 - x0).max(1.0)))
+                .attr("height", Px(lane_height - 2.0));
+            if let Some(title) = title {
+                rect = rect.child(Node::new("title").text(title));
+            }
+            tenures.push(rect);
+        }
         svg.push(tenures);
 
         // where two candidates claim at once
@@ -362,11 +399,11 @@ impl<'a> Timeline<'a> {
                 .attr("width", Px(WIDTH - RIGHT - LEFT))
                 .attr("height", Px(STRIP)),
         );
-        for (from, to) in overlaps(&self.judged) {
+        for (from, to) in overlaps(&self.claims) {
             if !visible(from, to) {
                 continue;
             }
-            let (x0, x1) = (x.clamped(from as f64), x.clamped(to as f64));
+            let (x0, x1) = (x.clamped(from), x.clamped(to));
             strip.push(
                 Node::new("rect")
                     .attr("class", "two-leaders")
@@ -407,7 +444,7 @@ impl<'a> Timeline<'a> {
         } else {
             for e in &calls {
                 let (y, h) = bar(lane_y(e.candidate));
-                let (x0, x1) = (x.clamped(e.invoke.0 as f64), x.clamped(e.complete.0 as f64));
+                let (x0, x1) = (x.clamped(e.invoke.0), x.clamped(e.complete.0));
                 let what = call_name(e.call);
                 let outcome = match (e.call, e.outcome) {
                     (Call::Action { .. }, Outcome::Fail) => "refused",
@@ -442,7 +479,7 @@ impl<'a> Timeline<'a> {
                     );
                 }
                 if let Some(s) = e.server_time.filter(|s| visible(s.0, s.0)) {
-                    let sx = Px(x.at(s.0 as f64));
+                    let sx = Px(x.at(s.0));
                     g.push(
                         Node::new("line")
                             .attr("class", "server-time")
@@ -452,7 +489,8 @@ impl<'a> Timeline<'a> {
                             .attr("y2", Px(y + h + 2.0)),
                     );
                 }
-                if let Call::Action { epoch, seq } = e.call {
+                let completed_here = e.complete.0 >= window.from && e.complete.0 <= window.to;
+                if let (Call::Action { epoch, seq }, true) = (e.call, completed_here) {
                     let cx = x1;
                     let cy = y + h / 2.0;
                     let r = h / 2.0 + 2.0;
@@ -515,7 +553,7 @@ impl<'a> Timeline<'a> {
                     .max()
                     .unwrap_or(self.lanes.len().saturating_sub(1)),
             );
-            let (x0, x1) = (x.clamped(from as f64), x.clamped(to as f64));
+            let (x0, x1) = (x.clamped(from), x.clamped(to));
             let (x0, x1) = if x1 - x0 < 6.0 {
                 (x0 - 3.0, x1 + 3.0)
             } else {
@@ -550,7 +588,7 @@ impl<'a> Timeline<'a> {
                         continue;
                     }
                     let (y, h) = bar(lane_y(e.candidate));
-                    let (a, b) = (x.clamped(e.invoke.0 as f64), x.clamped(e.complete.0 as f64));
+                    let (a, b) = (x.clamped(e.invoke.0), x.clamped(e.complete.0));
                     g.push(
                         Node::new("rect")
                             .attr("class", "violating")
@@ -567,7 +605,7 @@ impl<'a> Timeline<'a> {
         svg.push(marks);
 
         if let Some(f) = focus {
-            let (x0, x1) = (x.clamped(f.from as f64), x.clamped(f.to as f64));
+            let (x0, x1) = (x.clamped(f.from), x.clamped(f.to));
             svg.push(
                 Node::new("rect")
                     .attr("class", "focus")
@@ -582,17 +620,43 @@ impl<'a> Timeline<'a> {
     }
 }
 
+/// The time axis of a picture: microseconds on the events' clock to
+/// pixels, computed relative to the window's start (so that times far from
+/// zero keep their precision in floating point).
+struct Axis {
+    from: i64,
+    scale: Linear,
+}
+
+impl Axis {
+    fn new(window: Window) -> Axis {
+        let span = window.to.saturating_sub(window.from).max(1) as f64;
+        Axis {
+            from: window.from,
+            scale: Linear::new(0.0, span, LEFT, WIDTH - RIGHT),
+        }
+    }
+
+    fn at(&self, t: i64) -> f64 {
+        self.scale.at(t.saturating_sub(self.from) as f64)
+    }
+
+    fn clamped(&self, t: i64) -> f64 {
+        self.scale.clamped(t.saturating_sub(self.from) as f64)
+    }
+}
+
 /// Intervals `(who, from, to, title)` as pixel spans per lane; with
 /// `merge`, spans of one lane that touch on screen become one (and lose
 /// their titles).
 fn spans(
     items: impl Iterator<Item = (Candidate, i64, i64, String)>,
-    x: &Linear,
+    x: &Axis,
     merge: bool,
 ) -> Vec<(Candidate, f64, f64, Option<String>)> {
     let mut out: Vec<(Candidate, f64, f64, Option<String>)> = Vec::new();
     let mut items: Vec<_> = items
-        .map(|(who, from, to, title)| (who, x.clamped(from as f64), x.clamped(to as f64), title))
+        .map(|(who, from, to, title)| (who, x.clamped(from), x.clamped(to), title))
         .collect();
     if !merge {
         return items

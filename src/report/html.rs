@@ -186,8 +186,12 @@ fn summary(report: &Report) -> Node {
         .child(Node::new("thead").child(header));
     let mut rows = Node::new("tbody");
     for (i, s) in report.scenarios.iter().enumerate() {
-        let mut properties: Vec<&str> = s.findings.iter().map(|f| f.property.as_str()).collect();
-        properties.dedup();
+        let mut properties: Vec<&str> = Vec::new();
+        for f in &s.findings {
+            if !properties.contains(&f.property.as_str()) {
+                properties.push(&f.property);
+            }
+        }
         let figures: Vec<String> = s.figures.iter().map(|f| f.to_string()).collect();
         rows.push(
             Node::new("tr")
@@ -217,6 +221,10 @@ fn summary(report: &Report) -> Node {
 fn legend() -> Node {
     let items = [
         ("tenure", "a tenure: from its win to its claim's end"),
+        (
+            "aged",
+            "a tenure after the harness aged the lease (void to P6)",
+        ),
         ("ok", "a call that took effect"),
         ("fail", "a call that did not"),
         ("unknown", "a call whose outcome is unknown"),
@@ -308,6 +316,7 @@ summary { cursor: pointer; }
 ul.legend { list-style: none; padding: 0; font-size: 12px; display: flex; flex-wrap: wrap; gap: 4px 16px; }
 .swatch { display: inline-block; width: 14px; height: 10px; margin-right: 5px; vertical-align: middle; }
 .swatch.tenure { background: #9ecae1; }
+.swatch.aged { background: repeating-linear-gradient(90deg, #9ecae1, #9ecae1 3px, #fff 3px, #fff 5px); }
 .swatch.ok { background: #2ca02c; }
 .swatch.fail { background: #c7c7c7; }
 .swatch.unknown { background: #ff7f0e; }
@@ -325,6 +334,7 @@ text.lane-name { text-anchor: end; font-size: 11px; fill: #333; }
 .fault rect { fill: #999; fill-opacity: 0.28; stroke: #777; stroke-dasharray: 3 2; }
 .fault text { fill: #444; font-style: italic; }
 .tenure { fill: #9ecae1; fill-opacity: 0.75; }
+.tenure.aged { fill-opacity: 0.3; stroke: #9ecae1; stroke-dasharray: 3 2; }
 .strip { fill: #eee; }
 .two-leaders { fill: #d62728; }
 .calls .ok { fill: #2ca02c; }
@@ -335,6 +345,7 @@ text.lane-name { text-anchor: end; font-size: 11px; fill: #333; }
 .calls .fail text { fill: #333; }
 .server-time { stroke: #000; stroke-width: 1; }
 .action { fill: #d62728; stroke: #fff; stroke-width: 1; }
+.calls .refused .action { fill: #9467bd; }
 text.action-label { fill: #a11; font-weight: bold; }
 .violation .window { fill: none; stroke: #d62728; stroke-width: 2; stroke-dasharray: 5 3; }
 .violation text { fill: #d62728; font-weight: bold; font-size: 11px; }

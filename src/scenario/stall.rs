@@ -29,10 +29,8 @@ pub fn takeover_bound(ttl: Duration, poll_interval: Duration, slack: Duration) -
     ttl + poll_interval + slack
 }
 
-/// State shared between a stall scenario's leader and its standbys, with
-/// the condition variable that signals each change.
 /// [`Stall::during`], with the fault's window noted in `rec`: from now
-/// until `until` returns (when the fault is undone). `on` is whom it
+/// until the fault is undone (after `until` returns). `on` is whom it
 /// stalls: the leader for a fault of its own (a pause, its connection, its
 /// backend), `None` for one that stalls everyone (the row, the database).
 pub(crate) fn during<T>(
@@ -48,15 +46,11 @@ pub(crate) fn during<T>(
         Fault::RowLock | Fault::DatabasePause => None,
     };
     let start = rec.now();
-    stall.during(
-        || {
-            until();
-            rec.fault_window(fault.name(), on, start);
-        },
-        work,
-    )
+    stall.during(until, || rec.fault_window(fault.name(), on, start), work)
 }
 
+/// State shared between a stall scenario's leader and its standbys, with
+/// the condition variable that signals each change.
 pub(crate) type Shared<T> = (Mutex<T>, Condvar);
 
 /// Wait until `done` holds of the shared state, or `deadline`.

@@ -78,19 +78,19 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
             let mut window: Vec<usize> = ca.events().chain(cb.events()).collect();
             window.sort_unstable();
             window.dedup();
-            let overlap = ca.end.min(cb.end) - cb.start;
+            let overlap = ca.end.min(cb.end).saturating_sub(cb.start);
             violations.push(Violation {
                 property: Property::P6NoOverlappingTenure,
                 message: format!(
                     "c{}'s claim [{}, {}) (from event #{}) overlaps c{}'s claim [{}, {}) \
                      (from event #{}) by {} ms (times in ms after the history's first call)",
                     cb.who,
-                    ms(cb.start - t0),
-                    ms(cb.end - t0),
+                    ms(cb.start.saturating_sub(t0)),
+                    ms(cb.end.saturating_sub(t0)),
                     cb.acquired,
                     ca.who,
-                    ms(ca.start - t0),
-                    ms(ca.end - t0),
+                    ms(ca.start.saturating_sub(t0)),
+                    ms(ca.end.saturating_sub(t0)),
                     ca.acquired,
                     ms(overlap),
                 ),
