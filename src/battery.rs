@@ -216,6 +216,7 @@ pub fn run(
             Err(e) => Some(aborted(e)),
         };
         section.findings = observed.findings;
+        section.unchecked = observed.unchecked;
         let mut scenario = verdict::judge(&section);
         if scenario.status == Status::Passed && cancel.load(Ordering::Relaxed) {
             // Stopped by Ctrl-C: what ran held, but the scenario is not done.
@@ -261,6 +262,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 struct Observed {
     figures: Vec<Figure>,
     findings: Vec<Finding>,
+    /// Why the scenario checked nothing of what it exists for, if so.
+    unchecked: Option<String>,
 }
 
 impl Observed {
@@ -371,6 +374,7 @@ fn run_one(
             if writes > 0 {
                 scenario.figure("leader learned", fraction(r.learned));
             }
+            scenario.unchecked = r.unchecked();
             scenario.findings(r.findings, 3);
         }
     }

@@ -64,11 +64,18 @@ pub fn judge(section: &Section) -> Scenario {
                 AbortKind::Interrupted => Status::Interrupted,
             };
         }
-        None => judge_events(
-            &section.history,
-            &mut scenario,
-            section.header.stale_writes == StaleWrites::Informational,
-        ),
+        None => {
+            judge_events(
+                &section.history,
+                &mut scenario,
+                section.header.stale_writes == StaleWrites::Informational,
+            );
+            // A scenario that checked nothing of what it exists for never
+            // passes (a violation its events show still stands).
+            if let (Status::Passed, Some(why)) = (&scenario.status, &section.unchecked) {
+                scenario.status = Status::Error(why.clone());
+            }
+        }
     }
     scenario
 }

@@ -42,8 +42,13 @@
 //!   `{"fault":"client-pause","on":0,"from":1700000000100000,"until":1700000000700000}`
 //!   (`on` the candidate it stalled; absent when it stalled everyone, as
 //!   `database-pause` and `row-lock` do; `from <= until`, microseconds on
-//!   the events' clock). Fault windows are for pictures and readers: no verdict reads
-//!   them. A header's `faults`, where present, counts them.
+//!   the events' clock). Fault windows are for pictures and readers: no
+//!   verdict reads them. A header's `faults`, where present, counts them;
+//! - **unchecked** (`"unchecked"`, since version 3): the scenario ran to the
+//!   end without checking what it exists to check:
+//!   `{"unchecked":"no round of the trial staged a zombie, ..."}`. Its
+//!   events are judged all the same; if they show no violation the
+//!   scenario is an error (exit 2), never a pass.
 //!
 //! - the **closing line**: `{"end":"leasecheck-history","sections":2}`,
 //!   last. A file that opens with a file header must end with it: a file
@@ -100,6 +105,11 @@ pub struct Section {
     pub aborted: Option<Aborted>,
     /// When the faults it injected were in force (never judged).
     pub faults: Vec<FaultWindow>,
+    /// Why it ran to the end without checking what it exists to check (a
+    /// zombie trial that never staged a zombie). Its events are judged all
+    /// the same; if they show no violation, the scenario is an error, never
+    /// a pass.
+    pub unchecked: Option<String>,
 }
 
 /// When an injected fault was in force, and on whom.
@@ -232,6 +242,11 @@ struct FindingLine {
 }
 
 #[derive(Serialize, Deserialize)]
+struct UncheckedLine {
+    unchecked: String,
+}
+
+#[derive(Serialize, Deserialize)]
 struct AbortLine {
     aborted: AbortKind,
     #[serde(default)]
@@ -247,6 +262,7 @@ impl Section {
             findings: Vec::new(),
             aborted: None,
             faults: Vec::new(),
+            unchecked: None,
         }
     }
 }
@@ -316,6 +332,14 @@ impl Recording {
             }
             for f in &s.faults {
                 line(&mut w, f)?;
+            }
+            if let Some(why) = &s.unchecked {
+                line(
+                    &mut w,
+                    &UncheckedLine {
+                        unchecked: why.clone(),
+                    },
+                )?;
             }
             if let Some(a) = &s.aborted {
                 line(
@@ -562,6 +586,13 @@ fn read_line(
         }
         let s = current(&mut reading.recording)?;
         reading.recording.sections[s].faults.push(f);
+    } else if has("unchecked") {
+        let u: UncheckedLine = serde_json::from_value(value).map_err(syntax)?;
+        let s = current(&mut reading.recording)?;
+        if reading.recording.sections[s].unchecked.is_some() {
+            return Err(invalid("a second unchecked line in one scenario".into()));
+        }
+        reading.recording.sections[s].unchecked = Some(u.unchecked);
     } else if has("aborted") {
         let a: AbortLine = serde_json::from_value(value).map_err(syntax)?;
         let s = current(&mut reading.recording)?;
@@ -611,7 +642,7 @@ fn read_line(
     } else {
         let keys: Vec<&str> = object.keys().map(String::as_str).collect();
         return Err(invalid(format!(
-            "not a header, event, finding, fault or abort line (it has the keys [{}]; \
+            "not a header, event, finding, fault, unchecked or abort line (it has the keys [{}]; \
              an event has \"call\", a scenario header \"scenario\")",
             keys.join(", ")
         )));

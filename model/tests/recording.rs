@@ -40,6 +40,7 @@ fn sample() -> Recording {
         }],
         aborted: None,
         faults: Vec::new(),
+        unchecked: None,
     };
     let zombie = Section {
         header: SectionHeader {
@@ -57,6 +58,7 @@ fn sample() -> Recording {
             kind: AbortKind::NotApplicable,
             reason: "needs a local server".into(),
         }),
+        unchecked: Some("no round of the trial staged a zombie".into()),
         faults: vec![
             FaultWindow {
                 fault: "client-pause".into(),
@@ -153,6 +155,11 @@ fn unreadable_lines_are_refused_naming_the_line_and_what_is_wrong() {
             "{\"ttl\":5}\n{\"ttl\":6}",
             2,
             "a second {\"ttl\":...} header",
+        ),
+        (
+            "{\"ttl\":5}\n{\"unchecked\":\"a\"}\n{\"unchecked\":\"b\"}",
+            3,
+            "a second unchecked line",
         ),
         (
             "{\"ttl\":5}\n{\"fault\":\"client-pause\",\"from\":9,\"until\":3}",

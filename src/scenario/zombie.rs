@@ -106,6 +106,24 @@ pub struct ZombieResult {
     /// The runner's own findings (P3, P4, P8 epochs); the checker judges the
     /// history (P6, P7, and P8 on the actions).
     pub findings: Vec<Finding>,
+    /// Why the last round that was not staged was not (a trial with no
+    /// round staged checked nothing of P8: see [`ZombieResult::unchecked`]).
+    pub not_staged: Option<String>,
+}
+
+impl ZombieResult {
+    /// Why this trial checked nothing of what it exists to check, when no
+    /// round was staged: the leader never stalled between its check and
+    /// its write, so no stale write could be made or refused.
+    pub fn unchecked(&self) -> Option<String> {
+        (self.staged == 0).then(|| {
+            format!(
+                "no round of the trial staged a zombie, so nothing of P8 was checked (the last \
+                 round: {})",
+                self.not_staged.as_deref().unwrap_or("no round ran")
+            )
+        })
+    }
 }
 
 /// One actor: its lease handle, its resource connection and its trust window.
@@ -220,6 +238,7 @@ pub fn trial(
         learned: 0,
         epochs: Vec::new(),
         findings: Vec::new(),
+        not_staged: None,
     };
     for round in 0..opts.rounds {
         let (reset, _) = rec.call(HARNESS, Call::Reset, || {
@@ -242,6 +261,10 @@ pub fn trial(
             // Not staged (the figure `rounds k/N` shows it). A lease that
             // refuses an acquire right after the reset made it free is
             // judged by the checker (P7) on the recorded calls.
+            result.not_staged = Some(match &first {
+                Err(e) => format!("the leader's try_acquire after the reset failed: {e}"),
+                Ok(_) => "the leader's try_acquire after the reset returned false".into(),
+            });
             continue;
         }
         leader.trust.confirmed(sent);
@@ -270,10 +293,24 @@ pub fn trial(
                 });
                 if !took_effect(&renewed) {
                     leader.trust.lost();
+                    result.not_staged = Some(match &renewed {
+                        Err(e) => format!("the leader's renew before its work failed: {e}"),
+                        Ok(_) => "the leader's renew before its work returned false".into(),
+                    });
                     return Ok(()); // not staged; the checker judges the renew
                 }
                 leader.trust.confirmed(sent);
-                if !leader.trust.trusts(Instant::now()) || !can_act(&leader, fenced) {
+                if !leader.trust.trusts(Instant::now()) {
+                    result.not_staged = Some(
+                        "the leader's trust window had run out when it checked (its renew took \
+                         longer than the TTL minus the trust margin)"
+                            .into(),
+                    );
+                    return Ok(());
+                }
+                if !can_act(&leader, fenced) {
+                    result.not_staged =
+                        Some("the fenced lease gave the leader no epoch to act with".into());
                     return Ok(());
                 }
                 // The check passed: from here on the leader believes it leads.

@@ -305,3 +305,79 @@ fn zombie_history_fails_the_offline_checker_and_the_fenced_one_passes() {
         }
     }
 }
+
+#[test]
+fn a_zombie_trial_that_stages_no_zombie_says_why_and_never_passes() {
+    // A trial that staged its zombie checked P8: nothing to say.
+    let pg = Postgres::provision().expect("Postgres");
+    let ttl = Ttl::from_secs_f64(TTL).unwrap();
+    let mut subject = Subject::reference(&pg, ttl).expect("install the lease");
+    let rec = Recorder::new(ttl, true);
+    let r = zombie::trial(&pg, &mut subject, Fault::ClientPause, &options(1), &rec)
+        .unwrap_or_else(|e| panic!("the trial could not run: {e}"));
+    subject.drop_schema().expect("drop the schema");
+    assert_eq!((r.staged, r.unchecked()), (1, None), "{r:#?}");
+
+    // One that staged none (its leader's trust window ran out every round,
+    // say, on a machine too slow for the TTL) checked nothing of P8, and
+    // says why.
+    let none = ZombieResult {
+        staged: 0,
+        not_staged: Some("the leader's trust window had run out when it checked".into()),
+        ..r
+    };
+    let why = none
+        .unchecked()
+        .expect("a trial that staged nothing says so");
+    assert!(why.contains("nothing of P8 was checked"), "{why}");
+    assert!(why.contains("trust window had run out"), "{why}");
+
+    // Judged as the battery and check-history judge it: an error with that
+    // reason (exit 2), never a pass...
+    let mut section = leasecheck::model::recording::Section::new(
+        leasecheck::model::recording::SectionHeader {
+            scenario: "zombie/client-pause".into(),
+            ..Default::default()
+        },
+        rec.history().expect("every event recorded"),
+    );
+    let judged = leasecheck::verdict::judge(&section);
+    assert_eq!(
+        judged.status,
+        leasecheck::report::Status::Violated,
+        "the stale write"
+    );
+    let first = section.history.events.iter().position(|e| {
+        e.call
+            == leasecheck::model::history::Call::Lease {
+                op: leasecheck::model::Op::TryAcquire,
+            }
+    });
+    // keep the calls up to the leader's first acquire: a history that passes
+    section
+        .history
+        .events
+        .truncate(first.expect("the leader's acquire") + 1);
+    assert_eq!(
+        leasecheck::verdict::judge(&section).status,
+        leasecheck::report::Status::Passed
+    );
+    section.unchecked = Some(why.clone());
+    assert_eq!(
+        leasecheck::verdict::judge(&section).status,
+        leasecheck::report::Status::Error(why)
+    );
+
+    // ...but a violation its events show still stands (exit 1, not 2):
+    // a second candidate's acquire of the fresh lease
+    let mut second = *section.history.events.last().unwrap();
+    second.candidate = leasecheck::model::Candidate(9);
+    second.invoke = leasecheck::model::Time(second.complete.0 + 1_000);
+    second.complete = leasecheck::model::Time(second.complete.0 + 2_000);
+    second.server_time = None;
+    section.history.events.push(second);
+    assert_eq!(
+        leasecheck::verdict::judge(&section).status,
+        leasecheck::report::Status::Violated
+    );
+}
