@@ -64,20 +64,9 @@ impl Examination {
             }
             Err(e) => exam.add("PgBouncer (--via pgbouncer)", false, e.0),
         }
-        let docker = Command::new("docker")
-            .args(["info", "--format", "{{.ServerVersion}}"])
-            .output();
-        match docker {
-            Ok(out) if out.status.success() => {
-                let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                exam.add("Docker engine", true, format!("server {version}"));
-            }
-            Ok(out) => exam.add(
-                "Docker engine",
-                false,
-                first_line(&String::from_utf8_lossy(&out.stderr)),
-            ),
-            Err(e) => exam.add("Docker engine", false, format!("no `docker` command: {e}")),
+        match docker_info(DOCKER_ANSWERS_WITHIN) {
+            Ok(version) => exam.add("Docker engine", true, format!("server {version}")),
+            Err(why) => exam.add("Docker engine", false, why),
         }
         match Postgres::provision() {
             Ok(pg) => {
@@ -149,4 +138,48 @@ fn program_version(program: &Path) -> String {
 
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// How long `docker info` may take before the engine counts as not there.
+const DOCKER_ANSWERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The Docker engine's version, from `docker info`, or why there is none.
+/// A daemon that does not answer within `within` (a stuck socket, a hung
+/// engine) is reported as such; the command is killed, never waited on.
+fn docker_info(within: std::time::Duration) -> Result<String, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    use wait_timeout::ChildExt;
+    let mut child = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("no `docker` command: {e}"))?;
+    let status = match child.wait_timeout(within) {
+        Ok(Some(status)) => status,
+        Ok(None) | Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "`docker info` did not answer within {} s (is the daemon stuck?)",
+                within.as_secs()
+            ));
+        }
+    };
+    let read = |pipe: Option<&mut dyn Read>| {
+        let mut text = String::new();
+        if let Some(pipe) = pipe {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text
+    };
+    let stdout = read(child.stdout.as_mut().map(|p| p as &mut dyn Read));
+    let stderr = read(child.stderr.as_mut().map(|p| p as &mut dyn Read));
+    if status.success() {
+        Ok(stdout.trim().to_string())
+    } else {
+        Err(first_line(&stderr))
+    }
 }

@@ -348,6 +348,35 @@ fn doctor_names_the_server_it_would_use_and_whether_each_fault_is_available() {
     }
 }
 
+#[test]
+fn doctor_reports_a_docker_daemon_that_does_not_answer_instead_of_hanging() {
+    // a `docker` first on PATH that never answers, as a stuck daemon's
+    // client does
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fake = dir.path().join("docker");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_leasecheck"))
+        .arg("doctor")
+        .env("PATH", path)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run leasecheck doctor");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.contains("Docker engine"))
+        .unwrap_or_else(|| panic!("a Docker line:\n{out}"));
+    assert!(line.contains("did not answer within 10 s"), "{line}");
+    assert!(out.contains("Postgres for a run"), "doctor went on: {out}");
+}
+
 /// Rust's `Debug` shapes that must never reach a user.
 const DEBUG_SHAPES: [&str; 7] = ["Some(", "None)", "Ok(", "Err(", " { ", "secs:", "nanos:"];
 
