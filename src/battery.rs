@@ -197,6 +197,8 @@ pub fn run(
                 }))
                 .unwrap_or_else(|payload| Err(RunError::Panicked(panic_message(&*payload))));
                 tick();
+                // What the runner found stands, whatever happened after.
+                observed.findings.extend(rec.findings());
                 // A lost event makes the scenario an error, never a shorter
                 // history that could pass (and its events are then not kept).
                 let ran = match rec.history().and_then(|h| Ok((h, rec.fault_windows()?))) {
@@ -270,11 +272,6 @@ impl Observed {
     fn figure(&mut self, name: impl Into<String>, value: impl Into<Quantity>) {
         self.figures.push(Figure::new(name, value));
     }
-
-    /// A runner's own findings, at most `most` of them.
-    fn findings(&mut self, findings: Vec<Finding>, most: usize) {
-        self.findings.extend(findings.into_iter().take(most));
-    }
 }
 
 /// Run one planned scenario and turn what it observed into the report's
@@ -325,10 +322,7 @@ fn run_one(
                 return Err(RunError::Interrupted);
             }
         }
-        Plan::Semantics => {
-            let findings = semantics::run(subject, rec)?;
-            scenario.findings(findings, usize::MAX);
-        }
+        Plan::Semantics => semantics::run(subject, rec)?,
         Plan::Conformance => {
             let r = conformance::run(subject, settings.seed, rec, cancel)?;
             scenario.figure("operations", r.operations);
@@ -347,7 +341,6 @@ fn run_one(
             if let Some(learned) = r.leader_learned {
                 scenario.figure("leader renew after stall", !learned);
             }
-            scenario.findings(r.findings, usize::MAX);
         }
         Plan::Zombie(fault, _) => {
             let r = zombie::trial(pg, subject, fault, &settings.zombie, rec)?;
@@ -375,7 +368,6 @@ fn run_one(
                 scenario.figure("leader learned", fraction(r.learned));
             }
             scenario.unchecked = r.unchecked();
-            scenario.findings(r.findings, 3);
         }
     }
     Ok(())

@@ -6,7 +6,7 @@
 //! machine, or a container sharing its kernel's clock).
 
 use leasecheck_model::history::{Call, Event, History, Outcome};
-use leasecheck_model::recording::FaultWindow;
+use leasecheck_model::recording::{FaultWindow, Finding};
 use leasecheck_model::{Candidate, Time};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -88,6 +88,8 @@ pub struct Recorder {
     events: Mutex<Vec<Event>>,
     /// When the faults of the run were in force (drawn, never judged).
     faults: Mutex<Vec<FaultWindow>>,
+    /// What the runner found violated, as it found it.
+    findings: Mutex<Vec<Finding>>,
     /// An event was refused because `limit` was reached. (A poisoned lock
     /// needs no flag: it stays poisoned, and `history` sees it.)
     full: AtomicBool,
@@ -113,6 +115,7 @@ impl Recorder {
             enabled,
             events: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
+            findings: Mutex::new(Vec::new()),
             full: AtomicBool::new(false),
             limit: MAX_EVENTS,
             ttl,
@@ -206,6 +209,38 @@ impl Recorder {
                 start,
                 end,
             });
+        }
+    }
+
+    /// Keep a property the runner found violated, as soon as it is found
+    /// (recording on or off): an error later in the scenario never loses
+    /// it, and a proven violation stands (exit 1) beside that error.
+    ///
+    /// ```
+    /// use leasecheck::model::check::Property;
+    /// use leasecheck::model::recording::Finding;
+    /// // recording off (--no-record): findings are kept all the same
+    /// let rec = leasecheck::Recorder::new(leasecheck::Ttl::parse("1").unwrap(), false);
+    /// rec.finding(Finding {
+    ///     property: Property::P3TakeoverHappens,
+    ///     message: "no standby won".into(),
+    ///     events: vec![],
+    /// });
+    /// assert_eq!(rec.findings().len(), 1);
+    /// assert!(rec.history().unwrap().events.is_empty());
+    /// ```
+    pub fn finding(&self, finding: Finding) {
+        match self.findings.lock() {
+            Ok(mut findings) => findings.push(finding),
+            Err(poisoned) => poisoned.into_inner().push(finding),
+        }
+    }
+
+    /// The runner's findings so far, in the order found.
+    pub fn findings(&self) -> Vec<Finding> {
+        match self.findings.lock() {
+            Ok(findings) => findings.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 

@@ -22,7 +22,8 @@ struct Step {
     what: &'static str,
 }
 
-/// Run the sequence; each call that returns the wrong answer is a finding.
+/// Run the sequence; each call that returns the wrong answer is a finding,
+/// kept in `rec` ([`Recorder::finding`]).
 ///
 /// ```no_run
 /// use leasecheck::scenario::{semantics, Subject};
@@ -30,11 +31,12 @@ struct Step {
 /// let pg = Postgres::provision()?;
 /// let ttl = Ttl::parse("1")?;
 /// let mut subject = Subject::reference(&pg, ttl)?;
-/// let findings = semantics::run(&mut subject, &Recorder::new(ttl, true))?;
-/// assert!(findings.is_empty());
+/// let rec = Recorder::new(ttl, true);
+/// semantics::run(&mut subject, &rec)?;
+/// assert!(rec.findings().is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<Vec<Finding>, RunError> {
+pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
     let (a, b) = (Candidate(0), Candidate(1));
     let mut ca = subject.contender(a, None)?;
     let mut cb = subject.contender(b, None)?;
@@ -98,14 +100,13 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<Vec<Finding>, RunErr
         ),
     ];
     let mut seen: Vec<Event> = Vec::new();
-    let mut findings = Vec::new();
     for s in steps {
         let c = if s.who == a { &mut ca } else { &mut cb };
         let (r, e) = rec.call(s.who, Call::Lease { op: s.op }, || c.call(s.op));
         seen.push(e);
         let took_effect = r?.took_effect;
         if took_effect != s.expect {
-            findings.push(Finding {
+            rec.finding(Finding {
                 property: s.property,
                 message: format!(
                     "{}: {} {} returned {took_effect}, expected {}",
@@ -115,5 +116,5 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<Vec<Finding>, RunErr
             });
         }
     }
-    Ok(findings)
+    Ok(())
 }

@@ -62,8 +62,6 @@ pub struct TakeoverResult {
     pub takeover_latency: Option<Duration>,
     /// Whether the leader's first renew after the stall returned false.
     pub leader_learned: Option<bool>,
-    /// The runner's own findings (P3, P4); the checker adds P2, P6, P7.
-    pub findings: Vec<Finding>,
 }
 
 /// Run one takeover trial under `fault`.
@@ -85,7 +83,8 @@ pub struct TakeoverResult {
 ///     warmup_renews: 3,
 /// };
 /// let result = takeover::trial(&pg, &mut subject, Fault::ClientPause, &opts, &rec)?;
-/// assert!(result.findings.is_empty());
+/// assert!(result.winner.is_some());
+/// assert!(rec.findings().is_empty()); // the runner's own findings (P3, P4)
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn trial(
@@ -134,7 +133,6 @@ pub fn trial(
         winner: None,
         takeover_latency: None,
         leader_learned: None,
-        findings: Vec::new(),
     };
     if let Err(e) = first {
         if !e.is_connection_loss() {
@@ -146,7 +144,7 @@ pub fn trial(
         });
     }
     if !took_effect(&first) {
-        result.findings.push(Finding {
+        rec.finding(Finding {
             property: Property::P1ExactlyOneWinner,
             message: "the leader's try_acquire of a free lease returned false".to_string(),
             events: vec![first_event],
@@ -225,7 +223,7 @@ pub fn trial(
     }
     if leader_alone {
         match winners.len() {
-            0 => result.findings.push(Finding {
+            0 => rec.finding(Finding {
                 property: Property::P3TakeoverHappens,
                 message: format!(
                     "no standby took over within TTL + poll interval + slack = {} after the leader stalled for {}",
@@ -237,7 +235,7 @@ pub fn trial(
             1 => {
                 if let Some(latency) = result.takeover_latency {
                     if latency > bound {
-                        result.findings.push(Finding {
+                        rec.finding(Finding {
                             property: Property::P3TakeoverHappens,
                             message: format!(
                                 "the takeover took {}, over TTL + poll interval + slack = {}",
@@ -249,7 +247,7 @@ pub fn trial(
                     }
                 }
             }
-            _ => result.findings.push(Finding {
+            _ => rec.finding(Finding {
                 property: Property::P3TakeoverHappens,
                 message: format!(
                     "{} standbys won after one stall: {}",
@@ -263,7 +261,7 @@ pub fn trial(
             if !winners.is_empty() {
                 let mut events = vec![last_ok, winners[0], e];
                 events.sort_by_key(|e| e.invoke);
-                result.findings.push(Finding {
+                rec.finding(Finding {
                     property: Property::P4DeposedLeaderLearns,
                     message: format!(
                         "after {} took over, the deposed leader {LEADER}'s renew returned true",

@@ -103,9 +103,6 @@ pub struct ZombieResult {
     pub learned: usize,
     /// The epoch of every tenure won, in order (fenced leases).
     pub epochs: Vec<u64>,
-    /// The runner's own findings (P3, P4, P8 epochs); the checker judges the
-    /// history (P6, P7, and P8 on the actions).
-    pub findings: Vec<Finding>,
     /// Why the last round that was not staged was not (a trial with no
     /// round staged checked nothing of P8: see [`ZombieResult::unchecked`]).
     pub not_staged: Option<String>,
@@ -237,7 +234,6 @@ pub fn trial(
         refused: 0,
         learned: 0,
         epochs: Vec::new(),
-        findings: Vec::new(),
         not_staged: None,
     };
     for round in 0..opts.rounds {
@@ -332,7 +328,7 @@ pub fn trial(
                 if acted {
                     result.taken_over += 1;
                 } else if fault != Fault::DatabasePause {
-                    result.findings.push(Finding {
+                    rec.finding(Finding {
                         property: Property::P3TakeoverHappens,
                         message: format!(
                             "round {round}: no standby took over and acted within TTL + poll \
@@ -376,7 +372,7 @@ pub fn trial(
                 let mut events = vec![first_win.0, renew];
                 events.extend(zombie_write);
                 events.sort_by_key(|e| e.invoke);
-                result.findings.push(Finding {
+                rec.finding(Finding {
                     property: Property::P4DeposedLeaderLearns,
                     message: format!(
                         "round {round}: after {} took over, the deposed leader {LEADER}'s renew \
@@ -391,7 +387,7 @@ pub fn trial(
             for pair in wins.windows(2) {
                 let ((a, ea), (b, eb)) = (&pair[0], &pair[1]);
                 if !matches!((ea, eb), (Some(x), Some(y)) if y > x) {
-                    result.findings.push(Finding {
+                    rec.finding(Finding {
                         property: Property::P8FencingEpoch,
                         message: format!(
                             "round {round}: {}'s tenure got epoch {} after {}'s tenure had \

@@ -136,15 +136,20 @@ fn run_scenario(
                 .map(|b| format!("round {} had winners {:?}", b.round, b.winners))
                 .collect()
         }
-        Plan::Semantics => semantics::run(subject, rec)?
-            .iter()
-            .map(|f| finding(&f.property, &f.message))
-            .collect(),
-        Plan::Takeover(fault, _) => takeover::trial(pg, subject, fault, &settings.takeover, rec)?
-            .findings
-            .iter()
-            .map(|f| finding(&f.property, &f.message))
-            .collect(),
+        Plan::Semantics => {
+            semantics::run(subject, rec)?;
+            rec.findings()
+                .iter()
+                .map(|f| finding(&f.property, &f.message))
+                .collect()
+        }
+        Plan::Takeover(fault, _) => {
+            takeover::trial(pg, subject, fault, &settings.takeover, rec)?;
+            rec.findings()
+                .iter()
+                .map(|f| finding(&f.property, &f.message))
+                .collect()
+        }
         other => unreachable!("not planned: {other:?}"),
     })
 }

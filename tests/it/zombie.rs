@@ -41,7 +41,11 @@ fn run(
     fenced: bool,
     fault: Fault,
     rounds: usize,
-) -> (ZombieResult, leasecheck::model::check::ActionVerdict) {
+) -> (
+    ZombieResult,
+    leasecheck::model::check::ActionVerdict,
+    Vec<leasecheck::model::recording::Finding>,
+) {
     let ttl = Ttl::from_secs_f64(TTL).unwrap();
     let mut subject = if fenced {
         Subject::fenced(pg, ttl)
@@ -64,7 +68,7 @@ fn run(
         "{fault}: the lease itself must pass P6/P7: {lease_verdict:#?}"
     );
     subject.drop_schema().expect("drop the schema");
-    (result, check_actions(&history))
+    (result, check_actions(&history), rec.findings())
 }
 
 #[test]
@@ -73,8 +77,8 @@ fn fencing_leaves_zero_stale_writes_over_many_rounds_under_every_fault_and_witho
     const ROUNDS: usize = 6;
     let pg = Postgres::provision().expect("Postgres");
     for fault in Fault::ALL {
-        let (r, actions) = run(&pg, true, fault, ROUNDS);
-        assert!(r.findings.is_empty(), "fenced {fault}: {:#?}", r.findings);
+        let (r, actions, findings) = run(&pg, true, fault, ROUNDS);
+        assert!(findings.is_empty(), "fenced {fault}: {findings:#?}");
         assert_eq!(r.staged, ROUNDS, "fenced {fault}: every round staged");
         if fault == Fault::DatabasePause {
             // Everyone stalls: whether a standby wins before the leader's
@@ -128,8 +132,8 @@ fn fencing_leaves_zero_stale_writes_over_many_rounds_under_every_fault_and_witho
         Fault::BackendStall,
         Fault::RowLock,
     ] {
-        let (r, actions) = run(&pg, false, fault, 3);
-        assert!(r.findings.is_empty(), "unfenced {fault}: {:#?}", r.findings);
+        let (r, actions, findings) = run(&pg, false, fault, 3);
+        assert!(findings.is_empty(), "unfenced {fault}: {findings:#?}");
         assert_eq!((r.taken_over, r.accepted), (3, 3), "unfenced {fault}");
         assert_eq!(actions.stale.len(), 3, "unfenced {fault}: {actions:#?}");
         assert!(actions
@@ -145,7 +149,7 @@ fn the_trust_window_alone_still_loses_to_a_pause_between_check_and_write() {
     // the round is staged only then), a client pause outlasts the lease, and
     // the write that follows is accepted after the new leader's.
     let pg = Postgres::provision().expect("Postgres");
-    let (r, actions) = run(&pg, false, Fault::ClientPause, 1);
+    let (r, actions, _) = run(&pg, false, Fault::ClientPause, 1);
     assert_eq!(r.staged, 1, "the trust check passed before the pause");
     assert_eq!((r.taken_over, r.accepted), (1, 1), "{r:#?}");
     assert_eq!(actions.stale.len(), 1, "{actions:#?}");
