@@ -20,7 +20,6 @@ use crate::scenario::{conformance, race, semantics, takeover, zombie};
 use crate::scenario::{RunError, Subject};
 use crate::settings::Settings;
 use crate::verdict;
-use leasecheck_model::check::Property;
 use leasecheck_model::history::History;
 use leasecheck_model::recording::{
     AbortKind, Aborted, Finding, Section, SectionHeader, StaleWrites,
@@ -300,22 +299,7 @@ fn run_one(
             scenario.figure("p50", micros(r.latency.value_at_quantile(0.5)));
             scenario.figure("p99", micros(r.latency.value_at_quantile(0.99)));
             scenario.figure("max", micros(r.latency.max()));
-            for bad in r.bad_rounds.iter().take(3) {
-                let winners: Vec<String> = bad.winners.iter().map(|c| c.to_string()).collect();
-                let what = if bad.stale { "a stale" } else { "a free" };
-                scenario.findings.push(Finding {
-                    property: Property::P1ExactlyOneWinner,
-                    message: format!(
-                        "round {}: {} candidates raced on {what} lease and {} won [{}]",
-                        bad.round,
-                        r.candidates,
-                        bad.winners.len(),
-                        winners.join(", ")
-                    ),
-                    events: bad.events.clone(),
-                });
-            }
-            if r.bad_rounds.len() > 3 {
+            if r.bad_rounds.len() > race::SHOWN_BAD_ROUNDS {
                 scenario.figure("bad rounds", r.bad_rounds.len());
             }
             if cancel.load(Ordering::Relaxed) {

@@ -12,7 +12,9 @@ use super::subject::Subject;
 use crate::lease::Contender;
 use crate::recorder::{Recorder, Reply, HARNESS};
 use hdrhistogram::Histogram;
+use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
+use leasecheck_model::recording::Finding;
 use leasecheck_model::{Candidate, Op};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -30,6 +32,10 @@ pub struct RaceOptions {
     /// Seed for the battery's choices (free or stale rounds, start order).
     pub seed: u64,
 }
+
+/// How many bad rounds become findings (P1); the rest are counted (the
+/// figure `bad rounds`).
+pub const SHOWN_BAD_ROUNDS: usize = 3;
 
 /// A round that did not have exactly one winner.
 #[derive(Clone, Debug)]
@@ -190,6 +196,22 @@ pub fn race(
         someone_holds = !winners.is_empty();
         let fine = winners.len() == 1 || (winners.is_empty() && unknown > 0);
         if !fine {
+            // The first few bad rounds are findings (P1), kept as found;
+            // the rest are counted.
+            if result.bad_rounds.len() < SHOWN_BAD_ROUNDS {
+                let names: Vec<String> = winners.iter().map(|c| c.to_string()).collect();
+                let what = if stale { "a stale" } else { "a free" };
+                rec.finding(Finding {
+                    property: Property::P1ExactlyOneWinner,
+                    message: format!(
+                        "round {round}: {} candidates raced on {what} lease and {} won [{}]",
+                        result.candidates,
+                        winners.len(),
+                        names.join(", ")
+                    ),
+                    events: events.iter().map(|(e, _)| *e).collect(),
+                });
+            }
             result.bad_rounds.push(BadRound {
                 round,
                 stale,
