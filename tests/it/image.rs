@@ -42,6 +42,27 @@ fn image() {
             }
         ),
     }
+    // Never replace an image these tests did not make: a `leasecheck`
+    // image without scripts/build-image.sh's label is someone's own.
+    let existing = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            IMAGE,
+            "--format",
+            "{{index .Config.Labels \"leasecheck.image-inputs-sha256\"}}",
+        ])
+        .output()
+        .expect("run docker image inspect");
+    if existing.status.success() {
+        let label = String::from_utf8_lossy(&existing.stdout).trim().to_string();
+        assert!(
+            !label.is_empty() && label != "<no value>",
+            "an image `{IMAGE}` that scripts/build-image.sh did not build is here; these \
+             tests build and run their own `{IMAGE}` and will not replace it. Retag or \
+             remove it (`docker tag {IMAGE} my-{IMAGE} && docker rmi {IMAGE}`), then rerun."
+        );
+    }
     let o = Command::new("bash")
         .arg(root().join("scripts/build-image.sh"))
         .arg("--binary")
