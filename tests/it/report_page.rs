@@ -68,6 +68,25 @@ fn json(o: &std::process::Output) -> Value {
     })
 }
 
+/// Run leasecheck with `args` then `--report DIR/out`, assert it exits
+/// `exit` (showing what it printed if not), and return what it printed and
+/// the page's text.
+fn with_report(dir: &Path, args: &[&str], exit: i32) -> (std::process::Output, String) {
+    let out = dir.join("out");
+    let mut run = args.to_vec();
+    run.extend(["--report", out.to_str().expect("a UTF-8 temp path")]);
+    let o = leasecheck(&run);
+    assert_eq!(
+        o.status.code(),
+        Some(exit),
+        "{args:?}:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let page = page_text(&out);
+    (o, page)
+}
+
 /// The scenario parts of the page: `(name, status, section node)`.
 fn scenarios<'a, 'i>(doc: &'a Document<'i>) -> Vec<(String, String, Node<'a, 'i>)> {
     all(doc.root(), "section", "scenario")
@@ -87,26 +106,11 @@ fn scenarios<'a, 'i>(doc: &'a Document<'i>) -> Vec<(String, String, Node<'a, 'i>
 #[test]
 fn a_split_brain_page_shows_two_overlapping_tenures_and_outlines_the_violation() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let out = dir.path().join("out");
-    let o = leasecheck(&[
-        "reproduce",
-        "check-then-act",
-        "--seed",
-        "1",
-        "--json",
-        "--report",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let args = ["reproduce", "check-then-act", "--seed", "1", "--json"];
+    let (o, text) = with_report(dir.path(), &args, 1);
     let report = json(&o);
-    let page = out.join("index.html");
+    let page = dir.path().join("out/index.html");
     assert_eq!(report["report_page"], page.display().to_string());
-    let text = page_text(&out);
     let doc = parse(&text);
 
     // the summary names every scenario with its verdict
@@ -205,26 +209,20 @@ fn a_split_brain_page_shows_two_overlapping_tenures_and_outlines_the_violation()
 #[test]
 fn a_passing_takeover_page_shows_the_fault_on_the_leader_and_no_violation() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let out = dir.path().join("out");
     let junit = dir.path().join("junit.xml");
-    let o = leasecheck(&[
+    let junit_arg = junit.to_str().unwrap();
+    let args = [
         "takeover",
         "--faults",
         "client-pause",
         "--seed",
         "3",
-        "--report",
-        out.to_str().unwrap(),
         "--junit",
-        junit.to_str().unwrap(),
-    ]);
+        junit_arg,
+    ];
+    let (o, text) = with_report(dir.path(), &args, 0);
+    let out = dir.path().join("out");
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     assert!(stdout.contains("report written to "), "{stdout}");
     let junit_text = std::fs::read_to_string(&junit).unwrap();
     let junit_doc = Document::parse(&junit_text).unwrap();
@@ -235,7 +233,6 @@ fn a_passing_takeover_page_shows_the_fault_on_the_leader_and_no_violation() {
         .map(str::to_string);
     assert_eq!(named, Some(out.join("index.html").display().to_string()));
 
-    let text = page_text(&out);
     let doc = parse(&text);
     let verdict = doc
         .descendants()
@@ -268,8 +265,7 @@ fn a_passing_takeover_page_shows_the_fault_on_the_leader_and_no_violation() {
 #[test]
 fn a_zombie_page_marks_every_action_and_outlines_the_stale_write() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let out = dir.path().join("out");
-    let o = leasecheck(&[
+    let args = [
         "zombie",
         "--faults",
         "client-pause",
@@ -277,16 +273,8 @@ fn a_zombie_page_marks_every_action_and_outlines_the_stale_write() {
         "1",
         "--seed",
         "5",
-        "--report",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    let text = page_text(&out);
+    ];
+    let (_, text) = with_report(dir.path(), &args, 1);
     let doc = parse(&text);
     let (_, status, part) = scenarios(&doc).into_iter().next().unwrap();
     assert_eq!(status, "violated");
