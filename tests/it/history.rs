@@ -2,19 +2,9 @@
 //! for every scenario kind, on passing and on failing leases, the verdicts
 //! of `leasecheck check-history FILE` are the verdicts the run printed.
 
-use crate::support::leasecheck;
+use crate::support::{json, leasecheck};
 use serde_json::Value;
 use std::path::Path;
-
-fn json(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "--json must print JSON ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
 
 /// What a scenario's verdict is: its name, status (with the reason), and
 /// each finding's property and message.

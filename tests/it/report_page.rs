@@ -5,9 +5,8 @@
 //! strip), the faults, the actions, and each violation outlined over its
 //! events with its property's name.
 
-use crate::support::leasecheck;
+use crate::support::{json, leasecheck};
 use roxmltree::{Document, Node, ParsingOptions};
-use serde_json::Value;
 use std::path::Path;
 
 /// The page at `dir/index.html`, read.
@@ -56,16 +55,6 @@ fn text_of(n: Node) -> String {
 fn span(n: &Node) -> (f64, f64) {
     let x = num(n, "x");
     (x, x + num(n, "width"))
-}
-
-fn json(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "--json must print JSON ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
 }
 
 /// Run leasecheck with `args` then `--report DIR/out`, assert it exits

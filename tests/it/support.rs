@@ -88,3 +88,15 @@ pub fn leasecheck(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run leasecheck")
 }
+
+/// What `--json` printed, parsed; a test fails showing both streams when it
+/// is not JSON.
+pub fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "--json must print JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
