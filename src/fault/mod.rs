@@ -113,6 +113,22 @@ impl Fault {
         }
     }
 
+    /// Whether the fault stalls the leader alone (its thread, its
+    /// connection, its backend) rather than everyone (the lease's row, the
+    /// whole database).
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// assert!(Fault::BackendStall.stalls_leader_only());
+    /// assert!(!Fault::RowLock.stalls_leader_only());
+    /// ```
+    pub fn stalls_leader_only(self) -> bool {
+        match self {
+            Fault::ClientPause | Fault::ConnectionStall | Fault::BackendStall => true,
+            Fault::RowLock | Fault::DatabasePause => false,
+        }
+    }
+
     /// One line saying what the fault does.
     ///
     /// ```

@@ -41,10 +41,7 @@ pub(crate) fn during<T>(
     until: impl FnOnce() + Send,
     work: impl FnOnce() -> T,
 ) -> T {
-    let on = match fault {
-        Fault::ClientPause | Fault::ConnectionStall | Fault::BackendStall => Some(leader),
-        Fault::RowLock | Fault::DatabasePause => None,
-    };
+    let on = fault.stalls_leader_only().then_some(leader);
     let start = rec.now();
     stall.during(until, || rec.fault_window(fault.name(), on, start), work)
 }

@@ -205,10 +205,7 @@ pub fn trial(
         });
     }
     let winners = won.0.into_inner().map_err(|_| poisoned())?;
-    let leader_alone = matches!(
-        fault,
-        Fault::ClientPause | Fault::ConnectionStall | Fault::BackendStall
-    );
+    let leader_alone = fault.stalls_leader_only();
     result.winner = winners.first().map(|e| e.candidate);
     if let Some(w) = winners.first() {
         let latency = w.complete.since(last_ok.invoke);
