@@ -147,7 +147,6 @@ const DOCKER_ANSWERS_WITHIN: std::time::Duration = std::time::Duration::from_sec
 /// A daemon that does not answer within `within` (a stuck socket, a hung
 /// engine) is reported as such; the command is killed, never waited on.
 fn docker_info(within: std::time::Duration) -> Result<String, String> {
-    use std::io::Read;
     use std::process::Stdio;
     use wait_timeout::ChildExt;
     let mut child = Command::new("docker")
@@ -157,29 +156,21 @@ fn docker_info(within: std::time::Duration) -> Result<String, String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("no `docker` command: {e}"))?;
-    let status = match child.wait_timeout(within) {
-        Ok(Some(status)) => status,
-        Ok(None) | Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "`docker info` did not answer within {} s (is the daemon stuck?)",
-                within.as_secs()
-            ));
-        }
-    };
-    let read = |pipe: Option<&mut dyn Read>| {
-        let mut text = String::new();
-        if let Some(pipe) = pipe {
-            let _ = pipe.read_to_string(&mut text);
-        }
-        text
-    };
-    let stdout = read(child.stdout.as_mut().map(|p| p as &mut dyn Read));
-    let stderr = read(child.stderr.as_mut().map(|p| p as &mut dyn Read));
-    if status.success() {
-        Ok(stdout.trim().to_string())
+    if !matches!(child.wait_timeout(within), Ok(Some(_))) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!(
+            "`docker info` did not answer within {} s (is the daemon stuck?)",
+            within.as_secs()
+        ));
+    }
+    // It has exited: this only reads what it wrote.
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot read what `docker info` said: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
-        Err(first_line(&stderr))
+        Err(first_line(&String::from_utf8_lossy(&out.stderr)))
     }
 }
