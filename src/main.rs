@@ -547,7 +547,7 @@ fn battery_command(
     // Install the lease once before any run: a spec whose SQL fails is
     // rejected here, naming the field and quoting Postgres.
     make()?.drop_schema()?;
-    let mut outcome = battery::run(
+    let outcome = battery::run(
         &pg,
         make.as_ref(),
         &subject_name,
@@ -570,13 +570,13 @@ fn battery_command(
         history_file: None,
         report_page: None,
     };
+    let recording = Recording {
+        seed: Some(seed),
+        replay: Some(report.replay.clone()),
+        sections: outcome.sections,
+    };
     let mut written = Ok(());
     if let Some(path) = &args.history {
-        let recording = Recording {
-            seed: Some(seed),
-            replay: Some(report.replay.clone()),
-            sections: std::mem::take(&mut outcome.sections),
-        };
         // Written beside the target and renamed into place: a file that is
         // there is whole (and a reader refuses one cut short anyway).
         let partial = path.with_extension("jsonl.partial");
@@ -587,13 +587,12 @@ fn battery_command(
                 let _ = std::fs::remove_file(&partial);
             })
             .with_context(|| format!("cannot write the history to {}", path.display()));
-        outcome.sections = recording.sections;
         if written.is_ok() {
             report.history_file = Some(path.display().to_string());
         }
     }
     if let (Ok(()), Some(dir)) = (&written, &args.report) {
-        written = write_page(dir, &mut report, &outcome.sections);
+        written = write_page(dir, &mut report, &recording.sections);
     }
     if let (Ok(()), Some(path)) = (&written, &args.junit) {
         written = std::fs::write(path, report.to_junit())
