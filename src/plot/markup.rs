@@ -69,36 +69,6 @@ impl Node {
         self
     }
 
-    /// The element's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The value of attribute `key`, if set.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// How many elements this tree holds, itself included.
-    pub fn len(&self) -> usize {
-        1 + self
-            .children
-            .iter()
-            .map(|c| match c {
-                Child::Node(n) => n.len(),
-                _ => 0,
-            })
-            .sum::<usize>()
-    }
-
-    /// Whether this is an element without children.
-    pub fn is_empty(&self) -> bool {
-        self.children.is_empty()
-    }
-
     fn write(&self, out: &mut String) {
         out.push('<');
         out.push_str(&self.name);

@@ -271,12 +271,8 @@ impl<'a> Timeline<'a> {
                     .attr("class", "lane")
                     .attr("data-candidate", c)
                     .child(
-                        Node::new("rect")
-                            .attr("class", if i % 2 == 0 { "lane-bg" } else { "lane-bg odd" })
-                            .attr("x", Px(LEFT))
-                            .attr("y", Px(y))
-                            .attr("width", Px(WIDTH - RIGHT - LEFT))
-                            .attr("height", Px(lane_height)),
+                        rect(Px(LEFT), Px(y), Px(WIDTH - RIGHT - LEFT), Px(lane_height))
+                            .attr("class", if i % 2 == 0 { "lane-bg" } else { "lane-bg odd" }),
                     )
                     .child(
                         Node::new("text")
@@ -306,19 +302,14 @@ impl<'a> Timeline<'a> {
                 .attr("class", "fault")
                 .attr("data-fault", &f.fault)
                 .attr("data-on", &on)
-                .child(
-                    Node::new("rect")
-                        .attr("x", Px(x0))
-                        .attr("y", Px(y))
-                        .attr("width", Px((x1 - x0).max(1.0)))
-                        .attr("height", Px(h))
-                        .child(Node::new("title").text(format!(
-                            "{} on {on}, {} ms to {} ms",
-                            f.fault,
-                            self.after(f.start.0),
-                            self.after(f.end.0)
-                        ))),
-                );
+                .child(rect(Px(x0), Px(y), Px((x1 - x0).max(1.0)), Px(h)).child(
+                    Node::new("title").text(format!(
+                        "{} on {on}, {} ms to {} ms",
+                        f.fault,
+                        self.after(f.start.0),
+                        self.after(f.end.0)
+                    )),
+                ));
             if full {
                 g.push(
                     Node::new("text")
@@ -347,20 +338,6 @@ impl<'a> Timeline<'a> {
                 ),
             )
         });
-        for (who, x0, x1, title) in spans(bands, &x, merged) {
-            let y = lane_y(who);
-            let mut rect = Node::new("rect")
-                .attr("class", "tenure")
-                .attr("data-who", who)
-                .attr("x", Px(x0))
-                .attr("y", Px(y + 1.0))
-                .attr("width", Px((x1 - x0).max(1.0)))
-                .attr("height", Px(lane_height - 2.0));
-            if let Some(title) = title {
-                rect = rect.child(Node::new("title").text(title));
-            }
-            tenures.push(rect);
-        }
         let tails = self
             .aged
             .iter()
@@ -374,30 +351,32 @@ impl<'a> Timeline<'a> {
                 );
                 (who, from, to, title)
             });
-        for (who, x0, x1, title) in spans(tails, &x, merged) {
-            let mut rect = Node::new("rect")
-                .attr("class", "tenure aged")
-                .attr("data-who", who)
-                .attr("x", Px(x0))
-                .attr("y", Px(lane_y(who) + 1.0))
-                .attr("width", Px((x1 - x0).max(1.0)))
-                .attr("height", Px(lane_height - 2.0));
-            if let Some(title) = title {
-                rect = rect.child(Node::new("title").text(title));
+        let drawn = [
+            ("tenure", spans(bands, &x, merged)),
+            ("tenure aged", spans(tails, &x, merged)),
+        ];
+        for (class, spans) in drawn {
+            for (who, x0, x1, title) in spans {
+                let mut band = rect(
+                    Px(x0),
+                    Px(lane_y(who) + 1.0),
+                    Px((x1 - x0).max(1.0)),
+                    Px(lane_height - 2.0),
+                )
+                .attr("class", class)
+                .attr("data-who", who);
+                if let Some(title) = title {
+                    band = band.child(Node::new("title").text(title));
+                }
+                tenures.push(band);
             }
-            tenures.push(rect);
         }
         svg.push(tenures);
 
         // where two candidates claim at once
         let mut strip = Node::new("g").attr("class", "leaders");
         strip.push(
-            Node::new("rect")
-                .attr("class", "strip")
-                .attr("x", Px(LEFT))
-                .attr("y", Px(AXIS))
-                .attr("width", Px(WIDTH - RIGHT - LEFT))
-                .attr("height", Px(STRIP)),
+            rect(Px(LEFT), Px(AXIS), Px(WIDTH - RIGHT - LEFT), Px(STRIP)).attr("class", "strip"),
         );
         for (from, to) in overlaps(&self.claims) {
             if !visible(from, to) {
@@ -405,12 +384,8 @@ impl<'a> Timeline<'a> {
             }
             let (x0, x1) = (x.clamped(from), x.clamped(to));
             strip.push(
-                Node::new("rect")
+                rect(Px(x0), Px(AXIS), Px((x1 - x0).max(2.0)), Px(STRIP))
                     .attr("class", "two-leaders")
-                    .attr("x", Px(x0))
-                    .attr("y", Px(AXIS))
-                    .attr("width", Px((x1 - x0).max(2.0)))
-                    .attr("height", Px(STRIP))
                     .child(Node::new("title").text(format!(
                         "two candidates claim the lease from {} ms to {} ms",
                         self.after(from),
@@ -432,12 +407,8 @@ impl<'a> Timeline<'a> {
                 for (who, x0, x1, _) in spans(these, &x, true) {
                     let (y, h) = bar(lane_y(who));
                     bars.push(
-                        Node::new("rect")
-                            .attr("class", format!("call {}", outcome_name(outcome)))
-                            .attr("x", Px(x0))
-                            .attr("y", Px(y))
-                            .attr("width", Px((x1 - x0).max(1.0)))
-                            .attr("height", Px(h)),
+                        rect(Px(x0), Px(y), Px((x1 - x0).max(1.0)), Px(h))
+                            .attr("class", format!("call {}", outcome_name(outcome))),
                     );
                 }
             }
@@ -463,11 +434,7 @@ impl<'a> Timeline<'a> {
                     .attr("class", format!("call {outcome}"))
                     .attr("data-call", what)
                     .child(
-                        Node::new("rect")
-                            .attr("x", Px(x0))
-                            .attr("y", Px(y))
-                            .attr("width", Px((x1 - x0).max(1.5)))
-                            .attr("height", Px(h))
+                        rect(Px(x0), Px(y), Px((x1 - x0).max(1.5)), Px(h))
                             .child(Node::new("title").text(title)),
                     );
                 if x1 - x0 >= 8.0 * short_name(e.call).len() as f64 {
@@ -566,12 +533,8 @@ impl<'a> Timeline<'a> {
                 .attr("class", "violation")
                 .attr("data-property", property)
                 .child(
-                    Node::new("rect")
+                    rect(Px(x0), Px(y0), Px(x1 - x0), Px(y1 - y0))
                         .attr("class", "window")
-                        .attr("x", Px(x0))
-                        .attr("y", Px(y0))
-                        .attr("width", Px(x1 - x0))
-                        .attr("height", Px(y1 - y0))
                         .child(Node::new("title").text(format!("{}: {}", o.name, o.sentence))),
                 );
             if detail == Detail::Full {
@@ -590,13 +553,14 @@ impl<'a> Timeline<'a> {
                     let (y, h) = bar(lane_y(e.candidate));
                     let (a, b) = (x.clamped(e.invoke.0), x.clamped(e.complete.0));
                     g.push(
-                        Node::new("rect")
-                            .attr("class", "violating")
-                            .attr("data-who", e.candidate)
-                            .attr("x", Px(a - 1.5))
-                            .attr("y", Px(y - 1.5))
-                            .attr("width", Px((b - a).max(1.5) + 3.0))
-                            .attr("height", Px(h + 3.0)),
+                        rect(
+                            Px(a - 1.5),
+                            Px(y - 1.5),
+                            Px((b - a).max(1.5) + 3.0),
+                            Px(h + 3.0),
+                        )
+                        .attr("class", "violating")
+                        .attr("data-who", e.candidate),
                     );
                 }
             }
@@ -607,17 +571,27 @@ impl<'a> Timeline<'a> {
         if let Some(f) = focus {
             let (x0, x1) = (x.clamped(f.from), x.clamped(f.to));
             svg.push(
-                Node::new("rect")
-                    .attr("class", "focus")
-                    .attr("x", Px(x0))
-                    .attr("y", Px(AXIS - 2.0))
-                    .attr("width", Px((x1 - x0).max(2.0)))
-                    .attr("height", Px(height - BOTTOM - AXIS + 2.0))
-                    .child(Node::new("title").text("the stretch shown in detail above")),
+                rect(
+                    Px(x0),
+                    Px(AXIS - 2.0),
+                    Px((x1 - x0).max(2.0)),
+                    Px(height - BOTTOM - AXIS + 2.0),
+                )
+                .attr("class", "focus")
+                .child(Node::new("title").text("the stretch shown in detail above")),
             );
         }
         svg
     }
+}
+
+/// A rectangle at `x`, `y`, `width` wide and `height` high.
+fn rect(x: Px, y: Px, width: Px, height: Px) -> Node {
+    Node::new("rect")
+        .attr("x", x)
+        .attr("y", y)
+        .attr("width", width)
+        .attr("height", height)
 }
 
 /// The time axis of a picture: microseconds on the events' clock to
