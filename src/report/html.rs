@@ -88,7 +88,7 @@ pub fn page(report: &Report, sections: &[Section]) -> String {
         let mut part = Node::new("section")
             .attr("class", "scenario")
             .attr("id", anchor(i))
-            .attr("data-status", status_name(&scenario.status))
+            .attr("data-status", scenario.status.name())
             .child(
                 Node::new("h2")
                     .text(format!("{} ", scenario.name))
@@ -195,7 +195,7 @@ fn summary(report: &Report) -> Node {
         let figures: Vec<String> = s.figures.iter().map(|f| f.to_string()).collect();
         rows.push(
             Node::new("tr")
-                .attr("data-status", status_name(&s.status))
+                .attr("data-status", s.status.name())
                 .child(
                     Node::new("td").child(
                         Node::new("a")
@@ -260,26 +260,9 @@ fn figure(svg: Node) -> Node {
 }
 
 fn badge(status: &Status) -> Node {
-    let text = match status {
-        Status::Passed => "ok",
-        Status::Violated => "FAIL",
-        Status::NotApplicable(_) => "n/a",
-        Status::Error(_) => "ERR",
-        Status::Interrupted => "INT",
-    };
     Node::new("span")
-        .attr("class", format!("badge {}", status_name(status)))
-        .text(text)
-}
-
-fn status_name(status: &Status) -> &'static str {
-    match status {
-        Status::Passed => "passed",
-        Status::Violated => "violated",
-        Status::NotApplicable(_) => "not_applicable",
-        Status::Error(_) => "error",
-        Status::Interrupted => "interrupted",
-    }
+        .attr("class", format!("badge {}", status.name()))
+        .text(status.mark())
 }
 
 fn ms(micros: i64) -> String {

@@ -50,6 +50,39 @@ pub enum Status {
     Interrupted,
 }
 
+impl Status {
+    /// Its mark in reports: `ok`, `FAIL`, `n/a`, `ERR` or `INT`.
+    pub fn mark(&self) -> &'static str {
+        match self {
+            Status::Passed => "ok",
+            Status::Violated => "FAIL",
+            Status::NotApplicable(_) => "n/a",
+            Status::Error(_) => "ERR",
+            Status::Interrupted => "INT",
+        }
+    }
+
+    /// Its name in `--json` (the `status` field): `passed`, `violated`,
+    /// `not_applicable`, `error` or `interrupted`.
+    ///
+    /// ```
+    /// use leasecheck::report::Status;
+    /// for s in [Status::Passed, Status::Violated, Status::NotApplicable("x".into()),
+    ///           Status::Error("x".into()), Status::Interrupted] {
+    ///     assert_eq!(serde_json::to_value(&s).unwrap()["status"], s.name());
+    /// }
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Violated => "violated",
+            Status::NotApplicable(_) => "not_applicable",
+            Status::Error(_) => "error",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// One violated property, with the window of the history that shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
@@ -188,17 +221,11 @@ impl Report {
             self.database, self.ttl_seconds, self.seed
         );
         for s in &self.scenarios {
-            let mark = match &s.status {
-                Status::Passed => "ok  ".to_string(),
-                Status::Violated => "FAIL".to_string(),
-                Status::NotApplicable(_) => "n/a ".to_string(),
-                Status::Error(_) => "ERR ".to_string(),
-                Status::Interrupted => "INT ".to_string(),
-            };
+            let mark = s.status.mark();
             let figures: Vec<String> = s.figures.iter().map(|f| f.to_string()).collect();
             let _ = writeln!(
                 out,
-                "  {mark} {:<28} {:>6.1}s  {}",
+                "  {mark:<4} {:<28} {:>6.1}s  {}",
                 s.name,
                 s.duration.as_secs_f64(),
                 figures.join("  ")
