@@ -257,10 +257,7 @@ pub fn trial(
             // Not staged (the figure `rounds k/N` shows it). A lease that
             // refuses an acquire right after the reset made it free is
             // judged by the checker (P7) on the recorded calls.
-            result.not_staged = Some(match &first {
-                Err(e) => format!("the leader's try_acquire after the reset failed: {e}"),
-                Ok(_) => "the leader's try_acquire after the reset returned false".into(),
-            });
+            result.not_staged = Some(refused("try_acquire after the reset", &first));
             continue;
         }
         leader.trust.confirmed(sent);
@@ -289,10 +286,7 @@ pub fn trial(
                 });
                 if !took_effect(&renewed) {
                     leader.trust.lost();
-                    result.not_staged = Some(match &renewed {
-                        Err(e) => format!("the leader's renew before its work failed: {e}"),
-                        Ok(_) => "the leader's renew before its work returned false".into(),
-                    });
+                    result.not_staged = Some(refused("renew before its work", &renewed));
                     return Ok(()); // not staged; the checker judges the renew
                 }
                 leader.trust.confirmed(sent);
@@ -551,6 +545,14 @@ fn stall_then_work(
 
 fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, RunError> {
     m.lock().map_err(|_| poisoned())
+}
+
+/// Why the leader's `call` did not take effect, in words.
+fn refused<E: std::fmt::Display>(call: &str, result: &Result<Reply, E>) -> String {
+    match result {
+        Err(e) => format!("the leader's {call} failed: {e}"),
+        Ok(_) => format!("the leader's {call} returned false"),
+    }
 }
 
 /// An epoch in a finding's message (`none` when the lease gave none).
