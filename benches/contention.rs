@@ -815,6 +815,7 @@ fn takeover_latency(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
             stall: floor + Duration::from_millis(100),
             slack: Duration::from_millis(250),
             warmup_renews: 2,
+            database: Default::default(),
         };
         let mut subject: Option<Subject> = None;
         group.bench_function(BenchmarkId::new("client_pause", &setting), |b| {

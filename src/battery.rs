@@ -13,10 +13,10 @@
 //! fencing epochs (see [`crate::verdict`]).
 
 use crate::database::Postgres;
-use crate::fault::Fault;
+use crate::fault::{Durability, Fault};
 use crate::recorder::Recorder;
 use crate::report::{Figure, Quantity, Scenario, Status};
-use crate::scenario::{conformance, race, semantics, takeover, zombie};
+use crate::scenario::{conformance, durability, race, semantics, takeover, zombie};
 use crate::scenario::{RunError, Subject};
 use crate::settings::Settings;
 use crate::verdict;
@@ -38,8 +38,12 @@ pub enum Battery {
     /// P8: a leader whose work outlasts its lease, under the chosen faults
     /// only; stale writes are violations, fenced or not.
     Zombie,
+    /// P9: an acknowledged acquire across a crash of the server only.
+    Durability,
     /// Everything: race, release and non-holder semantics, every takeover,
-    /// every zombie (stale writes of an unfenced lease only informational).
+    /// every zombie under a stall fault (stale writes of an unfenced lease
+    /// only informational), and durability when `crash-restart` is among
+    /// the faults.
     All,
 }
 
@@ -65,6 +69,8 @@ pub enum Plan {
     Takeover(Fault, usize),
     /// A zombie under a fault (trial number from 0).
     Zombie(Fault, usize),
+    /// Acknowledged acquires across crashes of the server.
+    Durability,
 }
 
 impl Battery {
@@ -89,8 +95,19 @@ impl Battery {
         if matches!(self, Battery::Takeover | Battery::All) {
             plan.extend(per_fault(Plan::Takeover));
         }
-        if matches!(self, Battery::Zombie | Battery::All) {
-            plan.extend(per_fault(Plan::Zombie));
+        match self {
+            Battery::Zombie => plan.extend(per_fault(Plan::Zombie)),
+            // The zombie stalls a leader's work; a fault that ends calls
+            // instead is a takeover's (`zombie --faults` says so, n/a).
+            Battery::All => plan.extend(
+                per_fault(Plan::Zombie)
+                    .filter(|p| !matches!(p, Plan::Zombie(f, _) if f.ends_calls())),
+            ),
+            _ => {}
+        }
+        let crashes = settings.faults.contains(&Fault::CrashRestart);
+        if self == Battery::Durability || (self == Battery::All && crashes) {
+            plan.push(Plan::Durability);
         }
         plan
     }
@@ -113,6 +130,7 @@ impl Plan {
     pub fn fault(self) -> Option<Fault> {
         match self {
             Plan::Takeover(f, _) | Plan::Zombie(f, _) => Some(f),
+            Plan::Durability => Some(Fault::CrashRestart),
             Plan::Race(_) | Plan::Semantics | Plan::Conformance => None,
         }
     }
@@ -133,6 +151,10 @@ impl Plan {
             Plan::Conformance => "conformance".into(),
             Plan::Takeover(f, t) => format!("takeover/{f}{}", trial(t)),
             Plan::Zombie(f, t) => format!("zombie/{f}{}", trial(t)),
+            Plan::Durability => match settings.durability.durability {
+                Durability::Durable => "durability".into(),
+                Durability::AsyncCommit => "durability/synchronous-commit=off".into(),
+            },
         }
     }
 }
@@ -176,6 +198,9 @@ pub fn run(
                 // lease without epochs
                 if battery == Battery::All && !subject.is_fenced() {
                     section.header.stale_writes = StaleWrites::Informational;
+                }
+                if step == Plan::Durability {
+                    subject.set_ttl(settings.durability_ttl);
                 }
                 section.header.schema = Some(subject.schema_name().as_str().to_string());
                 section.history.ttl = subject.ttl().as_span();
@@ -325,6 +350,34 @@ fn run_one(
             if let Some(learned) = r.leader_learned {
                 scenario.figure("leader renew after stall", !learned);
             }
+            if let Some(outage) = r.outage {
+                scenario.figure("down", outage.down);
+                let recovery = match fault {
+                    Fault::Failover => "promotion",
+                    _ => "restart",
+                };
+                scenario.figure(recovery, outage.recovery);
+            }
+            scenario.unchecked = r.unchecked;
+        }
+        Plan::Durability => {
+            let r = durability::run(pg, subject, &settings.durability, rec)?;
+            scenario.figure(
+                "crashes judged",
+                Quantity::Fraction {
+                    value: r.checked as u64,
+                    of: settings.durability.rounds as u64,
+                },
+            );
+            scenario.figure("acknowledged acquires lost", r.lost);
+            scenario.figure("longest restart", r.longest_restart);
+            scenario.unchecked = r.unchecked;
+        }
+        Plan::Zombie(fault, _) if fault.ends_calls() => {
+            return Err(RunError::NotApplicable(format!(
+                "the zombie scenario stalls a leader's work between its check and its write; \
+                 {fault} ends the leader's calls instead (run it with takeover)"
+            )));
         }
         Plan::Zombie(fault, _) => {
             let r = zombie::trial(pg, subject, fault, &settings.zombie, rec)?;

@@ -24,7 +24,7 @@ pub struct Entry {
 }
 
 /// Every entry, in a fixed order.
-pub const CATALOGUE: [Entry; 4] = [
+pub const CATALOGUE: [Entry; 6] = [
     Entry {
         name: "check-then-act",
         spec: include_str!("../specs/broken/check-then-act.toml"),
@@ -54,6 +54,20 @@ pub const CATALOGUE: [Entry; 4] = [
         bug: "staleness judged by the client's clock ($3) instead of now(): a standby whose clock runs ahead takes over a fresh lease",
         breaks: Property::P6NoOverlappingTenure,
         scenario: &["takeover", "--faults", "client-pause", "--ttl", "0.2", "--skew", "1000"],
+    },
+    Entry {
+        name: "retry-after-lost-reply",
+        spec: include_str!("../specs/broken/retry-after-lost-reply.toml"),
+        bug: "the client re-runs a try_acquire whose reply was lost; the first had committed, so the retry returns false: the holder believes it lost while the row names it",
+        breaks: Property::P1ExactlyOneWinner,
+        scenario: &["takeover", "--faults", "connection-drop", "--ttl", "0.2"],
+    },
+    Entry {
+        name: "unlogged-table",
+        spec: include_str!("../specs/broken/unlogged-table.toml"),
+        bug: "the lease table is UNLOGGED: crash recovery empties it, the UPDATE-only statements never find the row again, and nobody can lead",
+        breaks: Property::P3TakeoverHappens,
+        scenario: &["takeover", "--faults", "crash-restart", "--ttl", "0.2"],
     },
 ];
 

@@ -36,6 +36,8 @@ enum Command {
     Takeover(RunArgs),
     /// P8: a leader's work outlasts its lease (a stall between its check and its write) while a standby takes over and acts; every stale write is a violation (exit 1 unless the lease fences it: --fenced, or a spec with epoch = true).
     Zombie(RunArgs),
+    /// P9: the server crashes right after an acknowledged acquire and is started again; the acquire must still be there (run with --synchronous-commit off to see a crash lose it). Needs a cluster leasecheck runs.
+    Durability(RunArgs),
     /// Everything (the CI gate): race, release and non-holder semantics, takeover and zombie under every fault, history checks (a zombie's stale writes are informational for a lease without epochs).
     Check(RunArgs),
     /// Run the scenario that exposes a catalogued split-brain bug (specs/broken/) and show its timeline.
@@ -156,6 +158,12 @@ struct RunArgs {
     /// Give each candidate its own wall-clock offset of up to MS milliseconds, bound as $3.
     #[arg(long, value_name = "MS")]
     skew: Option<u64>,
+    /// How the failover fault's replica is fed: sync (the primary acknowledges a commit once the replica applied it) or async (the replica may lag, and a failover loses what it missed).
+    #[arg(long, value_name = "MODE", value_parser = parse_replication)]
+    replication: Option<leasecheck::fault::Replication>,
+    /// synchronous_commit of the server while crash-restart and durability crash it: on, or off (a crash may lose acknowledged commits: run on purpose to see it).
+    #[arg(long, value_name = "on|off", value_parser = parse_durability)]
+    synchronous_commit: Option<leasecheck::fault::Durability>,
     /// Do not record histories (faster; no P6/P7 checks).
     #[arg(long)]
     no_record: bool,
@@ -170,6 +178,14 @@ enum Via {
     Direct,
     /// Through PgBouncer in transaction pooling mode (started by leasecheck).
     Pgbouncer,
+}
+
+fn parse_replication(s: &str) -> Result<leasecheck::fault::Replication, String> {
+    s.parse()
+}
+
+fn parse_durability(s: &str) -> Result<leasecheck::fault::Durability, String> {
+    s.parse()
 }
 
 /// The TTL the environment sets ([`leasecheck::settings::TTL_ENV`]), as
@@ -198,6 +214,8 @@ impl RunArgs {
             seed: self.seed,
             skew_ms: self.skew,
             no_record: self.no_record,
+            replication: self.replication,
+            durability: self.synchronous_commit,
         }
     }
 }
@@ -254,6 +272,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Race(args) => battery_command(Battery::Race, args, None, &cancel),
         Command::Takeover(args) => battery_command(Battery::Takeover, args, None, &cancel),
         Command::Zombie(args) => battery_command(Battery::Zombie, args, None, &cancel),
+        Command::Durability(args) => battery_command(Battery::Durability, args, None, &cancel),
         Command::Check(args) => battery_command(Battery::All, args, None, &cancel),
         Command::Reproduce {
             name,
@@ -467,6 +486,7 @@ fn reproduce(
         Command::Race(a) => (Battery::Race, a),
         Command::Takeover(a) => (Battery::Takeover, a),
         Command::Zombie(a) => (Battery::Zombie, a),
+        Command::Durability(a) => (Battery::Durability, a),
         Command::Check(a) => (Battery::All, a),
         _ => bail!("catalogue entry {} has no runnable scenario", entry.name),
     };

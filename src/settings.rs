@@ -6,8 +6,9 @@
 //!
 //! Nothing here runs anything or talks to Postgres.
 
-use crate::fault::Fault;
+use crate::fault::{DatabaseSetup, Durability, Fault, Replication};
 use crate::input::{Ttl, TtlError};
+use crate::scenario::durability::DurabilityOptions;
 use crate::scenario::race::RaceOptions;
 use crate::scenario::takeover::TakeoverOptions;
 use crate::scenario::zombie::ZombieOptions;
@@ -43,6 +44,12 @@ pub const STALL_TTL_MULTIPLE: u32 = 3;
 pub const WARMUP_RENEWS: u32 = 3;
 /// Ticks a zombie's leader acts before its stalled one.
 pub const WARMUP_TICKS: u32 = 2;
+/// Crashes of the durability scenario.
+pub const DURABILITY_ROUNDS: usize = 3;
+/// The shortest TTL the durability scenario runs with, seconds: far longer
+/// than a restart, so that a lease acquired just before the crash is still
+/// fresh after it (the scenario never waits for the TTL).
+pub const DURABILITY_MIN_TTL_SECS: f64 = 30.0;
 
 /// What a user set for a run, as given (`None`: not set). The binary fills
 /// it from its flags; [`Settings::build`] validates it.
@@ -78,6 +85,10 @@ pub struct Flags {
     pub skew_ms: Option<u64>,
     /// `--no-record`.
     pub no_record: bool,
+    /// `--replication`: how the failover's replica is fed.
+    pub replication: Option<Replication>,
+    /// `--synchronous-commit`: how the crashed server commits.
+    pub durability: Option<Durability>,
 }
 
 /// Why the settings were refused. Every message names the flag.
@@ -131,6 +142,11 @@ pub struct Settings {
     pub takeover: TakeoverOptions,
     /// Zombie trials.
     pub zombie: ZombieOptions,
+    /// The durability scenario.
+    pub durability: DurabilityOptions,
+    /// The TTL of the durability scenario: the run's, but at least
+    /// [`DURABILITY_MIN_TTL_SECS`].
+    pub durability_ttl: Ttl,
     /// The faults of the takeover and zombie scenarios.
     pub faults: Vec<Fault>,
     /// Trials per fault.
@@ -228,6 +244,10 @@ impl Settings {
                 stall,
                 slack,
                 warmup_renews: WARMUP_RENEWS,
+                database: DatabaseSetup {
+                    replication: flags.replication.unwrap_or_default(),
+                    durability: flags.durability.unwrap_or_default(),
+                },
             },
             zombie: ZombieOptions {
                 standbys,
@@ -238,6 +258,15 @@ impl Settings {
                 slack,
                 warmup_ticks: WARMUP_TICKS,
                 trust_margin,
+            },
+            durability: DurabilityOptions {
+                rounds: DURABILITY_ROUNDS,
+                durability: flags.durability.unwrap_or_default(),
+            },
+            durability_ttl: if ttl.as_secs_f64() >= DURABILITY_MIN_TTL_SECS {
+                ttl
+            } else {
+                Ttl::from_secs_f64(DURABILITY_MIN_TTL_SECS)?
             },
             faults: if flags.faults.is_empty() {
                 Fault::ALL.to_vec()

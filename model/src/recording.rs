@@ -367,10 +367,10 @@ impl Recording {
     /// ```
     /// use leasecheck_model::recording::Recording;
     ///
-    /// let text = "{\"scenario\":\"race\",\"ttl\":1000}\n{\"finding\":\"P9\",\"message\":\"?\"}\n";
+    /// let text = "{\"scenario\":\"race\",\"ttl\":1000}\n{\"finding\":\"P10\",\"message\":\"?\"}\n";
     /// let err = Recording::read_jsonl(text.as_bytes()).unwrap_err();
     /// assert_eq!(err.line(), Some(2));
-    /// assert!(err.to_string().contains("unknown property \"P9\""), "{err}");
+    /// assert!(err.to_string().contains("unknown property \"P10\""), "{err}");
     /// ```
     pub fn read_jsonl(r: impl BufRead) -> Result<Recording, HistoryError> {
         let mut reading = Reading::default();
@@ -558,7 +558,7 @@ fn read_line(
             .find(|p| p.id() == f.finding)
             .ok_or_else(|| {
                 invalid(format!(
-                    "unknown property {:?} (expected P1 to P8)",
+                    "unknown property {:?} (expected P1 to P9)",
                     f.finding
                 ))
             })?;

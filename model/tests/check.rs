@@ -419,9 +419,9 @@ fn p7_a_non_positive_ttl_is_inconclusive() {
 }
 
 #[test]
-fn property_names_cover_p1_to_p8() {
+fn property_names_cover_p1_to_p9() {
     let names: Vec<String> = Property::ALL.iter().map(ToString::to_string).collect();
-    assert_eq!(names.len(), 8);
+    assert_eq!(names.len(), 9);
     assert_eq!(names[0], "P1 exactly one winner");
     assert_eq!(names[5], "P6 no overlapping tenure");
     for (i, p) in Property::ALL.iter().enumerate() {

@@ -11,6 +11,7 @@ use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -54,12 +55,26 @@ pub(crate) fn wait_until_ready(
     }
 }
 
+/// The settings of every cluster leasecheck starts, written to its
+/// `postgresql.conf` (not the command line, so that a fault can change them
+/// with `ALTER SYSTEM` and undo that): fast, because no check but a crash
+/// needs durability, and the crash faults turn it back on first.
+const FAST_SETTINGS: &str = "
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 64MB
+";
+
 /// A cluster in a temp dir, owned by this process.
 pub(crate) struct LocalCluster {
-    pub(super) child: Child,
+    /// The postmaster; replaced when the cluster is started again after a crash.
+    child: Mutex<Child>,
     port: u16,
+    bindir: PathBuf,
+    runas: Option<(u32, u32)>,
     /// Holds the data directory and log; removed when the cluster is dropped.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     stopped: bool,
 }
 
@@ -103,10 +118,11 @@ impl LocalCluster {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
+        append_settings(&data.join("postgresql.conf"), FAST_SETTINGS)?;
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port()?;
-            let mut child = LocalCluster::spawn(&bindir, dir.path(), &data, port, runas)?;
+            let mut child = LocalCluster::spawn(&bindir, dir.path(), &data, port, runas, &[])?;
             let url = cluster_url(port);
             let config: postgres::Config = url
                 .parse()
@@ -119,9 +135,11 @@ impl LocalCluster {
             match waited {
                 Ok(()) => {
                     return Ok(LocalCluster {
-                        child,
+                        child: Mutex::new(child),
                         port,
-                        _dir: dir,
+                        bindir,
+                        runas,
+                        dir,
                         stopped: false,
                     })
                 }
@@ -141,14 +159,21 @@ impl LocalCluster {
         Err(format!("no usable loopback port after 5 tries: {last}"))
     }
 
-    fn spawn(
+    /// Spawn a postgres server on `data`, logging to `dir/postgres.log`
+    /// (appending), listening on `127.0.0.1:port` and a socket in `dir`, with
+    /// `extra` settings on its command line.
+    pub(super) fn spawn(
         bindir: &Path,
         dir: &Path,
         data: &Path,
         port: u16,
         runas: Option<(u32, u32)>,
+        extra: &[String],
     ) -> Result<Child, String> {
-        let log = std::fs::File::create(dir.join("postgres.log"))
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("postgres.log"))
             .map_err(|e| format!("cannot create the server log: {e}"))?;
         if let Some((uid, gid)) = runas {
             let _ = nix::unistd::chown(
@@ -168,8 +193,7 @@ impl LocalCluster {
             .args(["-h", "127.0.0.1", "-k"])
             .arg(dir)
             .args(["-c", &format!("max_connections={MAX_CONNECTIONS}")])
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off", "-c", "shared_buffers=64MB"])
+            .args(extra.iter().flat_map(|setting| ["-c", setting.as_str()]))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
@@ -183,26 +207,108 @@ impl LocalCluster {
         cluster_url(self.port)
     }
 
+    fn child(&self) -> MutexGuard<'_, Child> {
+        self.child.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The postmaster's process id.
+    pub(super) fn pid(&self) -> u32 {
+        self.child().id()
+    }
+
+    /// The server binaries and the user the server runs as (a replica runs
+    /// from the same).
+    pub(super) fn parts(&self) -> (&Path, Option<(u32, u32)>) {
+        (&self.bindir, self.runas)
+    }
+
+    /// Reap the postmaster after it was killed (see the `crash-restart`
+    /// fault, which kills every process of the cluster).
+    pub(super) fn reap(&self) -> Result<(), String> {
+        self.child()
+            .wait()
+            .map(|_| ())
+            .map_err(|e| format!("cannot reap the killed postmaster: {e}"))
+    }
+
+    /// Start the server again on the same data directory and port after
+    /// a crash (it runs crash recovery), and wait until it
+    /// answers. Returns how long that took.
+    pub(super) fn start_again(&self) -> Result<Duration, String> {
+        let started = Instant::now();
+        let data = self.dir.path().join("data");
+        let mut child = self.child();
+        *child = LocalCluster::spawn(
+            &self.bindir,
+            self.dir.path(),
+            &data,
+            self.port,
+            self.runas,
+            &[],
+        )?;
+        let config: postgres::Config = self
+            .url()
+            .parse()
+            .map_err(|e| format!("the cluster's URL does not parse: {e}"))?;
+        let waited = wait_until_ready(&config, || match child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("postgres exited ({status})")),
+            Err(e) => Err(format!("cannot watch postgres: {e}")),
+        });
+        drop(child);
+        waited.map_err(|e| {
+            format!(
+                "{e}; server log:\n{}",
+                log_tail(&self.dir.path().join("postgres.log"))
+            )
+        })?;
+        let took = started.elapsed();
+        tracing::info!(
+            took_ms = took.as_millis() as u64,
+            "the cluster is back after crash recovery"
+        );
+        Ok(took)
+    }
+
     pub(super) fn stop(&mut self) -> Result<(), String> {
         if self.stopped {
             return Ok(());
         }
         self.stopped = true;
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let child = self.child.get_mut().unwrap_or_else(PoisonError::into_inner);
+        stop_server(child)
+    }
+}
+
+/// Append `settings` to a `postgresql.conf`.
+pub(super) fn append_settings(conf: &Path, settings: &str) -> Result<(), String> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(conf)
+        .and_then(|mut f| f.write_all(settings.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", conf.display()))
+}
+
+/// Stop a server leasecheck started: fast shutdown, then `SIGKILL` after
+/// [`STOP_TIMEOUT`]; reaps it.
+pub(super) fn stop_server(child: &mut Child) -> Result<(), String> {
+    {
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         // A stopped (SIGSTOPped) postmaster would ignore SIGINT: continue it first.
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
         // SIGINT is Postgres's "fast shutdown".
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(Some(_)) => return Ok(()),
                 Ok(None) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Ok(None) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
+                    let _ = child.kill();
+                    let _ = child.wait();
                     return Err(format!(
                         "postgres did not stop within {}s and was killed",
                         STOP_TIMEOUT.as_secs()

@@ -1,5 +1,24 @@
 //! Turning connection settings and driver errors into text a person can act on.
 
+/// True if the connection broke (a statement may or may not have
+/// committed), as opposed to the server refusing the statement (it did not
+/// take effect). A backend terminated by an administrator or by a crash of
+/// the server sends a FATAL error (SQLSTATE class 57) before closing: that
+/// is a loss too, as is any class 08 connection exception.
+pub(crate) fn is_connection_loss(e: &postgres::Error) -> bool {
+    match e.as_db_error() {
+        None => true,
+        Some(db) => {
+            let class = db.code().code().get(..2).unwrap_or("");
+            e.is_closed()
+                || class == "57"
+                || class == "08"
+                || db.severity() == "FATAL"
+                || db.severity() == "PANIC"
+        }
+    }
+}
+
 /// Postgres's own message for a driver error: severity, message, detail, hint
 /// and SQLSTATE for a server error; the underlying cause otherwise (the
 /// driver's own `Display` says only "db error").

@@ -11,7 +11,9 @@ mod cluster;
 pub(crate) mod diagnostic;
 mod pooler;
 mod provision;
+mod replica;
 mod schema;
+mod system_settings;
 
 pub use address::{upstream_of, AddressError};
 pub use cluster::find_bindir;
@@ -21,4 +23,6 @@ pub use provision::{
     redact_url, Postgres, ProvisionError, Source, BINDIR_ENV, DATABASE_URL_ENV, DEFAULT_IMAGE,
     IMAGE_ENV, MAX_CONNECTIONS, SOURCE_ENV,
 };
+pub use replica::Replica;
 pub use schema::{Schema, SchemaError};
+pub use system_settings::SystemSettings;

@@ -275,9 +275,44 @@ impl Postgres {
     /// the cluster itself (needed to stop backends with signals).
     pub fn postmaster_pid(&self) -> Option<u32> {
         match &self.backend {
-            Backend::Local(c) => Some(c.child.id()),
+            Backend::Local(c) => Some(c.pid()),
             _ => None,
         }
+    }
+
+    /// The throwaway cluster leasecheck runs, or why this server is not one
+    /// (the crash and failover faults need one).
+    pub(crate) fn local_cluster(&self) -> Result<&LocalCluster, String> {
+        match &self.backend {
+            Backend::Local(c) => Ok(c),
+            #[cfg(feature = "containers")]
+            Backend::Container(_) => Err(format!(
+                "the server at {} runs in a container: leasecheck crashes, restarts and \
+                 replicates only a cluster it runs from the local server binaries \
+                 (LEASECHECK_POSTGRES=local)",
+                self.target()
+            )),
+            Backend::External => Err(format!(
+                "the server at {} comes from {}: leasecheck does not run it, so it never \
+                 crashes, restarts or replicates it; use LEASECHECK_POSTGRES=local",
+                self.target(),
+                self.source()
+            )),
+        }
+    }
+
+    /// Reap the postmaster of the server leasecheck runs after it was
+    /// killed (the `crash-restart` fault kills it);
+    /// [`Postgres::start_after_crash`] brings it back.
+    pub fn reap_crashed(&self) -> Result<(), String> {
+        self.local_cluster()?.reap()
+    }
+
+    /// Start the server again after a crash, on the same data
+    /// directory and port (crash recovery runs); returns how long it took
+    /// until the server answered.
+    pub fn start_after_crash(&self) -> Result<Duration, String> {
+        self.local_cluster()?.start_again()
     }
 
     /// The container id, where the server runs in a container.

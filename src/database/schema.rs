@@ -1,5 +1,6 @@
 //! A schema of the harness's own: every check runs in one and drops only that.
 
+use super::diagnostic::is_connection_loss;
 use crate::input::random_u64;
 use crate::input::{Ident, TableName};
 use postgres::Client;
@@ -23,6 +24,8 @@ pub struct SchemaError {
 pub struct Schema {
     name: Ident,
     client: Client,
+    /// Where to reconnect after the server dropped the connection (a crash).
+    reconnect: Option<postgres::Config>,
     dropped: bool,
 }
 
@@ -52,8 +55,33 @@ impl Schema {
         Ok(Schema {
             name,
             client,
+            reconnect: None,
             dropped: false,
         })
+    }
+
+    /// Reconnect to `config` (the server the schema is in) when the
+    /// connection was lost, as after a crash of the server.
+    pub fn reconnecting(mut self, config: postgres::Config) -> Schema {
+        self.reconnect = Some(config);
+        self
+    }
+
+    /// Open a new connection for the schema's own statements now (after the
+    /// server crashed and came back, say). Without a
+    /// [`Schema::reconnecting`] config this does nothing.
+    pub fn reconnect(&mut self) -> Result<(), SchemaError> {
+        let Some(config) = &self.reconnect else {
+            return Ok(());
+        };
+        self.client = config
+            .connect(postgres::NoTls)
+            .map_err(|source| SchemaError {
+                what: "reconnect to",
+                schema: self.name.to_string(),
+                source,
+            })?;
+        Ok(())
     }
 
     /// The schema's name.
@@ -96,13 +124,20 @@ impl Schema {
             return Ok(());
         }
         self.dropped = true;
-        self.client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-            .map_err(|source| SchemaError {
-                what: "drop",
-                schema: self.name.to_string(),
-                source,
-            })
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        let dropped = match self.client.batch_execute(&sql) {
+            // The server dropped the connection (a crash and restart): once more.
+            Err(e) if is_connection_loss(&e) && self.reconnect.is_some() => {
+                self.reconnect()?;
+                self.client.batch_execute(&sql)
+            }
+            other => other,
+        };
+        dropped.map_err(|source| SchemaError {
+            what: "drop",
+            schema: self.name.to_string(),
+            source,
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 
 /// A fault name that is not one of [`Fault::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown fault {given:?}: expected one of client-pause, connection-stall, backend-stall, row-lock, database-pause")]
+#[error("unknown fault {given:?}: expected one of client-pause, connection-stall, backend-stall, row-lock, database-pause, connection-drop, crash-restart, failover")]
 pub struct UnknownFault {
     /// The name as given.
     pub given: String,
@@ -127,6 +127,16 @@ pub enum FaultError {
         /// Why not.
         reason: String,
     },
+    /// Crashing, restarting, replicating or promoting the server failed.
+    #[error("{fault}: cannot {what}: {reason}")]
+    Server {
+        /// The fault.
+        fault: Fault,
+        /// What the harness was doing (`restart the crashed server`).
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
     /// The fault cannot be injected into this server (see [`Fault::applicable`]).
     #[error("{fault} is not applicable: {reason}")]
     NotApplicable {
@@ -151,6 +161,7 @@ impl FaultError {
             | FaultError::Io { fault, .. }
             | FaultError::Url { fault, .. }
             | FaultError::Backend { fault, .. }
+            | FaultError::Server { fault, .. }
             | FaultError::NotApplicable { fault, .. } => *fault,
         }
     }

@@ -8,18 +8,38 @@
 //! a scenario expects, never records history and never sleeps: how long a
 //! stall lasts is the `until` its caller passes to [`Stall::during`].
 
-use super::{BackendStall, ClientPause, DatabasePause, Fault, FaultError, Hold, Proxy, RowLock};
-use crate::database::Postgres;
+use super::crash::OutageSlot;
+use super::failover::Switch;
+use super::{
+    BackendStall, ClientPause, Crash, DatabasePause, Durability, Failover, Fault, FaultError, Hold,
+    Outage, Proxy, Replication, RowLock,
+};
+use crate::database::{Postgres, SystemSettings};
 use crate::input::TableName;
+use std::sync::PoisonError;
+
+/// How the faults of the database itself are set up: the replication of a
+/// failover, the durability of a crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DatabaseSetup {
+    /// How the failover's replica is fed.
+    pub replication: Replication,
+    /// How the crashed server commits.
+    pub durability: Durability,
+}
 
 /// A fault made ready for one run: checked to apply here, with what it
-/// needs set up before the run (the proxy of a connection stall).
+/// needs set up before the run (the proxy of a connection stall or drop,
+/// the replica of a failover, the durable settings of a crash).
 #[derive(Debug)]
 pub struct Injector<'p> {
     fault: Fault,
     pg: &'p Postgres,
     proxy: Option<Proxy>,
     row: Option<TableName>,
+    failover: Option<Failover<'p>>,
+    durable: Option<SystemSettings<'p>>,
+    outage: OutageSlot,
 }
 
 /// A fault in force on the stalled party. Dropping it undoes the fault (also
@@ -37,6 +57,25 @@ pub enum Stall<'i> {
     Row(Box<RowLock>),
     /// The whole database is stopped.
     Database(DatabasePause),
+    /// The next reply that ends a transaction is cut.
+    Cut(Cut<'i>),
+    /// The server is down; dropping the stall starts it again.
+    Crash(Crash<'i>),
+    /// Replication is held; dropping the stall fails over.
+    Failover(Switch<'i>),
+}
+
+/// An armed cut of the proxy; dropping it disarms a cut that has not
+/// happened.
+#[derive(Debug)]
+pub struct Cut<'i> {
+    proxy: &'i Proxy,
+}
+
+impl Drop for Cut<'_> {
+    fn drop(&mut self) {
+        self.proxy.disarm();
+    }
 }
 
 impl<'p> Injector<'p> {
@@ -63,12 +102,39 @@ impl<'p> Injector<'p> {
         pooled: bool,
         row: Option<TableName>,
     ) -> Result<Injector<'p>, FaultError> {
+        Injector::prepare_with(pg, fault, route, pooled, row, DatabaseSetup::default())
+    }
+
+    /// [`Injector::prepare`], with the setup of the database faults.
+    pub fn prepare_with(
+        pg: &'p Postgres,
+        fault: Fault,
+        route: &postgres::Config,
+        pooled: bool,
+        row: Option<TableName>,
+        setup: DatabaseSetup,
+    ) -> Result<Injector<'p>, FaultError> {
         let not_applicable = |reason: String| FaultError::NotApplicable { fault, reason };
         fault.check_applicable(pg)?;
         match fault {
             Fault::BackendStall if pooled => {
                 return Err(not_applicable(
                     "through a transaction pooler the leader has no backend of its own to stop"
+                        .into(),
+                ))
+            }
+            Fault::Failover if pooled => {
+                return Err(not_applicable(
+                    "through a transaction pooler the candidates reach the server through \
+                     PgBouncer, whose upstream leasecheck does not switch"
+                        .into(),
+                ))
+            }
+            Fault::CrashRestart if pooled => {
+                return Err(not_applicable(
+                    "through a transaction pooler a crash of the server is PgBouncer's to \
+                     recover from (PgBouncer 1.18 can leave its clients waiting after the \
+                     restart), not the lease's: run it on direct connections"
                         .into(),
                 ))
             }
@@ -82,7 +148,15 @@ impl<'p> Injector<'p> {
             _ => {}
         }
         let proxy = match fault {
-            Fault::ConnectionStall => Some(Proxy::in_front_of(route)?),
+            Fault::ConnectionStall | Fault::ConnectionDrop => Some(Proxy::in_front_of(route)?),
+            _ => None,
+        };
+        let durable = match fault {
+            Fault::CrashRestart => Some(setup.durability.apply(pg)?),
+            _ => None,
+        };
+        let failover = match fault {
+            Fault::Failover => Some(Failover::prepare(pg, route, setup.replication)?),
             _ => None,
         };
         Ok(Injector {
@@ -90,6 +164,9 @@ impl<'p> Injector<'p> {
             pg,
             proxy,
             row,
+            failover,
+            durable,
+            outage: OutageSlot::default(),
         })
     }
 
@@ -101,9 +178,59 @@ impl<'p> Injector<'p> {
     /// Where the stalled party connects: through the proxy for a connection
     /// stall, `route` itself otherwise.
     pub fn stalled_route(&self, route: &postgres::Config) -> postgres::Config {
-        match &self.proxy {
-            Some(proxy) => proxy.config_for(route),
+        match (&self.proxy, &self.failover) {
+            (Some(proxy), _) => proxy.config_for(route),
+            (None, Some(failover)) => failover.route(route),
+            (None, None) => route.clone(),
+        }
+    }
+
+    /// Where everyone else connects: through the failover's proxy for a
+    /// failover (every candidate is switched), `route` itself otherwise.
+    pub fn others_route(&self, route: &postgres::Config) -> postgres::Config {
+        match &self.failover {
+            Some(failover) => failover.route(route),
             None => route.clone(),
+        }
+    }
+
+    /// Arm the cut of a `connection-drop` for the leader's next call that
+    /// commits (its first acquire); `None` for any other fault.
+    pub fn cut_next_commit(&self) -> Option<Cut<'_>> {
+        match (self.fault, &self.proxy) {
+            (Fault::ConnectionDrop, Some(proxy)) => {
+                proxy.cut_next_commit();
+                Some(Cut { proxy })
+            }
+            _ => None,
+        }
+    }
+
+    /// How many replies the `connection-drop` proxy cut.
+    pub fn cuts(&self) -> usize {
+        match (self.fault, &self.proxy) {
+            (Fault::ConnectionDrop, Some(proxy)) => proxy.cuts(),
+            _ => 0,
+        }
+    }
+
+    /// How the last crash or failover went: how long the server was gone
+    /// and how long it took to come back; `Ok(None)` before one ended, and
+    /// for any other fault. An error if the server could not be started
+    /// again or the replica promoted.
+    pub fn outage(&self) -> Result<Option<Outage>, FaultError> {
+        let slot = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.clone() {
+            None => Ok(None),
+            Some(Ok(outage)) => Ok(Some(outage)),
+            Some(Err(reason)) => Err(FaultError::Server {
+                fault: self.fault,
+                what: match self.fault {
+                    Fault::Failover => "fail over to the replica",
+                    _ => "start the crashed server again",
+                },
+                reason,
+            }),
         }
     }
 
@@ -136,12 +263,32 @@ impl<'p> Injector<'p> {
                 Stall::Row(Box::new(RowLock::hold(blocker, table)?))
             }
             Fault::DatabasePause => Stall::Database(DatabasePause::of(self.pg)?),
+            Fault::ConnectionDrop => match self.cut_next_commit() {
+                Some(cut) => Stall::Cut(cut),
+                None => unreachable!("prepare() starts the proxy of a connection drop"),
+            },
+            Fault::CrashRestart => Stall::Crash(Crash::now(self.pg, &self.outage)?),
+            Fault::Failover => match &self.failover {
+                Some(failover) => Stall::Failover(failover.begin(&self.outage)),
+                None => unreachable!("prepare() starts the replica of a failover"),
+            },
         })
     }
 
-    /// Stop the proxy, if any (dropping the injector does the same).
-    pub fn close(self) {
-        drop(self);
+    /// Undo everything the injector set up: the proxy, the replica, the
+    /// server settings (dropping the injector does the same, but only logs
+    /// a failure to reset the settings).
+    pub fn close(mut self) -> Result<(), FaultError> {
+        drop(self.proxy.take());
+        drop(self.failover.take());
+        match self.durable.take() {
+            Some(durable) => durable.undo().map_err(|reason| FaultError::Server {
+                fault: self.fault,
+                what: "reset the server's settings",
+                reason,
+            }),
+            None => Ok(()),
+        }
     }
 }
 

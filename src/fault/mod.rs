@@ -15,6 +15,17 @@
 //! | `backend-stall`    | [`BackendStall`]               | a cluster leasecheck runs on this host |
 //! | `row-lock`         | [`RowLock`]                    | anywhere                               |
 //! | `database-pause`   | [`DatabasePause`]              | a local cluster or a container         |
+//! | `connection-drop`  | [`Proxy::cut_next_commit`]     | any server reached over TCP            |
+//! | `crash-restart`    | [`Crash`]                      | a cluster leasecheck runs on this host |
+//! | `failover`         | [`Failover`]                   | a cluster leasecheck runs on this host |
+//!
+//! The first five stall something and let it go on. The last three are
+//! faults of the database losing or forgetting: a reply cut after its
+//! transaction committed, a crash that kills every server process (and,
+//! with `synchronous_commit = off`, what was acknowledged but not flushed),
+//! and a failover to a streaming replica (lagging, with asynchronous
+//! replication). Each ends the leader's calls with an error rather than
+//! making them wait ([`Fault::ends_calls`]).
 //!
 //! The fault code never decides what a scenario expects and never records
 //! history; it only signals processes the harness started (checked through
@@ -35,8 +46,10 @@
 
 mod backend_stall;
 mod client_pause;
+mod crash;
 mod database_pause;
 mod error;
+mod failover;
 mod injection;
 mod process;
 mod proxy;
@@ -44,9 +57,12 @@ mod row_lock;
 
 pub use backend_stall::BackendStall;
 pub use client_pause::ClientPause;
+pub(crate) use crash::kill_cluster;
+pub use crash::{Crash, Durability, Outage};
 pub use database_pause::DatabasePause;
 pub use error::{FaultError, UnknownFault};
-pub use injection::{Injector, Stall};
+pub use failover::{Failover, Replication};
+pub use injection::{Cut, DatabaseSetup, Injector, Stall};
 pub use proxy::{Hold, Proxy};
 pub use row_lock::RowLock;
 
@@ -90,16 +106,32 @@ pub enum Fault {
     /// The whole database stops: every process of a local cluster gets
     /// `SIGSTOP`, or the container is paused (see [`DatabasePause`]).
     DatabasePause,
+    /// The harness's proxy cuts the leader's connection after its request
+    /// reached the server and its transaction committed, before the reply
+    /// came back: the call took effect, the client cannot know (see
+    /// [`Proxy::cut_next_commit`]).
+    ConnectionDrop,
+    /// Every process of the cluster is killed (`SIGKILL`), and the server is
+    /// started again after the stall: crash recovery, and every candidate
+    /// reconnects (see [`Crash`]).
+    CrashRestart,
+    /// A streaming replica is promoted and every candidate is pointed at it
+    /// (the proxy switches upstream), after replication was held back for
+    /// the stall (see [`Failover`]).
+    Failover,
 }
 
 impl Fault {
     /// Every fault, in a fixed order.
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 8] = [
         Fault::ClientPause,
         Fault::ConnectionStall,
         Fault::BackendStall,
         Fault::RowLock,
         Fault::DatabasePause,
+        Fault::ConnectionDrop,
+        Fault::CrashRestart,
+        Fault::Failover,
     ];
 
     /// The kebab-case name used on the command line.
@@ -110,7 +142,42 @@ impl Fault {
             Fault::BackendStall => "backend-stall",
             Fault::RowLock => "row-lock",
             Fault::DatabasePause => "database-pause",
+            Fault::ConnectionDrop => "connection-drop",
+            Fault::CrashRestart => "crash-restart",
+            Fault::Failover => "failover",
         }
+    }
+
+    /// Whether the fault ends the leader's calls with an error (a cut
+    /// reply, a crashed server, a failover) rather than making them wait.
+    /// Under such a fault a takeover's leader renews until a call fails and
+    /// then stays quiet for the stall; the zombie scenario, which stalls a
+    /// leader's work, does not take these faults.
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// assert!(Fault::CrashRestart.ends_calls());
+    /// assert!(!Fault::ConnectionStall.ends_calls());
+    /// ```
+    pub fn ends_calls(self) -> bool {
+        matches!(
+            self,
+            Fault::ConnectionDrop | Fault::CrashRestart | Fault::Failover
+        )
+    }
+
+    /// Whether a takeover under this fault must end with exactly one standby
+    /// leading in time (P3) and the old leader learning it (P4). Not so when
+    /// the fault stalls everyone alike (the row, the database): then who
+    /// leads afterwards is a race the model allows either way.
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// assert!(Fault::Failover.expects_takeover());
+    /// assert!(!Fault::DatabasePause.expects_takeover());
+    /// ```
+    pub fn expects_takeover(self) -> bool {
+        self.stalls_leader_only() || self.ends_calls()
     }
 
     /// Whether the fault stalls the leader alone (its thread, its
@@ -124,8 +191,11 @@ impl Fault {
     /// ```
     pub fn stalls_leader_only(self) -> bool {
         match self {
-            Fault::ClientPause | Fault::ConnectionStall | Fault::BackendStall => true,
-            Fault::RowLock | Fault::DatabasePause => false,
+            Fault::ClientPause
+            | Fault::ConnectionStall
+            | Fault::BackendStall
+            | Fault::ConnectionDrop => true,
+            Fault::RowLock | Fault::DatabasePause | Fault::CrashRestart | Fault::Failover => false,
         }
     }
 
@@ -150,6 +220,15 @@ impl Fault {
             Fault::DatabasePause => {
                 "every process of the cluster is stopped with SIGSTOP, or its container is paused"
             }
+            Fault::ConnectionDrop => {
+                "the proxy cuts the leader's connection after its transaction committed, before the reply"
+            }
+            Fault::CrashRestart => {
+                "every server process is killed (SIGKILL); the server is started again after the stall"
+            }
+            Fault::Failover => {
+                "a streaming replica is promoted and every candidate is switched to it"
+            }
         }
     }
 
@@ -163,6 +242,10 @@ impl Fault {
     ///   and a `DATABASE_URL` server may be on another host or another user's.
     /// - `database-pause` needs a local cluster (signals) or a container
     ///   (`docker pause`); a `DATABASE_URL` server is never paused.
+    /// - `connection-drop` needs a TCP connection, like `connection-stall`.
+    /// - `crash-restart` and `failover` need a cluster leasecheck runs from
+    ///   the local server binaries: it never crashes, restarts or replicates
+    ///   a `DATABASE_URL` server or a container.
     ///
     /// ```no_run
     /// use leasecheck::fault::Fault;
@@ -177,7 +260,7 @@ impl Fault {
     pub fn applicable(self, pg: &Postgres) -> Result<(), String> {
         match self {
             Fault::ClientPause | Fault::RowLock => Ok(()),
-            Fault::ConnectionStall => {
+            Fault::ConnectionStall | Fault::ConnectionDrop => {
                 let config = pg.config();
                 match config.get_hosts().first() {
                     Some(postgres::config::Host::Unix(path)) => Err(format!(
@@ -204,6 +287,7 @@ impl Fault {
                 },
                 (None, None) => Err(not_ours(pg)),
             },
+            Fault::CrashRestart | Fault::Failover => pg.local_cluster().map(|_| ()),
         }
     }
 }

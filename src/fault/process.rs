@@ -93,6 +93,20 @@ pub(super) fn signal(
     })
 }
 
+/// Wait until `pid` is gone (or a zombie: dead, not yet reaped by whoever
+/// adopted it). `false` if it is still alive at the deadline.
+pub(super) fn wait_dead(pid: i32, deadline: Instant) -> bool {
+    loop {
+        match Process::new(pid).and_then(|p| p.stat()) {
+            Err(_) => return true,
+            Ok(stat) if stat.state == 'Z' || stat.state == 'X' => return true,
+            Ok(_) if Instant::now() > deadline => return false,
+            // No notification for another process's death: poll /proc.
+            Ok(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
 /// Wait until `pid` is stopped (`T`), or gone. `Err(state)` if it is not
 /// stopped by the deadline. There is no notification for another process's
 /// stop short of ptrace, so this polls `/proc`, briefly.

@@ -10,6 +10,19 @@
 //! time therefore reaches the server late, and its answer reaches the client
 //! late.
 //!
+//! Two more faults use the same proxy:
+//!
+//! - `connection-drop`: [`Proxy::cut_next_commit`] arms a one-shot cut. The
+//!   pump from the server then reads the server's messages one reply at a
+//!   time (up to each `ReadyForQuery`) and, at the first reply that ends a
+//!   transaction (a `CommandComplete` followed by `ReadyForQuery` with status
+//!   idle: the statement ran and committed), drops that reply and closes the
+//!   connection both ways. The call took effect; the client only sees its
+//!   connection die: an unknown outcome.
+//! - `failover`: [`Proxy::switch_upstream`] points the proxy at another
+//!   server and closes every open connection, so every client reconnects to
+//!   the new one (what a virtual IP, DNS or a pooler does in production).
+//!
 //! Dropping the proxy (or [`Proxy::close`]) releases any hold, stops the
 //! listener, shuts every connection down and joins every thread: a client
 //! blocked on a held connection gets a connection error rather than hanging.
@@ -33,7 +46,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -47,7 +60,6 @@ const BUFFER: usize = 16 * 1024;
 /// A loopback TCP proxy in front of one upstream server; see the module docs.
 pub struct Proxy {
     addr: SocketAddr,
-    upstream: SocketAddr,
     shared: Arc<Shared>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -56,6 +68,12 @@ struct Shared {
     gate: Mutex<Gate>,
     changed: Condvar,
     conns: Mutex<Conns>,
+    /// Where new connections go ([`Proxy::switch_upstream`] changes it).
+    upstream: Mutex<SocketAddr>,
+    /// A cut is armed ([`Proxy::cut_next_commit`]).
+    cut_armed: AtomicBool,
+    /// How many replies were cut.
+    cuts: AtomicUsize,
 }
 
 struct Gate {
@@ -91,6 +109,21 @@ impl Shared {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         !gate.closed
+    }
+
+    fn upstream(&self) -> SocketAddr {
+        *lock(&self.upstream)
+    }
+
+    /// Shut every open connection down (both sockets, both ways).
+    fn shut_all(&self) {
+        let conns = lock(&self.conns);
+        for (client, upstream) in conns.open.values() {
+            let _ = client.shutdown(Shutdown::Both);
+            if let Some(upstream) = upstream {
+                let _ = upstream.shutdown(Shutdown::Both);
+            }
+        }
     }
 
     fn spawned(&self, handle: JoinHandle<()>) {
@@ -129,18 +162,20 @@ impl Proxy {
             }),
             changed: Condvar::new(),
             conns: Mutex::new(Conns::default()),
+            upstream: Mutex::new(upstream),
+            cut_armed: AtomicBool::new(false),
+            cuts: AtomicUsize::new(0),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
                 .name(format!("proxy-accept-{}", addr.port()))
-                .spawn(move || accept_loop(listener, upstream, shared))
+                .spawn(move || accept_loop(listener, shared))
                 .map_err(io("cannot start the proxy's accept thread".into()))?
         };
         tracing::info!(fault = %FAULT, %addr, %upstream, "proxy listening");
         Ok(Proxy {
             addr,
-            upstream,
             shared,
             acceptor: Some(acceptor),
         })
@@ -168,9 +203,35 @@ impl Proxy {
         self.addr
     }
 
-    /// The server every connection is forwarded to.
+    /// The server new connections are forwarded to.
     pub fn upstream(&self) -> SocketAddr {
-        self.upstream
+        self.shared.upstream()
+    }
+
+    /// Forward new connections to `to` from now on, and close every open
+    /// connection (their clients see a connection error and reconnect, to
+    /// `to`).
+    pub fn switch_upstream(&self, to: SocketAddr) {
+        let from = std::mem::replace(&mut *lock(&self.shared.upstream), to);
+        self.shared.shut_all();
+        tracing::info!(proxy = %self.addr, %from, %to, "switched upstream; closed every connection");
+    }
+
+    /// Arm a one-shot cut: the first reply that ends a transaction (see the
+    /// module docs) is dropped and its connection closed. Idempotent.
+    pub fn cut_next_commit(&self) {
+        self.shared.cut_armed.store(true, Ordering::SeqCst);
+        tracing::info!(fault = %Fault::ConnectionDrop, proxy = %self.addr, "armed: the next committed reply is cut");
+    }
+
+    /// Disarm a cut that has not happened yet.
+    pub fn disarm(&self) {
+        self.shared.cut_armed.store(false, Ordering::SeqCst);
+    }
+
+    /// How many replies were cut so far.
+    pub fn cuts(&self) -> usize {
+        self.shared.cuts.load(Ordering::SeqCst)
     }
 
     /// Stop forwarding on every connection, both ways, until [`Proxy::release`].
@@ -185,7 +246,7 @@ impl Proxy {
         }
         gate.held = true;
         drop(gate);
-        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.upstream, "holding every connection");
+        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.shared.upstream(), "holding every connection");
     }
 
     /// Forward again, starting with whatever was held. Idempotent.
@@ -197,7 +258,7 @@ impl Proxy {
         gate.held = false;
         drop(gate);
         self.shared.changed.notify_all();
-        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.upstream, "released every connection");
+        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.shared.upstream(), "released every connection");
     }
 
     /// Hold every connection until the returned guard is dropped (also while
@@ -311,15 +372,7 @@ impl Proxy {
                     "cannot wake the proxy's accept thread; leaving it behind"),
             }
         }
-        {
-            let conns = lock(&self.shared.conns);
-            for (client, upstream) in conns.open.values() {
-                let _ = client.shutdown(Shutdown::Both);
-                if let Some(upstream) = upstream {
-                    let _ = upstream.shutdown(Shutdown::Both);
-                }
-            }
-        }
+        self.shared.shut_all();
         // Connection threads may still add pump threads while we join.
         loop {
             let threads = std::mem::take(&mut lock(&self.shared.conns).threads);
@@ -330,7 +383,7 @@ impl Proxy {
                 let _ = thread.join();
             }
         }
-        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.upstream, "proxy closed");
+        tracing::info!(fault = %FAULT, proxy = %self.addr, upstream = %self.shared.upstream(), "proxy closed");
     }
 }
 
@@ -344,7 +397,7 @@ impl fmt::Debug for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Proxy")
             .field("addr", &self.addr)
-            .field("upstream", &self.upstream)
+            .field("upstream", &self.upstream())
             .field("held", &self.is_held())
             .finish()
     }
@@ -370,7 +423,7 @@ impl Drop for Hold<'_> {
     }
 }
 
-fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     for incoming in listener.incoming() {
         if shared.closed() {
             break;
@@ -380,7 +433,7 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>)
                 let conn_shared = Arc::clone(&shared);
                 let spawned = std::thread::Builder::new()
                     .name("proxy-conn".into())
-                    .spawn(move || serve(client, upstream, conn_shared));
+                    .spawn(move || serve(client, conn_shared));
                 match spawned {
                     Ok(handle) => shared.spawned(handle),
                     Err(e) => {
@@ -401,7 +454,8 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>)
 }
 
 /// One client connection: connect upstream, then pump both ways.
-fn serve(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) {
+fn serve(client: TcpStream, shared: Arc<Shared>) {
+    let upstream = shared.upstream();
     let id = {
         let Ok(clone) = client.try_clone() else {
             return;
@@ -468,7 +522,7 @@ fn serve(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) {
         std::thread::Builder::new()
             .name("proxy-pump".into())
             .spawn(move || {
-                pump(server_reader, client_writer, &shared);
+                pump(server_reader, client_writer, &shared, Way::Replies);
                 finish();
             })
     };
@@ -481,14 +535,89 @@ fn serve(client: TcpStream, upstream: SocketAddr, shared: Arc<Shared>) {
             finish();
         }
     }
-    pump(client, server, &shared);
+    pump(client, server, &shared, Way::Requests);
     finish();
+}
+
+/// Which way a pump copies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// Client to server.
+    Requests,
+    /// Server to client: where an armed cut happens.
+    Replies,
+}
+
+/// The server's messages of one reply, read while a cut is armed: held back
+/// until the reply's `ReadyForQuery`, then either passed on or cut.
+#[derive(Default)]
+struct Reply {
+    pending: Vec<u8>,
+    /// A `CommandComplete` came in this reply.
+    completed: bool,
+}
+
+/// What to do with the bytes read so far.
+enum Step {
+    /// Pass these bytes on (a whole reply, or bytes that are not framed).
+    Forward(Vec<u8>),
+    /// The reply ended a transaction: drop it and close the connection.
+    Cut,
+    /// Wait for more bytes.
+    More,
+}
+
+impl Reply {
+    /// Take in `bytes`; `armed` says whether a cut is still wanted.
+    fn feed(&mut self, bytes: &[u8], take_cut: &dyn Fn() -> bool) -> Step {
+        self.pending.extend_from_slice(bytes);
+        let mut at = 0;
+        while self.pending.len() >= at + 5 {
+            let kind = self.pending[at];
+            let len = u32::from_be_bytes([
+                self.pending[at + 1],
+                self.pending[at + 2],
+                self.pending[at + 3],
+                self.pending[at + 4],
+            ]) as usize;
+            if len < 4 {
+                // Not the message stream we expected: stop framing.
+                return Step::Forward(std::mem::take(&mut self.pending));
+            }
+            let end = at + 1 + len;
+            if self.pending.len() < end {
+                break;
+            }
+            match kind {
+                b'C' => self.completed = true,
+                b'Z' => {
+                    let idle = self.pending.get(at + 5) == Some(&b'I');
+                    if idle && self.completed && take_cut() {
+                        return Step::Cut;
+                    }
+                    self.completed = false;
+                    let rest = self.pending.split_off(end);
+                    return Step::Forward(std::mem::replace(&mut self.pending, rest));
+                }
+                _ => {}
+            }
+            at = end;
+        }
+        Step::More
+    }
 }
 
 /// Copy `from` to `to` until end of stream or an error, waiting at the gate
 /// before every write (and before passing on the end of stream).
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
+fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, way: Way) {
     let mut buf = vec![0u8; BUFFER];
+    let mut reply: Option<Reply> = None;
+    let take_cut = || {
+        shared
+            .cut_armed
+            .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    };
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) => {
@@ -503,6 +632,37 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
+        if way == Way::Replies && (reply.is_some() || shared.cut_armed.load(Ordering::SeqCst)) {
+            let framing = reply.get_or_insert_with(Reply::default);
+            let mut input = &buf[..n];
+            let mut failed = false;
+            loop {
+                match framing.feed(input, &take_cut) {
+                    Step::Cut => {
+                        shared.cuts.fetch_add(1, Ordering::SeqCst);
+                        tracing::info!(fault = %Fault::ConnectionDrop,
+                            "cut a connection after its transaction committed, before the reply");
+                        failed = true;
+                        break;
+                    }
+                    Step::More => break,
+                    Step::Forward(bytes) => {
+                        if !shared.wait_open() || to.write_all(&bytes).is_err() {
+                            failed = true;
+                            break;
+                        }
+                        input = &[];
+                    }
+                }
+            }
+            if failed {
+                break;
+            }
+            if framing.pending.is_empty() && !shared.cut_armed.load(Ordering::SeqCst) {
+                reply = None;
+            }
+            continue;
+        }
         if !shared.wait_open() || to.write_all(&buf[..n]).is_err() {
             break;
         }

@@ -60,22 +60,9 @@ impl LeaseError {
 
     /// True if the connection broke (the statement may or may not have
     /// committed), as opposed to the server refusing the statement (it did
-    /// not take effect). A backend terminated by an administrator sends a
-    /// FATAL error (SQLSTATE class 57) before closing: that is a loss too, as
-    /// is any class 08 connection exception.
+    /// not take effect); see `database::diagnostic::is_connection_loss`.
     pub fn is_connection_loss(&self) -> bool {
-        let e = self.postgres_error();
-        match e.as_db_error() {
-            None => true,
-            Some(db) => {
-                let class = db.code().code().get(..2).unwrap_or("");
-                e.is_closed()
-                    || class == "57"
-                    || class == "08"
-                    || db.severity() == "FATAL"
-                    || db.severity() == "PANIC"
-            }
-        }
+        crate::database::diagnostic::is_connection_loss(self.postgres_error())
     }
 }
 

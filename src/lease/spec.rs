@@ -260,6 +260,16 @@ impl SpecLease {
     /// # Ok(()) }
     /// ```
     pub fn call(&mut self, op: Op) -> Result<bool, LeaseError> {
+        match self.call_once(op) {
+            Err(e) if e.is_connection_loss() && self.spec.retries_lost_reply() => {
+                tracing::info!(holder = %self.holder, %op, "retry_lost_reply: running the call again after a lost reply");
+                self.call_once(op)
+            }
+            other => other,
+        }
+    }
+
+    fn call_once(&mut self, op: Op) -> Result<bool, LeaseError> {
         let spec = Arc::clone(&self.spec);
         let operation = spec.operation(op);
         let begin = if operation.is_array() {

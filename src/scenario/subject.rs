@@ -97,7 +97,7 @@ impl Subject {
     ) -> Result<Subject, RunError> {
         Ok(Subject {
             kind,
-            schema: Schema::create(connect(pg)?)?,
+            schema: Schema::create(connect(pg)?)?.reconnecting(pg.config()),
             route: pg.config(),
             ttl,
             name: name.into(),
@@ -126,6 +126,18 @@ impl Subject {
     /// Where contenders connect (the server, or a pooler in front of it).
     pub fn route(&self) -> &postgres::Config {
         &self.route
+    }
+
+    /// Reopen the harness's own connection (after the server crashed and
+    /// came back).
+    pub fn reconnect(&mut self) -> Result<(), RunError> {
+        Ok(self.schema.reconnect()?)
+    }
+
+    /// Run with `ttl` from now on (the durability scenario needs a TTL
+    /// longer than a restart).
+    pub fn set_ttl(&mut self, ttl: Ttl) {
+        self.ttl = ttl;
     }
 
     /// Whether contenders go through a transaction pooler.

@@ -14,7 +14,18 @@
 //!   the stall returns false, also when it was sent before the takeover and
 //!   delayed (P4);
 //! - everyone stalls (row lock, database pause): who leads afterwards is a
-//!   race the model allows either way, so only P6 and P7 are judged.
+//!   race the model allows either way, so only P6 and P7 are judged;
+//! - a fault that ends the leader's calls (connection drop, crash-restart,
+//!   failover, [`Fault::ends_calls`]): the leader renews every
+//!   `renew_interval` until a call fails, then stays quiet for the stall
+//!   (the server is down, or replication is held until the failover). One
+//!   standby must win within TTL + poll interval + slack, plus the outage
+//!   (from the crash or the held replication until the server answered
+//!   again), of the leader's last renew that may have taken effect (P3);
+//!   afterwards the leader renews once more, on a fresh connection, and
+//!   must learn it lost (P4). A connection drop also cuts the leader's
+//!   first acquire: the leader, not knowing whether it leads, renews to find
+//!   out.
 //!
 //! P2 and P6 (no early takeover, no overlapping tenure) and P7 (the model
 //! explains every outcome) are judged by the checker on the recorded history.
@@ -23,7 +34,7 @@ use super::error::{poisoned, RunError};
 use super::stall::{during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::Postgres;
-use crate::fault::{Fault, Injector};
+use crate::fault::{DatabaseSetup, Fault, Injector, Outage};
 use crate::lease::Contender;
 use crate::recorder::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use leasecheck_model::check::Property;
@@ -49,6 +60,9 @@ pub struct TakeoverOptions {
     pub slack: Duration,
     /// Renews before the fault.
     pub warmup_renews: u32,
+    /// How the database faults are set up (failover's replication, the
+    /// crashed server's durability).
+    pub database: DatabaseSetup,
 }
 
 /// What one takeover trial observed.
@@ -62,6 +76,11 @@ pub struct TakeoverResult {
     pub takeover_latency: Option<Duration>,
     /// Whether the leader's first renew after the stall returned false.
     pub leader_learned: Option<bool>,
+    /// How long the server was gone, for a crash or a failover.
+    pub outage: Option<Outage>,
+    /// Why the trial checked nothing of what its fault is for, if so (a
+    /// connection drop that never cut a reply).
+    pub unchecked: Option<String>,
 }
 
 /// Run one takeover trial under `fault`.
@@ -81,6 +100,7 @@ pub struct TakeoverResult {
 ///     stall: Duration::from_millis(600),
 ///     slack: Duration::from_millis(300),
 ///     warmup_renews: 3,
+///     database: Default::default(),
 /// };
 /// let result = takeover::trial(&pg, &mut subject, Fault::ClientPause, &opts, &rec)?;
 /// assert!(result.winner.is_some());
@@ -111,13 +131,23 @@ pub fn trial(
         Fault::RowLock => subject.lease_table()?,
         _ => None,
     };
-    let injector = Injector::prepare(pg, fault, subject.route(), subject.is_pooled(), row)?;
+    let injector = Injector::prepare_with(
+        pg,
+        fault,
+        subject.route(),
+        subject.is_pooled(),
+        row,
+        opts.database,
+    )?;
     let leader_route = injector.stalled_route(subject.route());
+    let others_route = injector.others_route(subject.route());
     let mut leader = subject.contender(LEADER, Some(&leader_route))?;
     let mut standbys: Vec<(Candidate, Box<dyn Contender>)> = (1..=opts.standbys)
         .map(|i| {
             let who = Candidate(i as u16);
-            subject.contender(who, None).map(|c| (who, c))
+            subject
+                .contender(who, Some(&others_route))
+                .map(|c| (who, c))
         })
         .collect::<Result<_, _>>()?;
 
@@ -125,23 +155,69 @@ pub fn trial(
         subject.reset().map(|_| Reply::DONE)
     });
     reset?;
-    let (first, first_event) = rec.call(LEADER, lease_call(Op::TryAcquire), || {
+    // A connection drop cuts the first acquire's reply (after it committed).
+    let cut = injector.cut_next_commit();
+    let (mut first, mut first_event) = rec.call(LEADER, lease_call(Op::TryAcquire), || {
         leader.call(Op::TryAcquire)
     });
+    drop(cut);
     let mut result = TakeoverResult {
         fault,
         winner: None,
         takeover_latency: None,
         leader_learned: None,
+        outage: None,
+        unchecked: None,
     };
-    if let Err(e) = first {
-        if !e.is_connection_loss() {
+    if first.as_ref().is_err_and(|e| !e.is_connection_loss()) {
+        if let Err(e) = first {
             return Err(e.into());
         }
-        return Err(RunError::Harness {
-            what: "run the leader's first try_acquire",
-            message: e.to_string(),
-        });
+    }
+    if let Err(e) = &first {
+        if fault != Fault::ConnectionDrop {
+            return Err(RunError::Harness {
+                what: "run the leader's first try_acquire",
+                message: e.to_string(),
+            });
+        }
+        // The reply was lost: the leader does not know whether it leads, and
+        // asks the lease (its connection reopens).
+        // A fenced lease cannot: its renew needs the epoch the lost reply
+        // carried (the leader has none, and would only ask a question it
+        // cannot word).
+        if !subject.is_fenced() {
+            (first, first_event) =
+                rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew));
+        }
+        if !took_effect(&first) {
+            // The lease cannot tell (a fenced lease's renew needs the epoch
+            // the lost reply carried): the leader waits for the tenure it may
+            // hold to run out, and takes the lease again.
+            let deadline = Instant::now() + takeover_bound(ttl, opts.poll_interval, opts.slack);
+            loop {
+                (first, first_event) = rec.call(LEADER, lease_call(Op::TryAcquire), || {
+                    leader.call(Op::TryAcquire)
+                });
+                if took_effect(&first) {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    rec.finding(Finding {
+                        property: Property::P3TakeoverHappens,
+                        message: format!(
+                            "after its first try_acquire's reply was lost, the leader could \
+                             neither renew nor take the lease again within TTL + poll interval \
+                             + slack = {}",
+                            seconds(takeover_bound(ttl, opts.poll_interval, opts.slack))
+                        ),
+                        events: vec![first_event],
+                    });
+                    return Ok(result);
+                }
+                std::thread::sleep(opts.poll_interval);
+            }
+        }
     }
     if !took_effect(&first) {
         rec.finding(Finding {
@@ -158,6 +234,7 @@ pub fn trial(
     let refused: Mutex<Option<String>> = Mutex::new(None);
     let mut last_ok = first_event;
     let mut after_stall: Option<Event> = None;
+    let ends_calls = fault.ends_calls();
 
     std::thread::scope(|s| -> Result<(), RunError> {
         for (who, standby) in standbys.iter_mut() {
@@ -176,27 +253,57 @@ pub fn trial(
             // `opts.stall` (a client pause renews only then).
             let stall = injector.begin(|| leader.backend_pid().map_err(|e| e.to_string()))?;
             let stalled = opts.stall;
-            let renewed = during(
-                rec,
-                fault,
-                LEADER,
-                stall,
-                || std::thread::sleep(stalled),
-                || {
-                    rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))
-                        .1
-                },
-            );
-            after_stall = Some(renewed);
+            if ends_calls {
+                // The leader renews until a call fails, then stays quiet.
+                let maybe = during(
+                    rec,
+                    fault,
+                    LEADER,
+                    stall,
+                    || std::thread::sleep(stalled),
+                    || renew_until_error(&mut *leader, rec, opts.renew_interval),
+                );
+                if let Some(e) = maybe {
+                    last_ok = e;
+                }
+                result.outage = injector.outage()?;
+            } else {
+                let renewed = during(
+                    rec,
+                    fault,
+                    LEADER,
+                    stall,
+                    || std::thread::sleep(stalled),
+                    || {
+                        rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))
+                            .1
+                    },
+                );
+                after_stall = Some(renewed);
+            }
             // Wait for a standby to win, bounded by the P3 deadline measured
             // from the leader's last successful renew.
             let deadline = Instant::now() + bound;
-            wait_until(&won, deadline, |winners| !winners.is_empty())
+            wait_until(&won, deadline, |winners| !winners.is_empty())?;
+            if ends_calls {
+                // The leader comes back (on a fresh connection) and renews
+                // once: it must learn it lost.
+                after_stall = Some(
+                    rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))
+                        .1,
+                );
+            }
+            Ok(())
         })();
         stop.store(true, Ordering::SeqCst);
         outcome
     })?;
-    injector.close();
+    if fault == Fault::ConnectionDrop && injector.cuts() == 0 {
+        result.unchecked = Some(
+            "no reply of the leader was cut: none of its calls committed a transaction".into(),
+        );
+    }
+    injector.close()?;
 
     if let Some(message) = refused.into_inner().map_err(|_| poisoned())? {
         return Err(RunError::Harness {
@@ -205,7 +312,9 @@ pub fn trial(
         });
     }
     let winners = won.0.into_inner().map_err(|_| poisoned())?;
-    let leader_alone = fault.stalls_leader_only();
+    let leader_alone = fault.expects_takeover();
+    // A crash or failover adds its outage to the time a takeover may take.
+    let bound = bound + result.outage.map_or(Duration::ZERO, |o| o.down);
     result.winner = winners.first().map(|e| e.candidate);
     if let Some(w) = winners.first() {
         let latency = w.complete.since(last_ok.invoke);
@@ -222,11 +331,20 @@ pub fn trial(
         match winners.len() {
             0 => rec.finding(Finding {
                 property: Property::P3TakeoverHappens,
-                message: format!(
-                    "no standby took over within TTL + poll interval + slack = {} after the leader stalled for {}",
-                    seconds(bound),
-                    seconds(opts.stall)
-                ),
+                message: match result.outage {
+                    None => format!(
+                        "no standby took over within TTL + poll interval + slack = {} after the leader stalled for {}",
+                        seconds(bound),
+                        seconds(opts.stall)
+                    ),
+                    Some(outage) => format!(
+                        "no standby took over within TTL + poll interval + slack + the outage = {} \
+                         (the server was gone for {}, back {} after the {fault})",
+                        seconds(bound),
+                        seconds(outage.down),
+                        seconds(outage.recovery)
+                    ),
+                },
                 events: vec![last_ok],
             }),
             1 => {
@@ -270,6 +388,22 @@ pub fn trial(
         }
     }
     Ok(result)
+}
+
+/// The leader's renews under a fault that ends calls: one every `every`
+/// until a call fails with an error or returns false. Returns the last renew
+/// that may have taken effect (`Ok`, or an error: unknown).
+fn renew_until_error(leader: &mut dyn Contender, rec: &Recorder, every: Duration) -> Option<Event> {
+    let mut maybe = None;
+    loop {
+        let (r, e) = rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew));
+        match r {
+            Ok(reply) if reply.took_effect => maybe = Some(e),
+            Ok(_) => return maybe,
+            Err(_) => return Some(e),
+        }
+        std::thread::sleep(every);
+    }
 }
 
 fn standby_loop(

@@ -398,7 +398,7 @@ pub fn trial(
             result.epochs.extend(wins.iter().filter_map(|(_, e)| *e));
         }
     }
-    injector.close();
+    injector.close()?;
     Ok(result)
 }
 

@@ -223,6 +223,9 @@ pub struct Spec {
     isolation: Isolation,
     /// `epoch = true`: a fenced lease (see the module docs).
     epoch: bool,
+    /// `retry_lost_reply = true`: the client runs an operation again, once,
+    /// when its connection died before the reply (see the module docs).
+    retry_lost_reply: bool,
     /// The line where each SQL field's text starts (`renew`, `renew[1]`, ...).
     lines: BTreeMap<String, usize>,
 }
@@ -391,6 +394,20 @@ impl Spec {
     /// ```
     pub fn has_epoch(&self) -> bool {
         self.epoch
+    }
+
+    /// True if the spec declares `retry_lost_reply = true`: the client runs
+    /// an operation again, once, on a fresh connection, when the connection
+    /// died before its reply came, and reports the second answer (what many
+    /// drivers' and ORMs' retry wrappers do). Unsafe where the first attempt
+    /// took effect: see `specs/broken/retry-after-lost-reply.toml`.
+    ///
+    /// ```
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// assert!(!spec.retries_lost_reply());
+    /// ```
+    pub fn retries_lost_reply(&self) -> bool {
+        self.retry_lost_reply
     }
 
     /// The types bound to the operations' placeholders.

@@ -25,6 +25,7 @@ struct SpecFile {
     release: Option<Spanned<Value>>,
     isolation: Option<Spanned<Value>>,
     epoch: Option<Spanned<Value>>,
+    retry_lost_reply: Option<Spanned<Value>>,
 }
 
 impl Spec {
@@ -108,6 +109,11 @@ impl Spec {
             .map(|v| p.isolation(v))
             .transpose()?
             .unwrap_or_default();
+        let retry_lost_reply = file
+            .retry_lost_reply
+            .map(|v| p.boolean("retry_lost_reply", v))
+            .transpose()?
+            .unwrap_or(false);
         Ok(Spec {
             origin: origin.to_string(),
             name: name.0,
@@ -121,6 +127,7 @@ impl Spec {
             release,
             isolation,
             epoch,
+            retry_lost_reply,
             lines: p.lines,
         })
     }

@@ -88,7 +88,10 @@ fn every_fault_has_a_kebab_case_name_that_parses_back_and_a_description() {
             "connection-stall",
             "backend-stall",
             "row-lock",
-            "database-pause"
+            "database-pause",
+            "connection-drop",
+            "crash-restart",
+            "failover"
         ]
     );
     for fault in Fault::ALL {
@@ -118,23 +121,37 @@ fn applicability_follows_where_the_server_runs() {
         Ok(()),
         "the URL is TCP"
     );
+    assert_eq!(
+        Fault::ConnectionDrop.applicable(pg),
+        Ok(()),
+        "the URL is TCP"
+    );
     let backend = Fault::BackendStall.applicable(pg);
     let pause = Fault::DatabasePause.applicable(pg);
+    let ours = [Fault::CrashRestart, Fault::Failover].map(|f| f.applicable(pg));
     match pg.source() {
         Source::Local => {
             assert_eq!(backend, Ok(()));
             assert_eq!(pause, Ok(()));
+            assert_eq!(ours, [Ok(()), Ok(())]);
         }
         Source::Container => {
             let why = backend.expect_err("a container's backend pids are not this host's");
             assert!(why.contains("container"), "{why}");
             assert_eq!(pause, Ok(()), "docker pause");
+            for why in ours {
+                let why = why.expect_err("leasecheck crashes only a cluster it runs");
+                assert!(why.contains("container"), "{why}");
+            }
         }
         Source::Url => {
             for why in [
                 backend.expect_err("not our server"),
                 pause.expect_err("not our server"),
-            ] {
+            ]
+            .into_iter()
+            .chain(ours.map(|why| why.expect_err("not our server")))
+            {
                 assert!(why.contains("DATABASE_URL"), "{why}");
             }
         }

@@ -4,6 +4,7 @@
 mod browser;
 mod catalogue;
 mod cli;
+mod database_faults;
 mod differential;
 mod docs;
 mod fault;

@@ -73,8 +73,8 @@ use crate::history::History;
 use crate::time::Span;
 use std::fmt;
 
-/// The eight properties of a leader-election lease that leasecheck checks:
-/// P1–P5 by the runners, P6–P8 by this checker.
+/// The nine properties of a leader-election lease that leasecheck checks:
+/// P1–P5 and P9 by the runners, P6–P8 by this checker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Property {
     /// P1: candidates racing on a free or stale lease: exactly one wins.
@@ -94,11 +94,15 @@ pub enum Property {
     /// P8: each tenure carries a larger epoch; a fenced resource rejects the
     /// old one: no write of a deposed leader is accepted (see [`check_actions`]).
     P8FencingEpoch,
+    /// P9: a write the server acknowledged (an acquire, a renew) is still
+    /// there after the server crashed and recovered (judged by the
+    /// `durability` runner).
+    P9AcknowledgedWriteSurvives,
 }
 
 impl Property {
-    /// All eight, in order.
-    pub const ALL: [Property; 8] = [
+    /// All nine, in order.
+    pub const ALL: [Property; 9] = [
         Property::P1ExactlyOneWinner,
         Property::P2NoEarlyTakeover,
         Property::P3TakeoverHappens,
@@ -107,11 +111,12 @@ impl Property {
         Property::P6NoOverlappingTenure,
         Property::P7Linearizable,
         Property::P8FencingEpoch,
+        Property::P9AcknowledgedWriteSurvives,
     ];
 
-    /// The short id: `"P1"` … `"P8"`.
+    /// The short id: `"P1"` … `"P9"`.
     pub fn id(self) -> &'static str {
-        ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"][self as usize]
+        ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"][self as usize]
     }
 
     /// The title without the id, e.g. `"no overlapping tenure"`.
@@ -125,6 +130,7 @@ impl Property {
             Property::P6NoOverlappingTenure => "no overlapping tenure",
             Property::P7Linearizable => "linearizable against the model",
             Property::P8FencingEpoch => "fencing epoch",
+            Property::P9AcknowledgedWriteSurvives => "acknowledged write survives a crash",
         }
     }
 
@@ -145,6 +151,7 @@ impl Property {
             Property::P6NoOverlappingTenure => "P6 no overlapping tenure",
             Property::P7Linearizable => "P7 linearizable against the model",
             Property::P8FencingEpoch => "P8 fencing epoch",
+            Property::P9AcknowledgedWriteSurvives => "P9 acknowledged write survives a crash",
         }
     }
 }

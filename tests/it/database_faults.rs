@@ -1,0 +1,270 @@
+//! Faults of the database itself (connection-drop, crash-restart, failover)
+//! and the durability scenario, against real Postgres clusters leasecheck
+//! runs: the reference lease survives what a correct setup survives, and the
+//! broken setups (asynchronous failover with lag, `synchronous_commit = off`
+//! across a crash) are caught, with the property named.
+
+use crate::support::{db, json, leasecheck};
+use leasecheck::fault::{Fault, Proxy};
+use std::path::Path;
+
+/// The scenario called `name` in a `--json` report.
+fn scenario<'r>(report: &'r serde_json::Value, name: &str) -> &'r serde_json::Value {
+    report["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no scenario {name} in {report}"))
+}
+
+/// The names of the properties a scenario's findings violate.
+fn violated(scenario: &serde_json::Value) -> Vec<String> {
+    scenario["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["property"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The value of a scenario's figure called `name`.
+fn figure<'r>(scenario: &'r serde_json::Value, name: &str) -> &'r serde_json::Value {
+    scenario["figures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == name)
+        .map(|f| &f["value"])
+        .unwrap_or_else(|| panic!("no figure {name} in {scenario}"))
+}
+
+/// The lines of a recorded history file, parsed.
+fn history_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("read the history")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every history line is JSON"))
+        .collect()
+}
+
+#[test]
+fn a_reply_cut_after_commit_leaves_the_write_done_and_the_client_with_a_connection_error() {
+    let mut db = db();
+    let proxy = Proxy::in_front_of(&db.pg.config()).expect("start the proxy");
+    let mut through = proxy
+        .config_for(&db.pg.config())
+        .connect(postgres::NoTls)
+        .expect("connect through the proxy");
+    let table = db.table.clone();
+    through
+        .execute(&format!("UPDATE {table} SET leader = 'before'"), &[])
+        .expect("an update while unarmed is answered");
+    proxy.cut_next_commit();
+    let cut = through.execute(&format!("UPDATE {table} SET leader = 'cut'"), &[]);
+    let err = cut.expect_err("the cut reply never reaches the client");
+    assert!(
+        err.as_db_error().is_none(),
+        "a connection error, not the server's: {err}"
+    );
+    assert_eq!(proxy.cuts(), 1);
+    assert_eq!(
+        db.row().0,
+        "cut",
+        "the statement committed before its reply was cut"
+    );
+    // One-shot: a new connection through the proxy is answered again.
+    let mut again = proxy
+        .config_for(&db.pg.config())
+        .connect(postgres::NoTls)
+        .expect("reconnect through the proxy");
+    again
+        .execute(&format!("UPDATE {table} SET leader = 'after'"), &[])
+        .expect("the cut was one-shot");
+    assert_eq!(db.row().0, "after");
+}
+
+#[test]
+fn the_reference_lease_passes_connection_drop_and_crash_restart_with_real_unknown_outcomes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let history = dir.path().join("run.jsonl");
+    let o = leasecheck(&[
+        "takeover",
+        "--faults",
+        "connection-drop,crash-restart",
+        "--ttl",
+        "0.2",
+        "--seed",
+        "3",
+        "--json",
+        "--history",
+        history.to_str().expect("utf-8 path"),
+    ]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{r}");
+    let crash = scenario(&r, "takeover/crash-restart");
+    assert!(
+        figure(crash, "restart").as_f64().expect("seconds") > 0.0,
+        "{crash}"
+    );
+    assert!(figure(crash, "down").as_f64() >= figure(crash, "restart").as_f64());
+    assert_eq!(figure(crash, "leader renew after stall"), false);
+    // The cut replies are unknown outcomes in the history, and the checker
+    // still finds the history consistent.
+    let lines = history_lines(&history);
+    let unknown_of_the_leader = lines
+        .iter()
+        .skip_while(|l| l["scenario"] != "takeover/connection-drop")
+        .take_while(|l| l["scenario"].is_null() || l["scenario"] == "takeover/connection-drop")
+        .filter(|l| l["candidate"] == 0 && l["outcome"] == "unknown")
+        .count();
+    assert!(
+        unknown_of_the_leader >= 2,
+        "the acquire and a renew were cut: {lines:?}"
+    );
+    let offline = leasecheck(&["check-history", history.to_str().expect("utf-8"), "--json"]);
+    assert_eq!(offline.status.code(), Some(0), "{}", json(&offline));
+}
+
+#[test]
+fn asynchronous_failover_with_lag_splits_the_reference_leases_brain_and_draws_the_failover() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("page");
+    let o = leasecheck(&[
+        "takeover",
+        "--faults",
+        "failover",
+        "--replication",
+        "async",
+        "--ttl",
+        "0.2",
+        "--seed",
+        "5",
+        "--json",
+        "--report",
+        page.to_str().expect("utf-8 path"),
+    ]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{r}");
+    let failover = scenario(&r, "takeover/failover");
+    let props = violated(failover);
+    assert!(
+        props
+            .iter()
+            .any(|p| p.starts_with("P6") || p.starts_with("P2")),
+        "a standby won on the new primary while the leader's lease was fresh: {props:?}"
+    );
+    assert!(figure(failover, "promotion").as_f64().expect("seconds") > 0.0);
+    let html = std::fs::read_to_string(page.join("index.html")).expect("the page");
+    assert!(
+        html.contains(r#"data-fault="failover""#),
+        "the failover is on the timeline"
+    );
+    assert!(
+        r["replay"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--replication async"),
+        "{r}"
+    );
+}
+
+#[test]
+fn synchronous_failover_passes_the_same_scenario() {
+    let o = leasecheck(&[
+        "takeover",
+        "--faults",
+        "failover",
+        "--replication",
+        "sync",
+        "--ttl",
+        "0.2",
+        "--seed",
+        "5",
+        "--json",
+    ]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{r}");
+    let failover = scenario(&r, "takeover/failover");
+    assert!(
+        figure(failover, "takeover").as_f64().is_some(),
+        "{failover}"
+    );
+}
+
+#[test]
+fn a_crash_keeps_acknowledged_acquires_with_synchronous_commit_and_loses_them_without() {
+    let o = leasecheck(&["durability", "--seed", "1", "--json"]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{r}");
+    let durable = scenario(&r, "durability");
+    assert_eq!(figure(durable, "acknowledged acquires lost"), 0);
+
+    let o = leasecheck(&[
+        "durability",
+        "--synchronous-commit",
+        "off",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{r}");
+    let lossy = scenario(&r, "durability/synchronous-commit=off");
+    assert!(
+        violated(lossy)
+            .iter()
+            .any(|p| p == "P9 acknowledged write survives a crash"),
+        "{lossy}"
+    );
+}
+
+#[test]
+fn an_unlogged_lease_that_seeds_its_row_survives_crash_restart() {
+    let o = leasecheck(&[
+        "takeover",
+        "--spec",
+        "specs/unlogged-upsert.toml",
+        "--faults",
+        "crash-restart",
+        "--ttl",
+        "0.2",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", json(&o));
+}
+
+#[test]
+fn against_a_server_leasecheck_does_not_run_crash_and_failover_are_not_applicable_with_the_reason()
+{
+    // A server given by URL: leasecheck never crashes or replicates it.
+    let db = db();
+    let url = db.pg.url().to_string();
+    let o = leasecheck(&[
+        "takeover",
+        "--database-url",
+        &url,
+        "--faults",
+        "crash-restart,failover",
+        "--json",
+    ]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(2), "nothing was checked: {r}");
+    for name in ["takeover/crash-restart", "takeover/failover"] {
+        let s = scenario(&r, name);
+        assert_eq!(s["status"], "not_applicable", "{s}");
+        let why = s["reason"].as_str().unwrap_or_default();
+        assert!(why.contains("leasecheck does not run it"), "{why}");
+    }
+    drop(db);
+}
+
+#[test]
+fn the_zombie_scenario_refuses_a_fault_that_ends_calls_saying_so() {
+    let o = leasecheck(&["zombie", "--faults", "crash-restart", "--json"]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(2), "{r}");
+    let s = scenario(&r, "zombie/crash-restart");
+    assert_eq!(s["status"], "not_applicable", "{s}");
+    assert!(Fault::CrashRestart.ends_calls());
+}
