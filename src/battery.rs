@@ -95,14 +95,13 @@ impl Battery {
         if matches!(self, Battery::Takeover | Battery::All) {
             plan.extend(per_fault(Plan::Takeover));
         }
+        // The zombie stalls a leader's work; a fault that ends calls instead
+        // is a takeover's: planned only when `zombie --faults` names it
+        // (and then n/a, saying so).
+        let stalls = |p: &Plan| !matches!(p, Plan::Zombie(f, _) if f.ends_calls());
         match self {
-            Battery::Zombie => plan.extend(per_fault(Plan::Zombie)),
-            // The zombie stalls a leader's work; a fault that ends calls
-            // instead is a takeover's (`zombie --faults` says so, n/a).
-            Battery::All => plan.extend(
-                per_fault(Plan::Zombie)
-                    .filter(|p| !matches!(p, Plan::Zombie(f, _) if f.ends_calls())),
-            ),
+            Battery::Zombie if settings.faults_given => plan.extend(per_fault(Plan::Zombie)),
+            Battery::Zombie | Battery::All => plan.extend(per_fault(Plan::Zombie).filter(stalls)),
             _ => {}
         }
         let crashes = settings.faults.contains(&Fault::CrashRestart);

@@ -253,9 +253,10 @@ fn explain(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    // Before anything is started: Ctrl-C then stops a run between steps and
-    // lets every guard undo what leasecheck made (servers, faults, schemas);
-    // a second Ctrl-C exits at once.
+    // Before anything is started: Ctrl-C (or SIGTERM, or SIGHUP: a CI job
+    // cancelled, a `timeout`) then stops a run between steps and lets every
+    // guard undo what leasecheck made (servers, faults, schemas); a second
+    // one exits at once.
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = Arc::clone(&cancel);
@@ -266,7 +267,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             eprintln!("leasecheck: interrupted: undoing what leasecheck started, then reporting what was done");
         })
-        .context("cannot install the Ctrl-C handler")?;
+        .context("cannot install the Ctrl-C (SIGINT, SIGTERM, SIGHUP) handler")?;
     }
     match cli.command {
         Command::Race(args) => battery_command(Battery::Race, args, None, &cancel),

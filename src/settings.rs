@@ -149,6 +149,8 @@ pub struct Settings {
     pub durability_ttl: Ttl,
     /// The faults of the takeover and zombie scenarios.
     pub faults: Vec<Fault>,
+    /// Whether `--faults` named them (else they are the default, all).
+    pub faults_given: bool,
     /// Trials per fault.
     pub trials: usize,
     /// Whether histories are recorded (and checked).
@@ -273,6 +275,7 @@ impl Settings {
             } else {
                 flags.faults.clone()
             },
+            faults_given: !flags.faults.is_empty(),
             trials,
             record: !flags.no_record,
             skew: flags.skew_ms.map(ms),

@@ -134,6 +134,22 @@ impl Fault {
         Fault::Failover,
     ];
 
+    /// The five faults that stall and let go on (not [`Fault::ends_calls`]):
+    /// the zombie scenario's faults.
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// let stalls: Vec<Fault> = Fault::ALL.into_iter().filter(|f| !f.ends_calls()).collect();
+    /// assert_eq!(stalls, Fault::STALLS);
+    /// ```
+    pub const STALLS: [Fault; 5] = [
+        Fault::ClientPause,
+        Fault::ConnectionStall,
+        Fault::BackendStall,
+        Fault::RowLock,
+        Fault::DatabasePause,
+    ];
+
     /// The kebab-case name used on the command line.
     pub fn name(self) -> &'static str {
         match self {

@@ -268,3 +268,89 @@ fn the_zombie_scenario_refuses_a_fault_that_ends_calls_saying_so() {
     assert_eq!(s["status"], "not_applicable", "{s}");
     assert!(Fault::CrashRestart.ends_calls());
 }
+
+#[test]
+fn sigterm_during_a_failover_stops_the_replica_and_the_cluster_and_reports_interrupted() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leasecheck"))
+        .args([
+            "takeover",
+            "--faults",
+            "failover,crash-restart",
+            "--ttl",
+            "0.2",
+            "--json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LEASECHECK_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run leasecheck");
+    // The log says when the replica streams; its port is in the line before.
+    let mut replica_port = None;
+    let mut log = Vec::new();
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
+        let line = plain(&line.expect("read the log"));
+        if line.contains("replica started") {
+            replica_port = line
+                .split("port=")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|p| p.parse::<u16>().ok());
+        }
+        let ready = line.contains("failover ready");
+        log.push(line);
+        if ready {
+            break;
+        }
+    }
+    let replica_port = replica_port.unwrap_or_else(|| panic!("no replica port in {log:#?}"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("send SIGTERM");
+    // Drain the log so that the run never blocks on a full pipe.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).count());
+    let out = child.wait_with_output().expect("wait for leasecheck");
+    drain.join().expect("the log drained");
+    let r = json(&out);
+    assert_eq!(out.status.code(), Some(2), "{r}");
+    let crash = scenario(&r, "takeover/crash-restart");
+    assert_eq!(crash["status"], "interrupted", "{crash}");
+    let primary_port: u16 = r["database"]
+        .as_str()
+        .and_then(|d| d.split(':').nth(1))
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {r}"));
+    for (what, port) in [("replica", replica_port), ("cluster", primary_port)] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "the {what} on port {port} still accepts connections after the run"
+        );
+    }
+}
+
+/// `line` without terminal colour escapes (`ESC [ ... m`).
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

