@@ -370,6 +370,7 @@ fn run_one(
             );
             scenario.figure("acknowledged acquires lost", r.lost);
             scenario.figure("longest restart", r.longest_restart);
+            scenario.figure("ttl", settings.durability_ttl.as_duration());
             scenario.unchecked = r.unchecked;
         }
         Plan::Zombie(fault, _) if fault.ends_calls() => {

@@ -119,44 +119,17 @@ impl LocalCluster {
             ));
         }
         append_settings(&data.join("postgresql.conf"), FAST_SETTINGS)?;
-        let mut last = String::new();
-        for _ in 0..5 {
-            let port = free_port()?;
-            let mut child = LocalCluster::spawn(&bindir, dir.path(), &data, port, runas, &[])?;
-            let url = cluster_url(port);
-            let config: postgres::Config = url
-                .parse()
-                .map_err(|e| format!("the cluster's URL does not parse: {e}"))?;
-            let waited = wait_until_ready(&config, || match child.try_wait() {
-                Ok(None) => Ok(()),
-                Ok(Some(status)) => Err(format!("postgres exited ({status})")),
-                Err(e) => Err(format!("cannot watch postgres: {e}")),
-            });
-            match waited {
-                Ok(()) => {
-                    return Ok(LocalCluster {
-                        child: Mutex::new(child),
-                        port,
-                        bindir,
-                        runas,
-                        dir,
-                        stopped: false,
-                    })
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let tail = log_tail(&dir.path().join("postgres.log"));
-                    last = format!("{e}; server log:\n{tail}");
-                    // Another process took the port between our probe and the
-                    // server's bind: try another one.
-                    if !tail.contains("could not bind") {
-                        return Err(last);
-                    }
-                }
-            }
-        }
-        Err(format!("no usable loopback port after 5 tries: {last}"))
+        let (child, port) = start_on_free_port(dir.path(), |port| {
+            LocalCluster::spawn(&bindir, dir.path(), &data, port, runas, &[])
+        })?;
+        Ok(LocalCluster {
+            child: Mutex::new(child),
+            port,
+            bindir,
+            runas,
+            dir,
+            stopped: false,
+        })
     }
 
     /// Spawn a postgres server on `data`, logging to `dir/postgres.log`
@@ -280,6 +253,46 @@ impl LocalCluster {
     }
 }
 
+/// Start a server with `spawn` on a free loopback port and wait until it
+/// answers (it logs to `dir/postgres.log`). When another process took the
+/// port between the probe and the server's bind, another port is tried, up
+/// to 5 in all.
+pub(super) fn start_on_free_port(
+    dir: &Path,
+    mut spawn: impl FnMut(u16) -> Result<Child, String>,
+) -> Result<(Child, u16), String> {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let port = free_port()?;
+        let mut child = spawn(port)?;
+        let config: postgres::Config = cluster_url(port)
+            .parse()
+            .map_err(|e| format!("the server's URL does not parse: {e}"))?;
+        let waited = wait_until_ready(&config, || match child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("postgres exited ({status})")),
+            Err(e) => Err(format!("cannot watch postgres: {e}")),
+        });
+        match waited {
+            Ok(()) => return Ok((child, port)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let tail = log_tail(&dir.join("postgres.log"));
+                last = format!("{e}; server log:\n{tail}");
+                if !tail.contains("could not bind") {
+                    return Err(last);
+                }
+            }
+        }
+    }
+    Err(format!("no usable loopback port after 5 tries: {last}"))
+}
+
+/// The URL of a server leasecheck runs on `port`.
+pub(super) fn cluster_url(port: u16) -> String {
+    format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10")
+}
 /// Append `settings` to a `postgresql.conf`.
 pub(super) fn append_settings(conf: &Path, settings: &str) -> Result<(), String> {
     use std::io::Write;
@@ -293,6 +306,10 @@ pub(super) fn append_settings(conf: &Path, settings: &str) -> Result<(), String>
 /// Stop a server leasecheck started: fast shutdown, then `SIGKILL` after
 /// [`STOP_TIMEOUT`]; reaps it.
 pub(super) fn stop_server(child: &mut Child) -> Result<(), String> {
+    // Already exited (and reaped: a crash): its pid may be another process's now.
+    if let Ok(Some(_)) = child.try_wait() {
+        return Ok(());
+    }
     {
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         // A stopped (SIGSTOPped) postmaster would ignore SIGINT: continue it first.
@@ -327,10 +344,6 @@ impl Drop for LocalCluster {
         }
         // The TempDir field removes the directory after this.
     }
-}
-
-fn cluster_url(port: u16) -> String {
-    format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10")
 }
 
 pub(crate) fn log_tail(path: &Path) -> String {

@@ -7,7 +7,7 @@
 //! caller gives (the fault's replication proxy), so that the caller can hold
 //! replication back and make the replica lag.
 
-use super::cluster::{as_user, free_port, log_tail, stop_server, wait_until_ready, LocalCluster};
+use super::cluster::{as_user, cluster_url, start_on_free_port, stop_server, LocalCluster};
 use super::diagnostic::pg_message;
 use super::Postgres;
 use postgres::NoTls;
@@ -85,47 +85,24 @@ impl Replica {
             via.ip(),
             via.port()
         );
-        let mut last = String::new();
-        for _ in 0..5 {
-            let port = free_port()?;
-            let mut child = LocalCluster::spawn(
+        let (child, port) = start_on_free_port(dir.path(), |port| {
+            LocalCluster::spawn(
                 bindir,
                 dir.path(),
                 &data,
                 port,
                 runas,
                 &[conninfo.clone(), "hot_standby=on".into()],
-            )?;
-            let config = replica_config(port)?;
-            let waited = wait_until_ready(&config, || match child.try_wait() {
-                Ok(None) => Ok(()),
-                Ok(Some(status)) => Err(format!("the replica exited ({status})")),
-                Err(e) => Err(format!("cannot watch the replica: {e}")),
-            });
-            match waited {
-                Ok(()) => {
-                    tracing::info!(port, %via, "replica started");
-                    return Ok(Replica {
-                        child,
-                        port,
-                        dir,
-                        stopped: false,
-                    });
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let tail = log_tail(&dir.path().join("postgres.log"));
-                    last = format!("{e}; replica log:\n{tail}");
-                    if !tail.contains("could not bind") {
-                        return Err(last);
-                    }
-                }
-            }
-        }
-        Err(format!(
-            "no usable loopback port for the replica after 5 tries: {last}"
-        ))
+            )
+        })
+        .map_err(|e| format!("the replica did not start: {e}"))?;
+        tracing::info!(port, %via, "replica started");
+        Ok(Replica {
+            child,
+            port,
+            dir,
+            stopped: false,
+        })
     }
 
     /// The replica's address.
@@ -198,7 +175,7 @@ impl std::fmt::Debug for Replica {
 }
 
 fn replica_config(port: u16) -> Result<postgres::Config, String> {
-    format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10")
+    cluster_url(port)
         .parse()
         .map_err(|e| format!("the replica's URL does not parse: {e}"))
 }

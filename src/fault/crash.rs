@@ -78,10 +78,7 @@ impl Durability {
         };
         let settings = SystemSettings::apply(pg, self.settings())
             .map_err(fail("make the server durable for the crash"))?;
-        pg.connect()
-            .and_then(|mut c| c.batch_execute("CHECKPOINT"))
-            .map_err(|e| crate::database::diagnostic::pg_message(&e))
-            .map_err(fail("checkpoint before the crash"))?;
+        checkpoint(pg)?;
         Ok(settings)
     }
 }
@@ -137,21 +134,79 @@ pub struct Crash<'i> {
 }
 
 impl<'i> Crash<'i> {
-    /// Kill every process of `pg` now.
+    /// Kill every process of `pg` now: the postmaster is stopped first (so
+    /// that it forks nothing more), then each of its descendants and the
+    /// postmaster get `SIGKILL`, and every one of them is waited for.
+    ///
+    /// Once the postmaster is stopped the guard exists: if anything after
+    /// fails, the postmaster is killed all the same and the guard's drop
+    /// starts the server again, so a failed crash never leaves the cluster
+    /// stopped or half dead.
     pub(crate) fn now(pg: &'i Postgres, slot: &'i OutageSlot) -> Result<Crash<'i>, FaultError> {
         let crashed = Instant::now();
-        kill_cluster(pg)?;
-        Ok(Crash {
+        let pm = postmaster(pg)?;
+        signal(FAULT, "postmaster", pm, Signal::SIGSTOP)?;
+        // From here the server is going down, and the guard brings it back.
+        let crash = Crash {
             pg,
             crashed,
             slot,
             restarted: false,
-        })
+        };
+        let descendants = descendants(FAULT, pm);
+        let killed = descendants.and_then(|pids| {
+            for &pid in &pids {
+                match signal(FAULT, "cluster process", pid, Signal::SIGKILL) {
+                    // It exited between the scan and the signal.
+                    Err(FaultError::Signal {
+                        source: Errno::ESRCH,
+                        ..
+                    }) => {}
+                    other => other?,
+                }
+            }
+            Ok(pids)
+        });
+        // Whatever happened above, the stopped postmaster dies.
+        let postmaster_killed = signal(FAULT, "postmaster", pm, Signal::SIGKILL);
+        let reaped = pg.reap_crashed().map_err(server);
+        let mut killed = killed?;
+        postmaster_killed?;
+        reaped?;
+        killed.push(pm);
+        // The postmaster is reaped by its owner; the others, adopted, by init.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        if let Some(pid) = killed.iter().find(|&&pid| !wait_dead(pid, deadline)) {
+            return Err(server(format!(
+                "cluster process {pid} was still alive 15s after SIGKILL"
+            )));
+        }
+        tracing::info!(
+            postmaster = pm,
+            processes = killed.len(),
+            "crashed the cluster (SIGKILL to every process)"
+        );
+        Ok(crash)
     }
 
-    /// Start the server again now (the same as dropping the guard).
-    pub fn restart(mut self) {
+    /// Start the server again now (the same as dropping the guard), and say
+    /// how long it was gone.
+    pub fn restart(mut self) -> Result<Outage, FaultError> {
         self.restart_now();
+        let outage = self
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match outage {
+            Some(Ok(outage)) => Ok(outage),
+            Some(Err(reason)) => Err(FaultError::Server {
+                fault: FAULT,
+                what: "start the crashed server again",
+                reason,
+            }),
+            None => unreachable!("restart_now records the outage"),
+        }
     }
 
     fn restart_now(&mut self) {
@@ -167,49 +222,32 @@ impl<'i> Crash<'i> {
     }
 }
 
-/// Kill every process of `pg` (a cluster leasecheck runs) and reap it:
-/// the postmaster is stopped first so that it forks nothing more, then each
-/// descendant and the postmaster get `SIGKILL`, and every one of them is
-/// waited for.
-pub(crate) fn kill_cluster(pg: &Postgres) -> Result<(), FaultError> {
-    let server = |reason: String| FaultError::Server {
+fn server(reason: String) -> FaultError {
+    FaultError::Server {
         fault: FAULT,
         what: "crash the server",
         reason,
-    };
+    }
+}
+
+/// The postmaster of `pg`, a cluster leasecheck runs.
+fn postmaster(pg: &Postgres) -> Result<i32, FaultError> {
     let pm = pg
         .postmaster_pid()
         .ok_or_else(|| server(pg.local_cluster().err().unwrap_or_default()))?;
-    let pm =
-        i32::try_from(pm).map_err(|_| server(format!("postmaster pid {pm} is out of range")))?;
-    signal(FAULT, "postmaster", pm, Signal::SIGSTOP)?;
-    let mut killed = descendants(FAULT, pm)?;
-    for &pid in &killed {
-        match signal(FAULT, "cluster process", pid, Signal::SIGKILL) {
-            // It exited between the scan and the signal.
-            Err(FaultError::Signal {
-                source: Errno::ESRCH,
-                ..
-            }) => {}
-            other => other?,
-        }
-    }
-    signal(FAULT, "postmaster", pm, Signal::SIGKILL)?;
-    killed.push(pm);
-    // The postmaster is reaped by its owner; the others, adopted, by init.
-    pg.reap_crashed().map_err(server)?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    if let Some(pid) = killed.iter().find(|&&pid| !wait_dead(pid, deadline)) {
-        return Err(server(format!(
-            "cluster process {pid} was still alive 15s after SIGKILL"
-        )));
-    }
-    tracing::info!(
-        postmaster = pm,
-        processes = killed.len(),
-        "crashed the cluster (SIGKILL to every process)"
-    );
-    Ok(())
+    i32::try_from(pm).map_err(|_| server(format!("postmaster pid {pm} is out of range")))
+}
+
+/// Flush everything to disk (`CHECKPOINT`), so that a crash puts at stake
+/// only what comes after.
+pub(crate) fn checkpoint(pg: &Postgres) -> Result<(), FaultError> {
+    pg.connect()
+        .and_then(|mut c| c.batch_execute("CHECKPOINT"))
+        .map_err(|e| FaultError::Server {
+            fault: FAULT,
+            what: "checkpoint before the crash",
+            reason: crate::database::diagnostic::pg_message(&e),
+        })
 }
 
 impl Drop for Crash<'_> {

@@ -57,7 +57,7 @@ mod row_lock;
 
 pub use backend_stall::BackendStall;
 pub use client_pause::ClientPause;
-pub(crate) use crash::kill_cluster;
+pub(crate) use crash::{checkpoint, OutageSlot};
 pub use crash::{Crash, Durability, Outage};
 pub use database_pause::DatabasePause;
 pub use error::{FaultError, UnknownFault};

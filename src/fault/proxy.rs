@@ -94,6 +94,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Shut every connection of `conns` down (both sockets, both ways).
+fn shut(conns: &Conns) {
+    for (client, upstream) in conns.open.values() {
+        let _ = client.shutdown(Shutdown::Both);
+        if let Some(upstream) = upstream {
+            let _ = upstream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
 impl Shared {
     fn closed(&self) -> bool {
         lock(&self.gate).closed
@@ -117,13 +127,7 @@ impl Shared {
 
     /// Shut every open connection down (both sockets, both ways).
     fn shut_all(&self) {
-        let conns = lock(&self.conns);
-        for (client, upstream) in conns.open.values() {
-            let _ = client.shutdown(Shutdown::Both);
-            if let Some(upstream) = upstream {
-                let _ = upstream.shutdown(Shutdown::Both);
-            }
-        }
+        shut(&lock(&self.conns));
     }
 
     fn spawned(&self, handle: JoinHandle<()>) {
@@ -212,8 +216,10 @@ impl Proxy {
     /// connection (their clients see a connection error and reconnect, to
     /// `to`).
     pub fn switch_upstream(&self, to: SocketAddr) {
+        let conns = lock(&self.shared.conns);
         let from = std::mem::replace(&mut *lock(&self.shared.upstream), to);
-        self.shared.shut_all();
+        shut(&conns);
+        drop(conns);
         tracing::info!(proxy = %self.addr, %from, %to, "switched upstream; closed every connection");
     }
 
@@ -455,8 +461,10 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 /// One client connection: connect upstream, then pump both ways.
 fn serve(client: TcpStream, shared: Arc<Shared>) {
-    let upstream = shared.upstream();
-    let id = {
+    // The upstream is read and the connection registered under one lock, as
+    // `switch_upstream` switches and shuts down under it: a connection is
+    // either shut by the switch or goes to the new upstream.
+    let (id, upstream) = {
         let Ok(clone) = client.try_clone() else {
             return;
         };
@@ -467,7 +475,7 @@ fn serve(client: TcpStream, shared: Arc<Shared>) {
         conns.next += 1;
         let id = conns.next;
         conns.open.insert(id, (clone, None));
-        id
+        (id, shared.upstream())
     };
     let forget = |shared: &Shared| {
         lock(&shared.conns).open.remove(&id);
@@ -553,8 +561,12 @@ enum Way {
 #[derive(Default)]
 struct Reply {
     pending: Vec<u8>,
-    /// A `CommandComplete` came in this reply.
+    /// The last `CommandComplete` of this reply was not a `ROLLBACK`.
     completed: bool,
+    /// An `ErrorResponse` came in this reply: its transaction did not commit.
+    failed: bool,
+    /// The stream did not frame as Postgres messages: pass everything on.
+    unframed: bool,
 }
 
 /// What to do with the bytes read so far.
@@ -571,6 +583,12 @@ impl Reply {
     /// Take in `bytes`; `armed` says whether a cut is still wanted.
     fn feed(&mut self, bytes: &[u8], take_cut: &dyn Fn() -> bool) -> Step {
         self.pending.extend_from_slice(bytes);
+        if self.unframed {
+            return match self.pending.is_empty() {
+                true => Step::More,
+                false => Step::Forward(std::mem::take(&mut self.pending)),
+            };
+        }
         let mut at = 0;
         while self.pending.len() >= at + 5 {
             let kind = self.pending[at];
@@ -581,7 +599,8 @@ impl Reply {
                 self.pending[at + 4],
             ]) as usize;
             if len < 4 {
-                // Not the message stream we expected: stop framing.
+                // Not the message stream we expected: stop framing for good.
+                self.unframed = true;
                 return Step::Forward(std::mem::take(&mut self.pending));
             }
             let end = at + 1 + len;
@@ -589,13 +608,18 @@ impl Reply {
                 break;
             }
             match kind {
-                b'C' => self.completed = true,
+                // CommandComplete: the last one before ReadyForQuery says
+                // whether the transaction ended in a ROLLBACK.
+                b'C' => self.completed = !self.pending[at + 5..end].starts_with(b"ROLLBACK"),
+                b'E' => self.failed = true,
                 b'Z' => {
+                    // ReadyForQuery, idle: no transaction is open any more.
                     let idle = self.pending.get(at + 5) == Some(&b'I');
-                    if idle && self.completed && take_cut() {
+                    if idle && self.completed && !self.failed && take_cut() {
                         return Step::Cut;
                     }
                     self.completed = false;
+                    self.failed = false;
                     let rest = self.pending.split_off(end);
                     return Step::Forward(std::mem::replace(&mut self.pending, rest));
                 }
@@ -621,8 +645,12 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, way: Way) {
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) => {
-                // Pass the half-close on, in order, after any held bytes.
+                // Pass the half-close on, in order, after any held bytes
+                // (and what an armed cut was reading: a FATAL error, say).
                 if shared.wait_open() {
+                    if let Some(framing) = reply.take() {
+                        let _ = to.write_all(&framing.pending);
+                    }
                     let _ = to.shutdown(Shutdown::Write);
                     return;
                 }
@@ -658,7 +686,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, way: Way) {
             if failed {
                 break;
             }
-            if framing.pending.is_empty() && !shared.cut_armed.load(Ordering::SeqCst) {
+            if !framing.unframed
+                && framing.pending.is_empty()
+                && !shared.cut_armed.load(Ordering::SeqCst)
+            {
                 reply = None;
             }
             continue;

@@ -13,10 +13,10 @@
 //! A round whose restart took longer than the TTL proves nothing (the lease
 //! would be stale either way): it is counted, never judged.
 
-use super::error::{harness, RunError};
+use super::error::RunError;
 use super::subject::Subject;
 use crate::database::Postgres;
-use crate::fault::{kill_cluster, Durability, Fault, FaultError};
+use crate::fault::{checkpoint, Crash, Durability, Fault, FaultError, Outage, OutageSlot};
 use crate::recorder::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use leasecheck_model::check::Property;
 use leasecheck_model::history::Call;
@@ -86,9 +86,7 @@ pub fn run(
         });
         reset?;
         // Everything before the acquire is on disk: only the acquire can be lost.
-        pg.connect()
-            .and_then(|mut c| c.batch_execute("CHECKPOINT"))
-            .map_err(|e| harness("checkpoint before the crash", &e))?;
+        checkpoint(pg)?;
         let mut first = subject.contender(owner, None)?;
         let (acquired, acquire) = rec.call(owner, lease_call(Op::TryAcquire), || {
             first.call(Op::TryAcquire)
@@ -102,19 +100,17 @@ pub fn run(
         }
         drop(first);
         let crashed = rec.now();
-        let down = std::time::Instant::now();
-        let restart = kill_cluster(pg).and_then(|()| {
-            pg.start_after_crash().map_err(|reason| FaultError::Server {
-                fault: Fault::CrashRestart,
-                what: "start the crashed server again",
-                reason,
-            })
-        });
+        let slot = OutageSlot::default();
+        // The guard starts the server again, also if the crash fails half way.
+        let outage = Crash::now(pg, &slot).and_then(Crash::restart);
         rec.fault_window(Fault::CrashRestart.name(), None, crashed);
-        let restart = restart?;
+        let Outage {
+            down,
+            recovery: restart,
+        } = outage?;
         result.longest_restart = result.longest_restart.max(restart);
         subject.reconnect()?;
-        if down.elapsed() + Duration::from_millis(50) >= ttl {
+        if down + Duration::from_millis(50) >= ttl {
             why = Some(format!(
                 "round {round}: the restart took {:.3}s, not shorter than the TTL ({:.3}s): \
                  the lease would be stale either way (give a longer --ttl)",
@@ -140,8 +136,10 @@ pub fn run(
                 property: Property::P9AcknowledgedWriteSurvives,
                 message: format!(
                     "round {round}: {owner}'s try_acquire was acknowledged, the server crashed \
-                     and recovered, and {prober} then acquired the lease {owner} held fresh: \
-                     the server lost the acknowledged acquire (synchronous_commit = {})",
+                     and recovered, and {prober} then acquired the lease {owner} held fresh: the \
+                     acknowledged acquire was gone after crash recovery (synchronous_commit = {}; \
+                     a server that acknowledges commits before writing them, or a lease table \
+                     that crash recovery empties, such as an UNLOGGED one, loses it)",
                     opts.durability
                 ),
                 events: vec![acquire, probe],

@@ -31,7 +31,9 @@
 //! explains every outcome) are judged by the checker on the recorded history.
 
 use super::error::{poisoned, RunError};
-use super::stall::{during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
+use super::stall::{
+    during, during_then, seconds, takeover_bound, update, wait_until, Shared, LEADER,
+};
 use super::subject::Subject;
 use crate::database::Postgres;
 use crate::fault::{DatabaseSetup, Fault, Injector, Outage};
@@ -251,20 +253,31 @@ pub fn trial(
             }
             // The stall: the leader renews under the fault, which ends after
             // `opts.stall` (a client pause renews only then).
+            let cuts_before = injector.cuts();
             let stall = injector.begin(|| leader.backend_pid().map_err(|e| e.to_string()))?;
             let stalled = opts.stall;
             if ends_calls {
-                // The leader renews until a call fails, then stays quiet.
-                let maybe = during(
+                // The leader renews until a call fails or the fault is
+                // undone, then stays quiet.
+                let over = AtomicBool::new(false);
+                let maybe = during_then(
                     rec,
                     fault,
                     LEADER,
                     stall,
                     || std::thread::sleep(stalled),
-                    || renew_until_error(&mut *leader, rec, opts.renew_interval),
+                    || over.store(true, Ordering::SeqCst),
+                    || renew_until_error(&mut *leader, rec, opts.renew_interval, &over),
                 );
                 if let Some(e) = maybe {
                     last_ok = e;
+                }
+                if fault == Fault::ConnectionDrop && injector.cuts() == cuts_before {
+                    result.unchecked = Some(
+                        "no reply of the leader's renews was cut during the stall: none of them \
+                         committed a transaction"
+                            .into(),
+                    );
                 }
                 result.outage = injector.outage()?;
             } else {
@@ -298,11 +311,6 @@ pub fn trial(
         stop.store(true, Ordering::SeqCst);
         outcome
     })?;
-    if fault == Fault::ConnectionDrop && injector.cuts() == 0 {
-        result.unchecked = Some(
-            "no reply of the leader was cut: none of its calls committed a transaction".into(),
-        );
-    }
     injector.close()?;
 
     if let Some(message) = refused.into_inner().map_err(|_| poisoned())? {
@@ -391,11 +399,17 @@ pub fn trial(
 }
 
 /// The leader's renews under a fault that ends calls: one every `every`
-/// until a call fails with an error or returns false. Returns the last renew
-/// that may have taken effect (`Ok`, or an error: unknown).
-fn renew_until_error(leader: &mut dyn Contender, rec: &Recorder, every: Duration) -> Option<Event> {
+/// until a call fails with an error or returns false, or `over` says the
+/// fault was undone. Returns the last renew that may have taken effect
+/// (`Ok`, or an error: unknown).
+fn renew_until_error(
+    leader: &mut dyn Contender,
+    rec: &Recorder,
+    every: Duration,
+    over: &AtomicBool,
+) -> Option<Event> {
     let mut maybe = None;
-    loop {
+    while !over.load(Ordering::SeqCst) {
         let (r, e) = rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew));
         match r {
             Ok(reply) if reply.took_effect => maybe = Some(e),
@@ -404,6 +418,7 @@ fn renew_until_error(leader: &mut dyn Contender, rec: &Recorder, every: Duration
         }
         std::thread::sleep(every);
     }
+    maybe
 }
 
 fn standby_loop(

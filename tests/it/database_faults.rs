@@ -61,6 +61,18 @@ fn a_reply_cut_after_commit_leaves_the_write_done_and_the_client_with_a_connecti
         .execute(&format!("UPDATE {table} SET leader = 'before'"), &[])
         .expect("an update while unarmed is answered");
     proxy.cut_next_commit();
+    // Replies that commit nothing pass: an error, a rolled-back transaction.
+    let refused = through.batch_execute("SELECT 1/0");
+    assert!(
+        refused.is_err_and(|e| e.as_db_error().is_some()),
+        "the server's error arrives"
+    );
+    through
+        .batch_execute(&format!(
+            "BEGIN; UPDATE {table} SET leader = 'rolled back'; ROLLBACK"
+        ))
+        .expect("a rolled-back transaction is answered");
+    assert_eq!(proxy.cuts(), 0, "nothing committed, nothing cut");
     let cut = through.execute(&format!("UPDATE {table} SET leader = 'cut'"), &[]);
     let err = cut.expect_err("the cut reply never reaches the client");
     assert!(
@@ -220,7 +232,7 @@ fn a_crash_keeps_acknowledged_acquires_with_synchronous_commit_and_loses_them_wi
 }
 
 #[test]
-fn an_unlogged_lease_that_seeds_its_row_survives_crash_restart() {
+fn an_unlogged_lease_that_seeds_its_row_leads_again_after_a_crash_but_forgets_its_tenure() {
     let o = leasecheck(&[
         "takeover",
         "--spec",
@@ -232,6 +244,21 @@ fn an_unlogged_lease_that_seeds_its_row_survives_crash_restart() {
         "--json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", json(&o));
+    // Crash recovery empties the table: an acknowledged acquire is gone.
+    let o = leasecheck(&[
+        "durability",
+        "--spec",
+        "specs/unlogged-upsert.toml",
+        "--json",
+    ]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{r}");
+    assert!(
+        violated(scenario(&r, "durability"))
+            .iter()
+            .any(|p| p == "P9 acknowledged write survives a crash"),
+        "{r}"
+    );
 }
 
 #[test]

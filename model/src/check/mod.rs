@@ -94,9 +94,8 @@ pub enum Property {
     /// P8: each tenure carries a larger epoch; a fenced resource rejects the
     /// old one: no write of a deposed leader is accepted (see [`check_actions`]).
     P8FencingEpoch,
-    /// P9: a write the server acknowledged (an acquire, a renew) is still
-    /// there after the server crashed and recovered (judged by the
-    /// `durability` runner).
+    /// P9: an acquire the server acknowledged is still there after the
+    /// server crashed and recovered (judged by the `durability` runner).
     P9AcknowledgedWriteSurvives,
 }
 
