@@ -107,17 +107,7 @@ impl LocalCluster {
             ])
             .stdin(Stdio::null())
             .current_dir(dir.path());
-        as_user(&mut initdb, runas);
-        let out = initdb
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", bindir.join("initdb").display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "initdb failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
+        run_tool(&mut initdb, "initdb", runas)?;
         append_settings(&data.join("postgresql.conf"), FAST_SETTINGS)?;
         let (child, port) = start_on_free_port(dir.path(), |port| {
             LocalCluster::spawn(&bindir, dir.path(), &data, port, runas, &[])
@@ -251,6 +241,27 @@ impl LocalCluster {
         let child = self.child.get_mut().unwrap_or_else(PoisonError::into_inner);
         stop_server(child)
     }
+}
+
+/// Run one of the server's tools (`initdb`, `pg_basebackup`) to its end, as
+/// the user the server runs as; its stderr is the error when it fails.
+pub(super) fn run_tool(
+    cmd: &mut Command,
+    name: &str,
+    runas: Option<(u32, u32)>,
+) -> Result<(), String> {
+    as_user(cmd, runas);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{name} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
 }
 
 /// Start a server with `spawn` on a free loopback port and wait until it

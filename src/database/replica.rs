@@ -7,7 +7,7 @@
 //! caller gives (the fault's replication proxy), so that the caller can hold
 //! replication back and make the replica lag.
 
-use super::cluster::{as_user, cluster_url, start_on_free_port, stop_server, LocalCluster};
+use super::cluster::{cluster_url, run_tool, start_on_free_port, stop_server, LocalCluster};
 use super::diagnostic::pg_message;
 use super::Postgres;
 use postgres::NoTls;
@@ -69,17 +69,7 @@ impl Replica {
             ])
             .stdin(Stdio::null())
             .current_dir(dir.path());
-        as_user(&mut backup, runas);
-        let out = backup
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", bindir.join("pg_basebackup").display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "pg_basebackup failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
+        run_tool(&mut backup, "pg_basebackup", runas)?;
         let conninfo = format!(
             "primary_conninfo=host={} port={} user=postgres application_name={name}",
             via.ip(),
