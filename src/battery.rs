@@ -199,7 +199,7 @@ pub fn run(
                     section.header.stale_writes = StaleWrites::Informational;
                 }
                 if step == Plan::Durability {
-                    subject.set_ttl(settings.durability_ttl);
+                    subject.for_durability(settings.durability_ttl);
                 }
                 section.header.schema = Some(subject.schema_name().as_str().to_string());
                 section.history.ttl = subject.ttl().as_span();

@@ -134,10 +134,12 @@ impl Subject {
         Ok(self.schema.reconnect()?)
     }
 
-    /// Run with `ttl` from now on (the durability scenario needs a TTL
-    /// longer than a restart).
-    pub fn set_ttl(&mut self, ttl: Ttl) {
+    /// Run with `ttl` and every candidate on the true clock from now on:
+    /// the durability scenario needs a TTL longer than a restart, and judges
+    /// the server, not the candidates' clocks.
+    pub fn for_durability(&mut self, ttl: Ttl) {
         self.ttl = ttl;
+        self.skew = None;
     }
 
     /// Whether contenders go through a transaction pooler.
