@@ -95,10 +95,9 @@ impl Battery {
         if matches!(self, Battery::Takeover | Battery::All) {
             plan.extend(per_fault(Plan::Takeover));
         }
-        // The zombie stalls a leader's work; a fault that ends calls instead
-        // is a takeover's: planned only when `zombie --faults` names it
-        // (and then n/a, saying so).
-        let stalls = |p: &Plan| !matches!(p, Plan::Zombie(f, _) if f.ends_calls());
+        // A fault the zombie does not take is planned only when `zombie
+        // --faults` names it (and then n/a, saying why).
+        let stalls = |p: &Plan| !matches!(p, Plan::Zombie(f, _) if !f.in_zombie());
         match self {
             Battery::Zombie if settings.faults_given => plan.extend(per_fault(Plan::Zombie)),
             Battery::Zombie | Battery::All => plan.extend(per_fault(Plan::Zombie).filter(stalls)),
@@ -373,10 +372,14 @@ fn run_one(
             scenario.figure("ttl", settings.durability_ttl.as_duration());
             scenario.unchecked = r.unchecked;
         }
-        Plan::Zombie(fault, _) if fault.ends_calls() => {
+        Plan::Zombie(fault, _) if !fault.in_zombie() => {
+            let why = match fault {
+                Fault::Failover => "a trial fails over once, and a zombie trial has rounds",
+                _ => "a cut reply ends the leader's work instead of stalling it",
+            };
             return Err(RunError::NotApplicable(format!(
                 "the zombie scenario stalls a leader's work between its check and its write; \
-                 {fault} ends the leader's calls instead (run it with takeover)"
+                 {fault} does not ({why}): run it with takeover"
             )));
         }
         Plan::Zombie(fault, _) => {

@@ -134,8 +134,7 @@ impl Fault {
         Fault::Failover,
     ];
 
-    /// The five faults that stall and let go on (not [`Fault::ends_calls`]):
-    /// the zombie scenario's faults.
+    /// The five faults that stall and let go on (not [`Fault::ends_calls`]).
     ///
     /// ```
     /// use leasecheck::fault::Fault;
@@ -167,8 +166,7 @@ impl Fault {
     /// Whether the fault ends the leader's calls with an error (a cut
     /// reply, a crashed server, a failover) rather than making them wait.
     /// Under such a fault a takeover's leader renews until a call fails and
-    /// then stays quiet for the stall; the zombie scenario, which stalls a
-    /// leader's work, does not take these faults.
+    /// then stays quiet for the stall.
     ///
     /// ```
     /// use leasecheck::fault::Fault;
@@ -180,6 +178,20 @@ impl Fault {
             self,
             Fault::ConnectionDrop | Fault::CrashRestart | Fault::Failover
         )
+    }
+
+    /// Whether the zombie scenario takes this fault: the five that stall
+    /// and `crash-restart` (the leader's work waits out the crash). Not
+    /// `connection-drop` (a cut reply ends the work instead of stalling it)
+    /// nor `failover` (one failover per trial, the zombie has rounds).
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// assert!(Fault::CrashRestart.in_zombie());
+    /// assert!(!Fault::Failover.in_zombie());
+    /// ```
+    pub fn in_zombie(self) -> bool {
+        !matches!(self, Fault::ConnectionDrop | Fault::Failover)
     }
 
     /// Whether a takeover under this fault must end with exactly one standby

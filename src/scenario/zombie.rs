@@ -21,6 +21,7 @@
 //! | `backend-stall`    | its resource backend is stopped (`SIGSTOP`)               |
 //! | `row-lock`         | another session holds its work row (a slow query)         |
 //! | `database-pause`   | the whole database stops (everyone stalls alike)          |
+//! | `crash-restart`    | the server is down; its work resumes once a standby acted |
 //!
 //! A standby takes the stale lease over and acts at once (as a fenced leader
 //! must: its first write raises the resource's fence). For every fault but
@@ -48,6 +49,7 @@ use super::error::{harness, poisoned, RunError};
 use super::resource::{Resource, Write};
 use super::stall::{during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
+use crate::database::diagnostic::is_connection_loss;
 use crate::database::Postgres;
 use crate::fault::{Fault, Injector};
 use crate::lease::{backend_pid, Contender};
@@ -123,12 +125,28 @@ impl ZombieResult {
     }
 }
 
-/// One actor: its lease handle, its resource connection and its trust window.
+/// One actor: its lease handle, its resource connection (and where it
+/// goes, to reopen it after the server dropped it) and its trust window.
 struct Actor {
     who: Candidate,
     lease: Box<dyn Contender>,
     resource: Client,
+    route: postgres::Config,
     trust: TrustWindow,
+}
+
+impl Actor {
+    /// Reopen the resource connection after it was lost (a crash of the
+    /// server); on failure the old one stays, and the next use fails again.
+    fn reconnect(&mut self) {
+        match self.route.connect(postgres::NoTls) {
+            Ok(fresh) => self.resource = fresh,
+            Err(e) => {
+                tracing::warn!(actor = %self.who, error = %crate::database::diagnostic::pg_message(&e),
+                "cannot reopen the resource connection")
+            }
+        }
+    }
 }
 
 /// What the standbys of a round share with the leader.
@@ -185,7 +203,7 @@ pub fn trial(
             seconds(opts.trust_margin)
         )));
     }
-    if fault == Fault::DatabasePause && opts.stall <= ttl {
+    if matches!(fault, Fault::DatabasePause | Fault::CrashRestart) && opts.stall <= ttl {
         return Err(RunError::Settings(format!(
             "the stall ({}) must be longer than the TTL ({})",
             seconds(opts.stall),
@@ -218,6 +236,7 @@ pub fn trial(
                 resource: resource_route
                     .connect(postgres::NoTls)
                     .map_err(|e| harness("connect an actor's resource connection", &e))?,
+                route: resource_route.clone(),
                 trust: TrustWindow::new(ttl, opts.trust_margin),
             })
         };
@@ -237,6 +256,11 @@ pub fn trial(
         not_staged: None,
     };
     for round in 0..opts.rounds {
+        if fault == Fault::CrashRestart && round > 0 {
+            // The crash of the round before dropped the harness's connections.
+            subject.reconnect()?;
+            admin = pg.connect().map_err(|e| harness("reconnect", &e))?;
+        }
         let (reset, _) = rec.call(HARNESS, Call::Reset, || {
             subject.reset().map(|_| Reply::DONE)
         });
@@ -326,8 +350,12 @@ pub fn trial(
                         property: Property::P3TakeoverHappens,
                         message: format!(
                             "round {round}: no standby took over and acted within TTL + poll \
-                             interval + slack = {} of the leader's stall",
-                            seconds(bound)
+                             interval + slack = {} of the leader's stall{}",
+                            seconds(bound),
+                            match fault {
+                                Fault::CrashRestart => " (counted from the server being back)",
+                                _ => "",
+                            }
                         ),
                         events: Vec::new(),
                     });
@@ -340,10 +368,16 @@ pub fn trial(
                     Outcome::Unknown => {}
                 }
                 zombie_write = Some(e);
-                // Its next tick: the renew where it learns.
-                let (r, e) = rec.call(LEADER, lease_call(Op::Renew), || {
+                // Its next tick: the renew where it learns (once more on a
+                // fresh connection if the server dropped the old one).
+                let (mut r, mut e) = rec.call(LEADER, lease_call(Op::Renew), || {
                     leader.lease.call(Op::Renew)
                 });
+                if r.as_ref().is_err_and(|e| e.is_connection_loss()) {
+                    (r, e) = rec.call(LEADER, lease_call(Op::Renew), || {
+                        leader.lease.call(Op::Renew)
+                    });
+                }
                 if took_effect(&r) {
                     leader.trust.confirmed(sent);
                 } else {
@@ -423,10 +457,16 @@ fn act(actor: &mut Actor, resource: &Resource, fenced: bool, rec: &Recorder) -> 
     if !actor.trust.trusts(Instant::now()) || !can_act(actor, fenced) {
         return None;
     }
-    resource
-        .work(&mut actor.resource, actor.who.0)
-        .ok()
-        .map(|()| write(actor, resource, rec))
+    match resource.work(&mut actor.resource, actor.who.0) {
+        Ok(()) => Some(write(actor, resource, rec)),
+        Err(e) => {
+            if is_connection_loss(&e) {
+                // The server dropped it (a crash): the next tick acts again.
+                actor.reconnect();
+            }
+            None
+        }
+    }
 }
 
 /// A fenced leader writes only with the epoch of a tenure it won.
@@ -488,7 +528,9 @@ fn standby_loop(
         leading = true;
         actor.trust.confirmed(sent);
         let epoch = actor.lease.epoch();
-        let acted = act(actor, resource, fenced, rec);
+        // A resource connection the server dropped (a crash) is reopened by
+        // the first try, and the second acts.
+        let acted = act(actor, resource, fenced, rec).or_else(|| act(actor, resource, fenced, rec));
         update(shared, |round| {
             round.wins.push((e, epoch));
             if round.acted.is_none() {
@@ -510,35 +552,61 @@ fn stall_then_work(
     shared: &Shared<Round>,
     deadline: Instant,
 ) -> Result<bool, RunError> {
+    let bound = deadline.saturating_duration_since(Instant::now());
     let stall = injector.begin(|| {
         backend_pid(&mut leader.resource).map_err(|e| crate::database::diagnostic::pg_message(&e))
     })?;
     let who = leader.who.0;
-    let work = || resource.work(&mut leader.resource, who).is_ok();
-    let worked = if injector.fault() == Fault::DatabasePause {
-        // Everyone stalls: the pause lasts its length, and afterwards the
-        // leader's write and the standbys race.
-        let pause = opts.stall;
-        during(
-            rec,
-            Fault::DatabasePause,
-            leader.who,
-            stall,
-            move || std::thread::sleep(pause),
-            work,
-        )
-    } else {
-        // The stall ends exactly when a standby acted (or at the deadline).
-        during(
-            rec,
-            injector.fault(),
-            leader.who,
-            stall,
-            || {
-                let _ = wait_until(shared, deadline, |round| round.acted.is_some());
-            },
-            work,
-        )
+    let worked = match injector.fault() {
+        Fault::DatabasePause => {
+            // Everyone stalls: the pause lasts its length, and afterwards the
+            // leader's write and the standbys race.
+            let pause = opts.stall;
+            let work = || resource.work(&mut leader.resource, who).is_ok();
+            during(
+                rec,
+                Fault::DatabasePause,
+                leader.who,
+                stall,
+                move || std::thread::sleep(pause),
+                work,
+            )
+        }
+        Fault::CrashRestart => {
+            // The server is down for the stall. Once it is back, a standby
+            // takes over and acts (or the deadline passes), and only then
+            // does the leader's work, stalled all along, go on: on a fresh
+            // connection, as its old one died with the server.
+            let down = opts.stall;
+            during(
+                rec,
+                Fault::CrashRestart,
+                leader.who,
+                stall,
+                move || std::thread::sleep(down),
+                || (),
+            );
+            injector.outage()?;
+            let _ = wait_until(shared, Instant::now() + bound, |round| {
+                round.acted.is_some()
+            });
+            leader.reconnect();
+            resource.work(&mut leader.resource, who).is_ok()
+        }
+        fault => {
+            // The stall ends exactly when a standby acted (or at the deadline).
+            let work = || resource.work(&mut leader.resource, who).is_ok();
+            during(
+                rec,
+                fault,
+                leader.who,
+                stall,
+                || {
+                    let _ = wait_until(shared, deadline, |round| round.acted.is_some());
+                },
+                work,
+            )
+        }
     };
     Ok(worked)
 }

@@ -287,13 +287,45 @@ fn against_a_server_leasecheck_does_not_run_crash_and_failover_are_not_applicabl
 }
 
 #[test]
-fn the_zombie_scenario_refuses_a_fault_that_ends_calls_saying_so() {
-    let o = leasecheck(&["zombie", "--faults", "crash-restart", "--json"]);
+fn a_zombie_across_a_crash_writes_stale_unless_fenced_and_failover_is_not_a_zombie_fault() {
+    // The leader's work waits out the crash; a standby leads and acts once
+    // the server is back; the leader's write then comes too late.
+    let o = leasecheck(&[
+        "zombie",
+        "--faults",
+        "crash-restart",
+        "--zombie-rounds",
+        "1",
+        "--json",
+    ]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(1), "{r}");
+    let unfenced = scenario(&r, "zombie/crash-restart");
+    assert!(
+        violated(unfenced).iter().any(|p| p.starts_with("P8")),
+        "the stale write is accepted: {unfenced}"
+    );
+    let o = leasecheck(&["zombie", "--fenced", "--faults", "crash-restart", "--json"]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{r}");
+    let fenced = scenario(&r, "zombie/crash-restart");
+    assert!(
+        figure(fenced, "stalled writes refused").as_u64() > Some(0),
+        "the fence refused the stale writes: {fenced}"
+    );
+    let o = leasecheck(&["zombie", "--faults", "failover", "--json"]);
     let r = json(&o);
     assert_eq!(o.status.code(), Some(2), "{r}");
-    let s = scenario(&r, "zombie/crash-restart");
+    let s = scenario(&r, "zombie/failover");
     assert_eq!(s["status"], "not_applicable", "{s}");
-    assert!(Fault::CrashRestart.ends_calls());
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("run it with takeover"),
+        "{s}"
+    );
+    assert!(!Fault::Failover.in_zombie() && Fault::CrashRestart.in_zombie());
 }
 
 #[test]
