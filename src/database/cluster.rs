@@ -82,14 +82,7 @@ impl LocalCluster {
     pub(super) fn start() -> Result<LocalCluster, String> {
         let bindir = find_bindir()?;
         let runas = unprivileged_user()?;
-        let dir = tempfile::Builder::new()
-            .prefix("leasecheck-pg-")
-            .tempdir()
-            .map_err(|e| format!("cannot create a temp dir: {e}"))?;
-        if let Some((uid, gid)) = runas {
-            nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into()))
-                .map_err(|e| format!("cannot hand {} to uid {uid}: {e}", dir.path().display()))?;
-        }
+        let dir = owned_tempdir("leasecheck-pg-", runas)?;
         let data = dir.path().join("data");
         let mut initdb = Command::new(bindir.join("initdb"));
         initdb
@@ -209,15 +202,7 @@ impl LocalCluster {
             self.runas,
             &[],
         )?;
-        let config: postgres::Config = self
-            .url()
-            .parse()
-            .map_err(|e| format!("the cluster's URL does not parse: {e}"))?;
-        let waited = wait_until_ready(&config, || match child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!("postgres exited ({status})")),
-            Err(e) => Err(format!("cannot watch postgres: {e}")),
-        });
+        let waited = wait_for_server(&mut child, self.port);
         drop(child);
         waited.map_err(|e| {
             format!(
@@ -241,6 +226,23 @@ impl LocalCluster {
         let child = self.child.get_mut().unwrap_or_else(PoisonError::into_inner);
         stop_server(child)
     }
+}
+
+/// A new temp dir named `prefix...`, handed to the user a server runs as
+/// (`runas`), removed when dropped.
+pub(crate) fn owned_tempdir(
+    prefix: &str,
+    runas: Option<(u32, u32)>,
+) -> Result<tempfile::TempDir, String> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+    if let Some((uid, gid)) = runas {
+        nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into()))
+            .map_err(|e| format!("cannot hand {} to uid {uid}: {e}", dir.path().display()))?;
+    }
+    Ok(dir)
 }
 
 /// Run one of the server's tools (`initdb`, `pg_basebackup`) to its end, as
@@ -276,15 +278,7 @@ pub(super) fn start_on_free_port(
     for _ in 0..5 {
         let port = free_port()?;
         let mut child = spawn(port)?;
-        let config: postgres::Config = cluster_url(port)
-            .parse()
-            .map_err(|e| format!("the server's URL does not parse: {e}"))?;
-        let waited = wait_until_ready(&config, || match child.try_wait() {
-            Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!("postgres exited ({status})")),
-            Err(e) => Err(format!("cannot watch postgres: {e}")),
-        });
-        match waited {
+        match wait_for_server(&mut child, port) {
             Ok(()) => return Ok((child, port)),
             Err(e) => {
                 let _ = child.kill();
@@ -300,10 +294,23 @@ pub(super) fn start_on_free_port(
     Err(format!("no usable loopback port after 5 tries: {last}"))
 }
 
+/// Wait until the server `child` started on `port` answers, or has exited.
+fn wait_for_server(child: &mut Child, port: u16) -> Result<(), String> {
+    let config: postgres::Config = cluster_url(port)
+        .parse()
+        .map_err(|e| format!("the server's URL does not parse: {e}"))?;
+    wait_until_ready(&config, || match child.try_wait() {
+        Ok(None) => Ok(()),
+        Ok(Some(status)) => Err(format!("postgres exited ({status})")),
+        Err(e) => Err(format!("cannot watch postgres: {e}")),
+    })
+}
+
 /// The URL of a server leasecheck runs on `port`.
 pub(super) fn cluster_url(port: u16) -> String {
     format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=10")
 }
+
 /// Append `settings` to a `postgresql.conf`.
 pub(super) fn append_settings(conf: &Path, settings: &str) -> Result<(), String> {
     use std::io::Write;
@@ -321,29 +328,27 @@ pub(super) fn stop_server(child: &mut Child) -> Result<(), String> {
     if let Ok(Some(_)) = child.try_wait() {
         return Ok(());
     }
-    {
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        // A stopped (SIGSTOPped) postmaster would ignore SIGINT: continue it first.
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
-        // SIGINT is Postgres's "fast shutdown".
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => return Ok(()),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Ok(None) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!(
-                        "postgres did not stop within {}s and was killed",
-                        STOP_TIMEOUT.as_secs()
-                    ));
-                }
-                Err(e) => return Err(format!("cannot wait for postgres: {e}")),
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // A stopped (SIGSTOPped) postmaster would ignore SIGINT: continue it first.
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
+    // SIGINT is Postgres's "fast shutdown".
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
             }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "postgres did not stop within {}s and was killed",
+                    STOP_TIMEOUT.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("cannot wait for postgres: {e}")),
         }
     }
 }

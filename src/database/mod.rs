@@ -17,7 +17,9 @@ mod system_settings;
 
 pub use address::{upstream_of, AddressError};
 pub use cluster::find_bindir;
-pub(crate) use cluster::{as_user, free_port, log_tail, unprivileged_user, wait_until_ready};
+pub(crate) use cluster::{
+    as_user, free_port, log_tail, owned_tempdir, unprivileged_user, wait_until_ready,
+};
 pub use pooler::{find_pgbouncer, Pooler, PoolerError, POOL_SIZE};
 pub use provision::{
     redact_url, Postgres, ProvisionError, Source, BINDIR_ENV, DATABASE_URL_ENV, DEFAULT_IMAGE,

@@ -9,7 +9,7 @@
 //! `UPDATE` per operation, is unaffected.
 
 use crate::database::{
-    as_user, free_port, log_tail, unprivileged_user, wait_until_ready, Postgres,
+    as_user, free_port, log_tail, owned_tempdir, unprivileged_user, wait_until_ready, Postgres,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,14 +51,7 @@ impl Pooler {
             .unwrap_or_default();
         let dbname = config.get_dbname().unwrap_or(&user).to_string();
         let runas = unprivileged_user().map_err(PoolerError)?;
-        let dir = tempfile::Builder::new()
-            .prefix("leasecheck-pgbouncer-")
-            .tempdir()
-            .map_err(|e| PoolerError(format!("cannot create a temp dir: {e}")))?;
-        if let Some((uid, gid)) = runas {
-            nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into()))
-                .map_err(|e| PoolerError(format!("cannot hand the temp dir to uid {uid}: {e}")))?;
-        }
+        let dir = owned_tempdir("leasecheck-pgbouncer-", runas).map_err(PoolerError)?;
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port().map_err(PoolerError)?;

@@ -7,7 +7,9 @@
 //! caller gives (the fault's replication proxy), so that the caller can hold
 //! replication back and make the replica lag.
 
-use super::cluster::{cluster_url, run_tool, start_on_free_port, stop_server, LocalCluster};
+use super::cluster::{
+    cluster_url, owned_tempdir, run_tool, start_on_free_port, stop_server, LocalCluster,
+};
 use super::diagnostic::pg_message;
 use super::Postgres;
 use postgres::NoTls;
@@ -43,14 +45,7 @@ impl Replica {
     pub fn start(primary: &Postgres, via: SocketAddr, name: &str) -> Result<Replica, String> {
         let cluster: &LocalCluster = primary.local_cluster()?;
         let (bindir, runas) = cluster.parts();
-        let dir = tempfile::Builder::new()
-            .prefix("leasecheck-replica-")
-            .tempdir()
-            .map_err(|e| format!("cannot create a temp dir for the replica: {e}"))?;
-        if let Some((uid, gid)) = runas {
-            nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into()))
-                .map_err(|e| format!("cannot hand {} to uid {uid}: {e}", dir.path().display()))?;
-        }
+        let dir = owned_tempdir("leasecheck-replica-", runas)?;
         let data = dir.path().join("data");
         let mut backup = Command::new(bindir.join("pg_basebackup"));
         backup

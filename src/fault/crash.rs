@@ -69,15 +69,12 @@ impl Durability {
     /// that changed only an unlogged table is never flushed by itself, so
     /// without the checkpoint a crash could take the table's creation along.
     pub fn apply(self, pg: &Postgres) -> Result<SystemSettings<'_>, FaultError> {
-        let fail = |what: &'static str| {
-            move |reason: String| FaultError::Server {
+        let settings =
+            SystemSettings::apply(pg, self.settings()).map_err(|reason| FaultError::Server {
                 fault: FAULT,
-                what,
+                what: "make the server durable for the crash",
                 reason,
-            }
-        };
-        let settings = SystemSettings::apply(pg, self.settings())
-            .map_err(fail("make the server durable for the crash"))?;
+            })?;
         checkpoint(pg)?;
         Ok(settings)
     }
@@ -121,6 +118,20 @@ pub(crate) type OutageSlot = Mutex<Option<Result<Outage, String>>>;
 
 pub(crate) fn record(slot: &OutageSlot, outage: Result<Outage, String>) {
     *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(outage);
+}
+
+/// What `slot` holds: `Ok(None)` before an outage ended; the failure to
+/// end `fault`'s outage (restart the server, fail over) as an error.
+pub(crate) fn outage_in(slot: &OutageSlot, fault: Fault) -> Result<Option<Outage>, FaultError> {
+    let outage = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    outage.transpose().map_err(|reason| FaultError::Server {
+        fault,
+        what: match fault {
+            Fault::Failover => "fail over to the replica",
+            _ => "start the crashed server again",
+        },
+        reason,
+    })
 }
 
 /// A crashed server, started again when dropped (also while unwinding from a
@@ -193,18 +204,8 @@ impl<'i> Crash<'i> {
     /// how long it was gone.
     pub fn restart(mut self) -> Result<Outage, FaultError> {
         self.restart_now();
-        let outage = self
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        match outage {
-            Some(Ok(outage)) => Ok(outage),
-            Some(Err(reason)) => Err(FaultError::Server {
-                fault: FAULT,
-                what: "start the crashed server again",
-                reason,
-            }),
+        match outage_in(self.slot, FAULT)? {
+            Some(outage) => Ok(outage),
             None => unreachable!("restart_now records the outage"),
         }
     }

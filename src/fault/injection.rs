@@ -8,7 +8,7 @@
 //! a scenario expects, never records history and never sleeps: how long a
 //! stall lasts is the `until` its caller passes to [`Stall::during`].
 
-use super::crash::OutageSlot;
+use super::crash::{outage_in, OutageSlot};
 use super::failover::Switch;
 use super::{
     BackendStall, ClientPause, Crash, DatabasePause, Durability, Failover, Fault, FaultError, Hold,
@@ -16,7 +16,6 @@ use super::{
 };
 use crate::database::{Postgres, SystemSettings};
 use crate::input::TableName;
-use std::sync::PoisonError;
 
 /// How the faults of the database itself are set up: the replication of a
 /// failover, the durability of a crash.
@@ -219,19 +218,7 @@ impl<'p> Injector<'p> {
     /// for any other fault. An error if the server could not be started
     /// again or the replica promoted.
     pub fn outage(&self) -> Result<Option<Outage>, FaultError> {
-        let slot = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
-        match slot.clone() {
-            None => Ok(None),
-            Some(Ok(outage)) => Ok(Some(outage)),
-            Some(Err(reason)) => Err(FaultError::Server {
-                fault: self.fault,
-                what: match self.fault {
-                    Fault::Failover => "fail over to the replica",
-                    _ => "start the crashed server again",
-                },
-                reason,
-            }),
-        }
+        outage_in(&self.outage, self.fault)
     }
 
     /// Start the fault now. `backend` finds the stalled party's backend

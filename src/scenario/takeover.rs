@@ -157,6 +157,7 @@ pub fn trial(
         subject.reset().map(|_| Reply::DONE)
     });
     reset?;
+    let bound = takeover_bound(ttl, opts.poll_interval, opts.slack);
     // A connection drop cuts the first acquire's reply (after it committed).
     let cut = injector.cut_next_commit();
     let (mut first, mut first_event) = rec.call(LEADER, lease_call(Op::TryAcquire), || {
@@ -196,7 +197,7 @@ pub fn trial(
             // The lease cannot tell (a fenced lease's renew needs the epoch
             // the lost reply carried): the leader waits for the tenure it may
             // hold to run out, and takes the lease again.
-            let deadline = Instant::now() + takeover_bound(ttl, opts.poll_interval, opts.slack);
+            let deadline = Instant::now() + bound;
             loop {
                 (first, first_event) = rec.call(LEADER, lease_call(Op::TryAcquire), || {
                     leader.call(Op::TryAcquire)
@@ -211,7 +212,7 @@ pub fn trial(
                             "after its first try_acquire's reply was lost, the leader could \
                              neither renew nor take the lease again within TTL + poll interval \
                              + slack = {}",
-                            seconds(takeover_bound(ttl, opts.poll_interval, opts.slack))
+                            seconds(bound)
                         ),
                         events: vec![first_event],
                     });
@@ -230,7 +231,6 @@ pub fn trial(
         return Ok(result);
     }
 
-    let bound = takeover_bound(ttl, opts.poll_interval, opts.slack);
     let stop = AtomicBool::new(false);
     let won: Shared<Vec<Event>> = (Mutex::new(Vec::new()), Condvar::new());
     let refused: Mutex<Option<String>> = Mutex::new(None);
