@@ -3,7 +3,7 @@
 # (libFuzzer), for a bounded time per target: see fuzz/README.md.
 #
 #   FUZZ_SECONDS=60            seconds per target
-#   FUZZ_TARGETS="spec history" the targets to run (default: all)
+#   FUZZ_TARGETS="spec history adapter_line" the targets to run (default: all)
 #   LEASECHECK_CARGO_LOCK=/tmp/leasecheck-cargo.lock
 #                              cargo runs under `flock` on this file when flock
 #                              exists (set it empty to run cargo directly)
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
-read -r -a targets <<<"${FUZZ_TARGETS:-spec history}"
+read -r -a targets <<<"${FUZZ_TARGETS:-spec history adapter_line}"
 lock=${LEASECHECK_CARGO_LOCK-/tmp/leasecheck-cargo.lock}
 
 step() { printf '\n==> %s\n' "$*"; }

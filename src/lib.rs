@@ -7,6 +7,8 @@
 //!   reference [`Lease`] (one autocommit `UPDATE` per operation with the
 //!   server's `now()`), the fenced lease (P8), a spec file's statements.
 //! - [`spec`]: the spec file format.
+//! - [`adapter`]: the adapter protocol (`--exec`): a lease in any language,
+//!   one process per candidate, JSON lines on stdin/stdout.
 //! - [`fault`]: the faults that stall a leader, and their one dispatch.
 //! - [`scenario`]: race, semantics, conformance, takeover, zombie.
 //! - [`battery`] plans and runs, [`verdict`] judges a recorded scenario
@@ -21,6 +23,7 @@
 //! - The pure model, the checker and histories live in the
 //!   [`leasecheck_model`] crate, re-exported as [`model`].
 
+pub mod adapter;
 pub mod battery;
 pub mod catalogue;
 pub mod database;

@@ -80,6 +80,12 @@ enum Command {
     },
     /// Say what this machine offers a run: server binaries, DATABASE_URL, PgBouncer, Docker, the Postgres a run would get, and which faults can be injected into it (and why not).
     Doctor,
+    /// The adapter protocol's reference adapter: serve a spec file's lease on stdin/stdout for one candidate (started by `--exec`, which sets its environment); to compare a run with --exec against the same SQL without it.
+    Adapter {
+        /// The spec file whose statements it runs.
+        #[arg(long, value_name = "FILE")]
+        spec: PathBuf,
+    },
     /// Check a recorded history (JSON lines, from --history) offline: each scenario on its own, with the verdicts the run gave (the checker's P6, P7 and P8 judged again from the events).
     CheckHistory {
         /// The history file.
@@ -99,8 +105,14 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
     /// Check the built-in fenced lease (the reference lease plus an epoch column, P8) instead of the reference lease.
-    #[arg(long, conflicts_with = "spec")]
+    #[arg(long, conflicts_with_all = ["spec", "exec"])]
     fenced: bool,
+    /// Check a lease in any language: start CMD once per candidate and speak the adapter protocol (JSON lines on stdin/stdout; docs/adapter-protocol.md). Needs --spec for the lease's schema, reset and age.
+    #[arg(long, value_name = "CMD", requires = "spec")]
+    exec: Option<String>,
+    /// How long an --exec adapter may take for its hello and for each answer, milliseconds (default: the stall + 30 s).
+    #[arg(long, value_name = "MS", requires = "exec")]
+    exec_timeout: Option<u64>,
     /// Postgres to run against (default: DATABASE_URL, else a throwaway local cluster, else a container).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
@@ -216,6 +228,7 @@ impl RunArgs {
             no_record: self.no_record,
             replication: self.replication,
             durability: self.synchronous_commit,
+            exec_timeout_ms: self.exec_timeout,
         }
     }
 }
@@ -289,6 +302,12 @@ fn run(cli: Cli) -> Result<u8> {
             database_url,
         } => validate(&file, offline, database_url.as_deref()),
         Command::Init { file, force } => init(&file, force),
+        Command::Adapter { spec } => {
+            let spec = leasecheck::spec::Spec::load(&spec)?;
+            let stdin = std::io::stdin().lock();
+            leasecheck::adapter::serve(spec, stdin, std::io::stdout().lock())?;
+            Ok(0)
+        }
         Command::Doctor => {
             let exam = leasecheck::doctor::Examination::of_this_machine();
             print!("{}", exam.render_text());
@@ -532,10 +551,22 @@ fn battery_command(
     let tick = || bar.tick();
 
     let fenced = args.fenced;
-    let subject_name = match &spec {
-        Some(spec) => format!("{} (spec {})", spec.name(), spec.origin()),
-        None if fenced => "fenced lease (built-in: reference + epoch column)".to_string(),
-        None => "reference lease (built-in)".to_string(),
+    let exec = args
+        .exec
+        .as_deref()
+        .map(leasecheck::adapter::AdapterCommand::parse)
+        .transpose()?;
+    let exec_timeout = settings.exec_timeout;
+    let subject_name = match (&spec, &exec) {
+        (Some(spec), Some(command)) => format!(
+            "{} (--exec; schema, reset and age from spec {})",
+            command.text(),
+            spec.origin()
+        ),
+        (_, Some(_)) => unreachable!("clap requires --spec with --exec"),
+        (Some(spec), None) => format!("{} (spec {})", spec.name(), spec.origin()),
+        (None, None) if fenced => "fenced lease (built-in: reference + epoch column)".to_string(),
+        (None, None) => "reference lease (built-in)".to_string(),
     };
     let pooler = match args.via {
         Via::Direct => None,
@@ -552,10 +583,13 @@ fn battery_command(
     let route = pooler.as_ref().map(|p| p.config());
     let skew = settings.skew;
     let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + '_> = Box::new(move || {
-        let mut subject = match &spec {
-            Some(spec) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
-            None if fenced => Subject::fenced(pg_ref, ttl)?,
-            None => Subject::reference(pg_ref, ttl)?,
+        let mut subject = match (&spec, &exec) {
+            (Some(spec), Some(command)) => {
+                Subject::exec(pg_ref, spec.clone(), command.clone(), ttl, exec_timeout)?
+            }
+            (Some(spec), None) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
+            (None, _) if fenced => Subject::fenced(pg_ref, ttl)?,
+            (None, _) => Subject::reference(pg_ref, ttl)?,
         };
         if let Some(route) = &route {
             subject = subject.route_via_pooler(route.clone());

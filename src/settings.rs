@@ -50,6 +50,10 @@ pub const DURABILITY_ROUNDS: usize = 3;
 /// than a restart, so that a lease acquired just before the crash is still
 /// fresh after it (the scenario never waits for the TTL).
 pub const DURABILITY_MIN_TTL_SECS: f64 = 30.0;
+/// How long the harness waits for an adapter's hello and for each of its
+/// answers (`--exec-timeout`), in seconds over the stall (a call stalled by
+/// a fault legitimately waits out the stall).
+pub const DEFAULT_EXEC_TIMEOUT_OVER_STALL_SECS: u64 = 30;
 
 /// What a user set for a run, as given (`None`: not set). The binary fills
 /// it from its flags; [`Settings::build`] validates it.
@@ -89,6 +93,8 @@ pub struct Flags {
     pub replication: Option<Replication>,
     /// `--synchronous-commit`: how the crashed server commits.
     pub durability: Option<Durability>,
+    /// `--exec-timeout`, milliseconds.
+    pub exec_timeout_ms: Option<u64>,
 }
 
 /// Why the settings were refused. Every message names the flag.
@@ -118,6 +124,14 @@ pub enum SettingsError {
     Zero {
         /// The flag.
         flag: &'static str,
+    },
+    /// `--exec-timeout` is not longer than the stall.
+    #[error("--exec-timeout ({}s) must be longer than the stall ({}s): a call stalled by a fault waits that long for its answer", .timeout.as_secs_f64(), .stall.as_secs_f64())]
+    ExecTimeout {
+        /// The timeout.
+        timeout: Duration,
+        /// The stall.
+        stall: Duration,
     },
     /// A race size out of range.
     #[error("--candidates must be between {} and {}, not {given}", CANDIDATES_RANGE.start(), CANDIDATES_RANGE.end())]
@@ -157,6 +171,8 @@ pub struct Settings {
     pub record: bool,
     /// Each candidate's clock offset bound (`--skew`).
     pub skew: Option<Duration>,
+    /// How long an adapter may take for its hello and each answer (`--exec`).
+    pub exec_timeout: Duration,
 }
 
 impl Settings {
@@ -197,6 +213,16 @@ impl Settings {
             return Err(SettingsError::RenewInterval {
                 renew: renew_interval,
                 ttl,
+            });
+        }
+        let exec_timeout = flags.exec_timeout_ms.map_or(
+            stall + Duration::from_secs(DEFAULT_EXEC_TIMEOUT_OVER_STALL_SECS),
+            ms,
+        );
+        if exec_timeout <= stall {
+            return Err(SettingsError::ExecTimeout {
+                timeout: exec_timeout,
+                stall,
             });
         }
         let zombie_rounds = flags.zombie_rounds.unwrap_or(DEFAULT_ZOMBIE_ROUNDS);
@@ -279,6 +305,7 @@ impl Settings {
             trials,
             record: !flags.no_record,
             skew: flags.skew_ms.map(ms),
+            exec_timeout,
         })
     }
 }

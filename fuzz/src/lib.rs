@@ -176,3 +176,40 @@ fn check_history_error(err: &leasecheck_model::history::HistoryError, data: &[u8
         );
     }
 }
+
+/// Read `data` as a line an adapter wrote (`--exec`): the first byte picks
+/// what the harness waits for (a hello, or the answer to a request of each
+/// operation, for an adapter with or without epochs), the rest is the line,
+/// read as the harness reads it (lossy UTF-8). Bad lines give a readable
+/// error; what reads writes back to a line that reads the same.
+pub fn check_adapter_line(data: &[u8]) {
+    use leasecheck::adapter::{Hello, ProtocolOp, Request};
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let line = String::from_utf8_lossy(rest);
+    if pick % 7 == 6 {
+        match Hello::parse(&line) {
+            Ok(hello) => assert_eq!(Hello::parse(&hello.to_line()).as_ref(), Ok(&hello)),
+            Err(e) => assert_readable(&e.to_string(), &line),
+        }
+        return;
+    }
+    let op = [
+        ProtocolOp::TryAcquire,
+        ProtocolOp::Renew,
+        ProtocolOp::Release,
+    ][usize::from(pick % 3)];
+    let epoch = pick % 7 >= 3;
+    let request = Request {
+        id: u64::from(pick),
+        op,
+    };
+    match request.answer(&line, epoch) {
+        Ok(answer) => assert_eq!(
+            request.answer(&answer.to_line(request.id), epoch).as_ref(),
+            Ok(&answer)
+        ),
+        Err(e) => assert_readable(&e.to_string(), &line),
+    }
+}

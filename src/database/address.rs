@@ -63,3 +63,83 @@ pub fn upstream_of(config: &postgres::Config) -> Result<SocketAddr, AddressError
         }
     )))
 }
+
+/// `config` as a connection URL (`postgresql://user:password@host:port/db`),
+/// for a process of another language to connect with (an adapter's
+/// `DATABASE_URL`). Every part is percent-encoded; a Unix socket directory
+/// goes in `host=`; the application name is left out (the process gets
+/// its own in `PGAPPNAME`). It says `sslmode=disable`: leasecheck connects
+/// without TLS, and the proxy a fault puts in front of the server reads
+/// the protocol, which a TLS negotiation would hide from it.
+///
+/// ```
+/// let config: postgres::Config = "host=127.0.0.1 port=5433 user=lease password='p@ss w' dbname=app".parse()?;
+/// assert_eq!(leasecheck::database::url_of(&config),
+///            "postgresql://lease:p%40ss%20w@127.0.0.1:5433/app?sslmode=disable");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn url_of(config: &postgres::Config) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+    // Everything a URL gives a meaning to (and the space), nothing more:
+    // a host or a name stays readable.
+    const PART: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'&')
+        .add(b'\'')
+        .add(b'+')
+        .add(b'/')
+        .add(b':')
+        .add(b';')
+        .add(b'<')
+        .add(b'=')
+        .add(b'>')
+        .add(b'?')
+        .add(b'@')
+        .add(b'[')
+        .add(b'\\')
+        .add(b']')
+        .add(b'^')
+        .add(b'`')
+        .add(b'{')
+        .add(b'|')
+        .add(b'}');
+    let enc = |s: &str| utf8_percent_encode(s, PART).to_string();
+    let mut url = String::from("postgresql://");
+    if let Some(user) = config.get_user() {
+        url.push_str(&enc(user));
+        if let Some(password) = config.get_password() {
+            url.push(':');
+            url.push_str(&enc(&String::from_utf8_lossy(password)));
+        }
+        url.push('@');
+    }
+    let mut query = vec!["sslmode=disable".to_string()];
+    match (config.get_hostaddrs().first(), config.get_hosts().first()) {
+        (Some(std::net::IpAddr::V6(ip)), _) => url.push_str(&format!("[{ip}]")),
+        (Some(ip), _) => url.push_str(&ip.to_string()),
+        (None, Some(postgres::config::Host::Tcp(host))) => url.push_str(&enc(host)),
+        (None, Some(postgres::config::Host::Unix(path))) => {
+            query.push(format!("host={}", enc(&path.to_string_lossy())));
+        }
+        (None, None) => {}
+    }
+    if let Some(port) = config.get_ports().first() {
+        url.push_str(&format!(":{port}"));
+    }
+    url.push('/');
+    if let Some(db) = config.get_dbname() {
+        url.push_str(&enc(db));
+    }
+    if let Some(options) = config.get_options() {
+        query.push(format!("options={}", enc(options)));
+    }
+    if let Some(timeout) = config.get_connect_timeout() {
+        query.push(format!("connect_timeout={}", timeout.as_secs().max(1)));
+    }
+    url.push('?');
+    url.push_str(&query.join("&"));
+    url
+}

@@ -15,7 +15,7 @@ mod replica;
 mod schema;
 mod system_settings;
 
-pub use address::{upstream_of, AddressError};
+pub use address::{upstream_of, url_of, AddressError};
 pub use cluster::find_bindir;
 pub(crate) use cluster::{
     as_user, free_port, log_tail, owned_tempdir, unprivileged_user, wait_until_ready,

@@ -90,7 +90,7 @@ impl<'p> Injector<'p> {
     /// use leasecheck::fault::{Fault, Injector};
     /// let pg = leasecheck::Postgres::provision()?;
     /// let injector = Injector::prepare(&pg, Fault::ClientPause, &pg.config(), false, None)?;
-    /// let stall = injector.begin(|| Err("no backend needed".into()))?;
+    /// let stall = injector.begin(None, || Err("no backend needed".into()))?;
     /// stall.during(|| std::thread::sleep(std::time::Duration::from_millis(10)), || (), || ());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -221,15 +221,18 @@ impl<'p> Injector<'p> {
         outage_in(&self.outage, self.fault)
     }
 
-    /// Start the fault now. `backend` finds the stalled party's backend
+    /// Start the fault now. `process` is the process group running the
+    /// stalled party's lease, if it has one of its own (an adapter): a
+    /// client pause stops it. `backend` finds the stalled party's backend
     /// process id; it is called only for a backend stall.
     pub fn begin(
         &self,
+        process: Option<i32>,
         backend: impl FnOnce() -> Result<i32, String>,
     ) -> Result<Stall<'_>, FaultError> {
         let fault = self.fault;
         Ok(match fault {
-            Fault::ClientPause => Stall::Client(ClientPause),
+            Fault::ClientPause => Stall::Client(ClientPause::of(process)?),
             Fault::ConnectionStall => match &self.proxy {
                 Some(proxy) => Stall::Connection(proxy.hold_guard()),
                 None => unreachable!("prepare() starts the proxy of a connection stall"),
@@ -292,8 +295,9 @@ impl Stall<'_> {
         undone: impl FnOnce() + Send,
         work: impl FnOnce() -> T,
     ) -> T {
-        if let Stall::Client(ClientPause) = self {
+        if let Stall::Client(pause) = self {
             until();
+            drop(pause);
             undone();
             return work();
         }

@@ -1,6 +1,7 @@
 //! The one trait every lease kind implements: a candidate's handle on the
 //! lease under test, whatever it is (the reference [`Lease`], the fenced
-//! lease, a spec file's statements). Scenarios only ever see this trait.
+//! lease, a spec file's statements, an adapter process). Scenarios only
+//! ever see this trait.
 
 use super::{FencedLease, Lease, LeaseError, SpecLease};
 use crate::input::HolderId;
@@ -19,6 +20,12 @@ pub trait Contender: Send {
     /// The fencing epoch of the tenure this candidate last won, for a lease
     /// with epochs (P8); `None` for a lease without them.
     fn epoch(&self) -> Option<u64> {
+        None
+    }
+    /// The process group that runs this candidate's lease, when it runs in
+    /// a process of its own (an adapter, [`crate::lease::ExecLease`]): a
+    /// client pause stops it. `None` for a lease run in the harness.
+    fn process_group(&self) -> Option<i32> {
         None
     }
 }

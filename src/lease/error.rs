@@ -1,5 +1,7 @@
 //! What can go wrong talking to a lease: every error means "leadership
-//! unknown". This module only describes errors; it never talks to Postgres.
+//! unknown" (and an adapter that broke the protocol, or a server that
+//! refuses the lease's SQL, also means the run cannot go on). This module
+//! only describes errors; it never talks to Postgres.
 
 use crate::database::diagnostic::pg_message;
 
@@ -35,6 +37,30 @@ pub enum LeaseError {
         #[source]
         source: postgres::Error,
     },
+    /// An adapter (`--exec`) answered with an error: the operation may or
+    /// may not have taken effect.
+    #[error("the adapter of {candidate} answered {op} with an error (leadership unknown, stop acting): {message}")]
+    Reported {
+        /// The candidate.
+        candidate: String,
+        /// The operation.
+        op: &'static str,
+        /// The adapter's message.
+        message: String,
+    },
+    /// An adapter (`--exec`) broke the protocol: the run cannot go on.
+    #[error(transparent)]
+    Adapter(Box<crate::adapter::AdapterError>),
+    /// The backend of an adapter's candidate could not be found.
+    #[error("cannot find the backend of {candidate} (application_name {app_name}): {reason}")]
+    Backend {
+        /// The candidate.
+        candidate: String,
+        /// The application name looked for.
+        app_name: String,
+        /// Why not.
+        reason: String,
+    },
 }
 
 /// Where in a spec file an operation failed.
@@ -50,19 +76,29 @@ pub struct SpecSite {
 
 impl LeaseError {
     /// The driver error underneath, if any.
-    pub fn postgres_error(&self) -> &postgres::Error {
+    pub fn postgres_error(&self) -> Option<&postgres::Error> {
         match self {
             LeaseError::Connect { source, .. }
             | LeaseError::Statement { source, .. }
-            | LeaseError::SpecStatement { source, .. } => source,
+            | LeaseError::SpecStatement { source, .. } => Some(source),
+            LeaseError::Reported { .. } | LeaseError::Adapter(_) | LeaseError::Backend { .. } => {
+                None
+            }
         }
     }
 
-    /// True if the connection broke (the statement may or may not have
-    /// committed), as opposed to the server refusing the statement (it did
-    /// not take effect); see `database::diagnostic::is_connection_loss`.
+    /// True if the call's outcome is unknown (the connection broke, so the
+    /// statement may or may not have committed; an adapter answered with an
+    /// error), as opposed to the server refusing the statement (it did not
+    /// take effect) or the harness failing; see
+    /// `database::diagnostic::is_connection_loss`.
     pub fn is_connection_loss(&self) -> bool {
-        crate::database::diagnostic::is_connection_loss(self.postgres_error())
+        match self {
+            LeaseError::Reported { .. } => true,
+            _ => self
+                .postgres_error()
+                .is_some_and(crate::database::diagnostic::is_connection_loss),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The leases leasecheck runs, behind one trait ([`Contender`]): the
 //! reference lease, the fenced lease (the reference plus an epoch), and a
-//! spec file's statements ([`SpecLease`]); the owned, self-healing
+//! spec file's statements ([`SpecLease`]), a lease in any language behind
+//! an adapter process ([`ExecLease`]); the owned, self-healing
 //! connection they share; the reference SQL, written once; and
 //! [`LeaseError`].
 //!
@@ -11,6 +12,7 @@
 mod connection;
 mod contender;
 mod error;
+mod exec;
 mod fenced;
 mod reference;
 mod spec;
@@ -19,6 +21,7 @@ mod sql;
 pub(crate) use connection::backend_pid;
 pub use contender::Contender;
 pub use error::{LeaseError, SpecSite};
+pub use exec::ExecLease;
 pub use fenced::{FencedLease, Tenure};
 pub use reference::Lease;
 pub use spec::SpecLease;

@@ -8,9 +8,10 @@
 //! look older without sleeping).
 
 use super::error::{harness, RunError};
+use crate::adapter::{AdapterCommand, Candidacy, Hello};
 use crate::database::{Postgres, Schema};
 use crate::input::{HolderId, Ttl};
-use crate::lease::{Contender, Lease, LeaseError, ReferenceSql};
+use crate::lease::{Contender, ExecLease, Lease, LeaseError, ReferenceSql};
 use leasecheck_model::Candidate;
 use std::time::Duration;
 
@@ -19,6 +20,18 @@ enum Kind {
     /// The reference lease with a fencing epoch (P8, [`crate::fenced`]).
     Fenced,
     Spec(std::sync::Arc<crate::spec::Spec>),
+    /// A lease in any language behind an adapter process per candidate
+    /// (`--exec`); the spec beside it gives the schema, `reset` and `age`.
+    Exec(std::sync::Arc<crate::spec::Spec>, Adapter),
+}
+
+/// The adapter of an `--exec` subject: its command, what its hello said,
+/// how long the harness waits for each of its lines.
+#[derive(Clone, Debug)]
+struct Adapter {
+    command: AdapterCommand,
+    hello: Hello,
+    timeout: Duration,
 }
 
 /// The lease under test, in its own schema.
@@ -26,6 +39,8 @@ pub struct Subject {
     kind: Kind,
     schema: Schema,
     route: postgres::Config,
+    /// The server itself (where the harness looks up an adapter's backend).
+    server: postgres::Config,
     ttl: Ttl,
     name: String,
     pooled: bool,
@@ -87,6 +102,85 @@ impl Subject {
         Ok(subject)
     }
 
+    /// A lease in any language: one process per candidate, each running
+    /// `command` and speaking the adapter protocol
+    /// ([`crate::adapter`]); `spec` gives the lease's schema, `reset` and
+    /// `age` (its operations are the adapter's). One process is started
+    /// here and stopped again to read the adapter's hello: an adapter that
+    /// cannot start fails here, before any run. `timeout` bounds the wait
+    /// for every line an adapter owes.
+    ///
+    /// ```no_run
+    /// use leasecheck::adapter::AdapterCommand;
+    /// let pg = leasecheck::Postgres::provision()?;
+    /// let spec = leasecheck::spec::Spec::load("examples/python/lease.toml".as_ref())?;
+    /// let command = AdapterCommand::parse("python3 examples/python/adapter.py")?;
+    /// let ttl = leasecheck::Ttl::parse("1")?;
+    /// let subject = leasecheck::Subject::exec(&pg, spec, command, ttl, std::time::Duration::from_secs(30))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn exec(
+        pg: &Postgres,
+        spec: crate::spec::Spec,
+        command: AdapterCommand,
+        ttl: Ttl,
+        timeout: Duration,
+    ) -> Result<Subject, RunError> {
+        let name = format!(
+            "{} (exec, schema from spec {})",
+            command.text(),
+            spec.name()
+        );
+        let spec = std::sync::Arc::new(spec);
+        let adapter = Adapter {
+            command,
+            hello: Hello {
+                protocol: String::new(),
+                ops: Vec::new(),
+                epoch: false,
+            },
+            timeout,
+        };
+        let mut subject =
+            Subject::in_fresh_schema(pg, Kind::Exec(spec.clone(), adapter), ttl, name)?;
+        let schema = subject.schema.name().clone();
+        spec.install(subject.schema.client(), &schema)?;
+        let probe = subject.exec_lease(Candidate(0), &subject.route)?;
+        let hello = probe.process().hello().clone();
+        drop(probe);
+        if let Kind::Exec(_, adapter) = &mut subject.kind {
+            adapter.hello = hello;
+        }
+        Ok(subject)
+    }
+
+    /// The adapter process of candidate `who`, connecting to `route`.
+    fn exec_lease(
+        &self,
+        who: Candidate,
+        route: &postgres::Config,
+    ) -> Result<ExecLease, LeaseError> {
+        let Kind::Exec(_, adapter) = &self.kind else {
+            unreachable!("exec_lease is only called on an exec subject")
+        };
+        let candidacy = Candidacy {
+            candidate: who.to_string(),
+            database_url: crate::database::url_of(route),
+            app_name: format!("{}/{who}", self.schema.name().as_str()),
+            schema: self.schema.name().clone(),
+            ttl: self.ttl,
+            holder: HolderId::for_process().derive(&who.to_string()),
+            clock_offset_micros: self.skew_of(who),
+            timeout: adapter.timeout,
+        };
+        ExecLease::start(&adapter.command, candidacy, &self.server)
+    }
+
+    /// Whether each candidate is a process of its own (`--exec`).
+    pub fn is_exec(&self) -> bool {
+        matches!(self.kind, Kind::Exec(..))
+    }
+
     /// A subject of `kind` in a fresh schema of `pg`, on direct connections
     /// and without skew; its lease is not installed yet.
     fn in_fresh_schema(
@@ -99,6 +193,7 @@ impl Subject {
             kind,
             schema: Schema::create(connect(pg)?)?.reconnecting(pg.config()),
             route: pg.config(),
+            server: pg.config(),
             ttl,
             name: name.into(),
             pooled: false,
@@ -193,6 +288,7 @@ impl Subject {
             Kind::Reference => false,
             Kind::Fenced => true,
             Kind::Spec(spec) => spec.has_epoch(),
+            Kind::Exec(_, adapter) => adapter.hello.epoch,
         }
     }
 
@@ -210,7 +306,7 @@ impl Subject {
     pub fn can_age(&self) -> bool {
         match &self.kind {
             Kind::Reference | Kind::Fenced => true,
-            Kind::Spec(spec) => spec.can_age(),
+            Kind::Spec(spec) | Kind::Exec(spec, _) => spec.can_age(),
         }
     }
 
@@ -263,6 +359,7 @@ impl Subject {
                 lease.set_skew(self.skew_of(who));
                 Ok(Box::new(lease))
             }
+            Kind::Exec(..) => Ok(Box::new(self.exec_lease(who, route)?)),
         }
     }
 
@@ -277,7 +374,7 @@ impl Subject {
                     .map(|_| ())
                     .map_err(|e| harness("reset the lease", &e))
             }
-            Kind::Spec(spec) => {
+            Kind::Spec(spec) | Kind::Exec(spec, _) => {
                 let name = self.schema.name().clone();
                 Ok(spec.reset(self.schema.client(), &name)?)
             }
@@ -297,7 +394,7 @@ impl Subject {
                     .map(|_| true)
                     .map_err(|e| harness("age the lease", &e))
             }
-            Kind::Spec(spec) => {
+            Kind::Spec(spec) | Kind::Exec(spec, _) => {
                 let name = self.schema.name().clone();
                 Ok(spec.age(self.schema.client(), &name, by)?)
             }

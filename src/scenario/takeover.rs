@@ -254,7 +254,9 @@ pub fn trial(
             // The stall: the leader renews under the fault, which ends after
             // `opts.stall` (a client pause renews only then).
             let cuts_before = injector.cuts();
-            let stall = injector.begin(|| leader.backend_pid().map_err(|e| e.to_string()))?;
+            let stall = injector.begin(leader.process_group(), || {
+                leader.backend_pid().map_err(|e| e.to_string())
+            })?;
             let stalled = opts.stall;
             if ends_calls {
                 // The leader renews until a call fails or the fault is

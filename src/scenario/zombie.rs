@@ -190,6 +190,17 @@ pub fn trial(
     rec: &Recorder,
 ) -> Result<ZombieResult, RunError> {
     let ttl = subject.ttl().as_duration();
+    if subject.is_exec() {
+        // The stall falls between the leader's trust check and its write,
+        // both inside the adapter's consumer: the protocol has no `act`
+        // yet to hand that window to the harness.
+        return Err(RunError::NotApplicable(
+            "the zombie scenario stalls a leader between its trust check and its protected \
+             write; with --exec both are the adapter's own code, and the adapter protocol \
+             (version 1) has no `act` operation that would let leasecheck stall it there"
+                .into(),
+        ));
+    }
     if opts.standbys == 0 {
         return Err(RunError::Settings(
             "a zombie needs at least one standby".into(),
@@ -553,7 +564,7 @@ fn stall_then_work(
     deadline: Instant,
 ) -> Result<bool, RunError> {
     let bound = deadline.saturating_duration_since(Instant::now());
-    let stall = injector.begin(|| {
+    let stall = injector.begin(leader.lease.process_group(), || {
         backend_pid(&mut leader.resource).map_err(|e| crate::database::diagnostic::pg_message(&e))
     })?;
     let who = leader.who.0;

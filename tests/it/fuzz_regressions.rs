@@ -69,3 +69,8 @@ fn every_saved_spec_input_parses_or_gives_a_clean_error_naming_the_file() {
 fn every_saved_history_input_reads_or_gives_a_clean_error_naming_the_line() {
     check_all("history", checks::check_history);
 }
+
+#[test]
+fn every_saved_adapter_line_reads_or_gives_a_clean_error() {
+    check_all("adapter_line", checks::check_adapter_line);
+}

@@ -7,6 +7,7 @@ mod cli;
 mod database_faults;
 mod differential;
 mod docs;
+mod exec;
 mod fault;
 mod fenced;
 mod fuzz_regressions;

@@ -862,7 +862,10 @@ fn an_advisory_lock_spec_excludes_but_never_expires_and_reset_frees_it() {
         .renew()
         .expect_err("the holder's connection was terminated");
     assert!(
-        err.is_connection_loss() || err.postgres_error().as_db_error().is_some(),
+        err.is_connection_loss()
+            || err
+                .postgres_error()
+                .is_some_and(|e| e.as_db_error().is_some()),
         "{err}"
     );
     assert!(!a.renew().unwrap(), "reconnected: no longer the holder");

@@ -1,0 +1,95 @@
+//! `leasecheck adapter --spec FILE`: the protocol's reference adapter. It
+//! runs a spec file's statements (the same [`SpecLease`] `check --spec`
+//! runs in-process) behind the protocol, so a run with `--exec` can be
+//! compared with the same SQL without it (the benchmark does), and an
+//! adapter author has a working counterpart to read.
+
+use super::command::env;
+use super::protocol::{Answer, Hello, Request, PROTOCOL, REQUIRED_OPS};
+use crate::input::{HolderId, Ident, Ttl};
+use crate::lease::{LeaseError, SpecLease};
+use crate::spec::Spec;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+/// Why the reference adapter stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// An environment variable the harness sets is missing or wrong.
+    #[error("environment variable {name}: {reason} (the reference adapter is started by `leasecheck ... --exec`, which sets it)")]
+    Env {
+        /// Its name.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The lease could not connect.
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    /// A request could not be read or an answer written.
+    #[error("protocol: {0}")]
+    Protocol(String),
+}
+
+fn var(name: &'static str) -> Result<String, ServeError> {
+    std::env::var(name).map_err(|e| ServeError::Env {
+        name,
+        reason: e.to_string(),
+    })
+}
+
+fn invalid(name: &'static str) -> impl Fn(String) -> ServeError {
+    move |reason| ServeError::Env { name, reason }
+}
+
+/// Serve `spec`'s lease on `input`/`output` for the candidate the
+/// environment describes, until `input` ends.
+pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<(), ServeError> {
+    let schema = Ident::new(var(env::SCHEMA)?).map_err(|e| invalid(env::SCHEMA)(e.to_string()))?;
+    let ttl = Ttl::parse(&var(env::TTL)?).map_err(|e| invalid(env::TTL)(e.to_string()))?;
+    let holder =
+        HolderId::new(var(env::HOLDER)?).map_err(|e| invalid(env::HOLDER)(e.to_string()))?;
+    let skew: i64 = match std::env::var(env::CLOCK_OFFSET) {
+        Ok(text) => text
+            .parse()
+            .map_err(|e: std::num::ParseIntError| invalid(env::CLOCK_OFFSET)(e.to_string()))?,
+        Err(_) => 0,
+    };
+    let epoch = spec.has_epoch();
+    let mut config: postgres::Config = var(env::DATABASE_URL)?
+        .parse()
+        .map_err(|e: postgres::Error| invalid(env::DATABASE_URL)(e.to_string()))?;
+    // libpq reads PGAPPNAME by itself; the Rust driver must be told.
+    if let Ok(app) = std::env::var(env::APP_NAME) {
+        config.application_name(&app);
+    }
+    let mut lease = SpecLease::connect_with(&config, &schema, Arc::new(spec), ttl, holder)?;
+    lease.set_skew(skew);
+    let hello = Hello {
+        protocol: PROTOCOL.into(),
+        ops: REQUIRED_OPS.to_vec(),
+        epoch,
+    };
+    let io = |e: std::io::Error| ServeError::Protocol(e.to_string());
+    writeln!(output, "{}", hello.to_line())
+        .and_then(|()| output.flush())
+        .map_err(io)?;
+    for line in input.lines() {
+        let line = line.map_err(io)?;
+        let request = Request::parse(&line)
+            .map_err(|e| ServeError::Protocol(format!("request {line}: {e}")))?;
+        let answer = match lease.call(request.op.into()) {
+            Ok(ok) => Answer::Done {
+                ok,
+                epoch: (epoch && ok && request.op == super::ProtocolOp::TryAcquire)
+                    .then(|| lease.epoch())
+                    .flatten(),
+            },
+            Err(e) => Answer::Error(e.to_string()),
+        };
+        writeln!(output, "{}", answer.to_line(request.id))
+            .and_then(|()| output.flush())
+            .map_err(io)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,422 @@
+//! `--exec`: a lease in any language, one adapter process per candidate.
+//! The Python example (examples/python/) holds every property under every
+//! fault applied to its real processes; each of its broken variants is
+//! caught with the right property; an adapter that dies, falls mute or
+//! writes a malformed line ends the run with exit 2 and says which one and
+//! what it last wrote to stderr; and no adapter process outlives a run,
+//! an interrupted one included.
+
+use crate::support::leasecheck;
+use leasecheck::adapter::{AdapterCommand, AdapterProcess, Candidacy};
+use leasecheck::fault::ClientPause;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// The project-local Python with psycopg (scripts/python-env.sh, which the
+/// test command runs first). Missing is a failure, never a skip.
+fn python() -> PathBuf {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/python-venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: run scripts/python-env.sh (scripts/test.sh does) to install the Python \
+         example's dependencies into the project-local virtual environment",
+        py.display()
+    );
+    py
+}
+
+/// The `--exec` command of the Python example, with lease class `class`
+/// (`None`: the correct one).
+fn python_adapter(class: Option<&str>) -> String {
+    let mut cmd = format!("{} examples/python/adapter.py", python().display());
+    if let Some(class) = class {
+        cmd.push(' ');
+        cmd.push_str(class);
+    }
+    cmd
+}
+
+/// A marker no other run carries: set in leasecheck's environment, it is
+/// inherited by every adapter process it starts.
+fn marker() -> String {
+    format!("exec-test-{}-{}", std::process::id(), rand_suffix())
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    h.finish()
+}
+
+const MARKER_ENV: &str = "LEASECHECK_EXEC_TEST_MARKER";
+
+/// Processes whose environment carries `marker`.
+fn carrying(marker: &str) -> Vec<i32> {
+    let needle = format!("{MARKER_ENV}={marker}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(environ) = std::fs::read(entry.path().join("environ")) {
+            if environ
+                .split(|b| *b == 0)
+                .any(|var| var == needle.as_bytes())
+            {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Run leasecheck with `args`, marked; asserts that no process it started
+/// with the marker is left once it exited.
+fn run_marked(args: &[&str]) -> Output {
+    let marker = marker();
+    let out = Command::new(env!("CARGO_BIN_EXE_leasecheck"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(MARKER_ENV, &marker)
+        .output()
+        .expect("run leasecheck");
+    let left = carrying(&marker);
+    assert!(
+        left.is_empty(),
+        "adapter processes outlived the run: {left:?}\n{}",
+        text(&out)
+    );
+    out
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+const SPEC: &str = "examples/python/lease.toml";
+
+#[test]
+fn the_python_example_holds_every_property_under_every_fault_on_its_own_processes() {
+    let exec = python_adapter(None);
+    let out = run_marked(&[
+        "check", "--spec", SPEC, "--exec", &exec, "--ttl", "0.5", "--json",
+    ]);
+    let r = crate::support::json(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let scenarios = r["scenarios"].as_array().expect("scenarios");
+    for fault in leasecheck::fault::Fault::ALL {
+        let name = format!("takeover/{fault}");
+        let s = scenarios
+            .iter()
+            .find(|s| s["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no {name} in {r}"));
+        assert_eq!(s["status"], "passed", "{s}");
+    }
+    for name in [
+        "race",
+        "release-and-non-holder",
+        "conformance",
+        "durability",
+    ] {
+        let s = scenarios
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {r}"));
+        assert_eq!(s["status"], "passed", "{s}");
+    }
+    // The zombie needs the adapter's consumer (`act`), which protocol
+    // version 1 does not have: n/a, saying so, never a pass.
+    let zombie = scenarios
+        .iter()
+        .find(|s| s["name"] == "zombie/client-pause")
+        .unwrap_or_else(|| panic!("no zombie in {r}"));
+    assert_eq!(zombie["status"], "not_applicable", "{zombie}");
+}
+
+/// The broken variant `class` under `command` with `faults`: exit 1 with
+/// `property` named, a timeline, the seed and the replay command.
+fn caught(class: &str, command: &str, faults: &str, property: &str) {
+    let exec = python_adapter(Some(class));
+    let out = run_marked(&[
+        command,
+        "--spec",
+        SPEC,
+        "--exec",
+        &exec,
+        "--ttl",
+        "0.5",
+        "--faults",
+        faults,
+        "--candidates",
+        "4",
+        "--rounds",
+        "4",
+    ]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains(&format!("VIOLATION {property}")), "{s}");
+    assert!(
+        s.contains("event      invoke    complete"),
+        "no timeline: {s}"
+    );
+    assert!(
+        s.contains("seed: ") && s.contains("replay: leasecheck"),
+        "{s}"
+    );
+}
+
+#[test]
+fn python_retry_of_a_lost_acquire_is_caught_as_p1_under_connection_drop() {
+    caught(
+        "broken.retry_acquire:RetryingLease",
+        "takeover",
+        "connection-drop",
+        "P1 exactly one winner",
+    );
+}
+
+#[test]
+fn python_leader_flag_kept_when_renew_raises_is_caught_as_split_brain_under_crash_restart() {
+    caught(
+        "broken.sticky_leader:StickyLeaderLease",
+        "takeover",
+        "crash-restart",
+        "P6 no overlapping tenure",
+    );
+}
+
+#[test]
+fn python_holder_id_shared_by_processes_is_caught_by_the_non_holder_checks() {
+    caught(
+        "broken.shared_holder:SharedHolderLease",
+        "check",
+        "client-pause",
+        "P5 release frees at once",
+    );
+}
+
+/// An executable shell script in a fresh directory.
+fn script(dir: &Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.display().to_string()
+}
+
+const HELLO: &str =
+    r#"echo '{"protocol":"leasecheck-adapter/1","ops":["try_acquire","renew","release"]}'"#;
+
+fn race_with(exec: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "race",
+        "--spec",
+        "specs/reference.toml",
+        "--exec",
+        exec,
+        "--candidates",
+        "3",
+        "--rounds",
+        "2",
+        "--ttl",
+        "0.2",
+    ];
+    args.extend_from_slice(extra);
+    run_marked(&args)
+}
+
+#[test]
+fn an_adapter_that_dies_ends_the_run_with_exit_2_naming_it_and_its_last_stderr_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exec = script(
+        dir.path(),
+        "dies.sh",
+        &format!(
+            "{HELLO}\nread request\necho 'connecting to the lease service' >&2\n\
+             echo 'fatal: the lease service is gone' >&2\nexit 3"
+        ),
+    );
+    let out = race_with(&exec, &[]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{s}");
+    assert!(s.contains("the adapter of c"), "names the candidate: {s}");
+    assert!(s.contains("exited with status 3"), "{s}");
+    assert!(
+        s.contains("| connecting to the lease service")
+            && s.contains("| fatal: the lease service is gone"),
+        "its last stderr lines: {s}"
+    );
+    assert!(!s.contains("panicked"), "{s}");
+}
+
+#[test]
+fn a_mute_adapter_ends_the_run_with_exit_2_once_its_answer_is_overdue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exec = script(
+        dir.path(),
+        "mute.sh",
+        &format!("{HELLO}\necho 'thinking...' >&2\nexec sleep 600"),
+    );
+    let out = race_with(&exec, &["--exec-timeout", "1000"]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{s}");
+    assert!(s.contains("did not answer within 1 s"), "{s}");
+    assert!(
+        s.contains(r#"its answer to {"id":1,"op":"try_acquire"}"#),
+        "{s}"
+    );
+    assert!(s.contains("| thinking..."), "{s}");
+}
+
+#[test]
+fn an_adapter_that_never_says_hello_is_refused_before_any_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exec = script(dir.path(), "silent.sh", "exec sleep 600");
+    let out = race_with(&exec, &["--exec-timeout", "1000"]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{s}");
+    assert!(s.contains("the adapter of c0 did not answer"), "{s}");
+    assert!(s.contains("its hello"), "{s}");
+    assert!(!s.contains("race "), "no scenario ran: {s}");
+}
+
+#[test]
+fn a_malformed_answer_is_quoted_and_ends_the_run_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exec = script(
+        dir.path(),
+        "typo.sh",
+        &format!("{HELLO}\nwhile read request; do echo '{{\"id\":1,\"okay\":true}}'; done"),
+    );
+    let out = race_with(&exec, &[]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{s}");
+    assert!(
+        s.contains(r#""{\"id\":1,\"okay\":true}""#),
+        "the line, quoted: {s}"
+    );
+    assert!(s.contains("unknown field `okay`"), "{s}");
+}
+
+#[test]
+fn a_hello_for_another_protocol_is_refused_saying_which_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exec = script(
+        dir.path(),
+        "v2.sh",
+        r#"echo '{"protocol":"leasecheck-adapter/2","ops":["try_acquire","renew","release"]}'; exec sleep 600"#,
+    );
+    let out = race_with(&exec, &[]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{s}");
+    assert!(s.contains("leasecheck-adapter/2"), "{s}");
+}
+
+#[test]
+fn exec_without_a_spec_for_the_schema_is_refused() {
+    let out = leasecheck(&["race", "--exec", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--spec"), "{}", text(&out));
+}
+
+#[test]
+fn the_reference_adapter_passes_where_the_same_spec_passes_in_process() {
+    let exec = format!(
+        "{} adapter --spec specs/reference.toml",
+        env!("CARGO_BIN_EXE_leasecheck")
+    );
+    let out = run_marked(&[
+        "check",
+        "--spec",
+        "specs/reference.toml",
+        "--exec",
+        &exec,
+        "--ttl",
+        "0.3",
+        "--candidates",
+        "8",
+        "--rounds",
+        "10",
+        "--faults",
+        "client-pause,backend-stall,connection-stall",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn sigterm_during_a_run_kills_every_adapter_process() {
+    let marker = marker();
+    let exec = python_adapter(None);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leasecheck"))
+        .args([
+            "race", "--spec", SPEC, "--exec", &exec, "--ttl", "0.5", "--rounds", "100000",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(MARKER_ENV, &marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run leasecheck");
+    // Wait for the race's 32 adapters to be there (polling /proc: there is
+    // no notification for another process's children).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while carrying(&marker).len() < 32 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the race's adapters never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("send SIGTERM");
+    let out = child.wait_with_output().expect("wait for leasecheck");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let left = carrying(&marker);
+    assert!(left.is_empty(), "adapters outlived SIGTERM: {left:?}");
+}
+
+/// The state letter of `pid` in /proc.
+fn state(pid: i32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let after = stat.rsplit_once(") ").expect("stat has a comm").1;
+    after.chars().next().expect("a state")
+}
+
+#[test]
+fn client_pause_stops_the_adapter_process_and_its_end_continues_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exec = script(dir.path(), "idle.sh", &format!("{HELLO}\nexec sleep 600"));
+    let who = Candidacy {
+        candidate: "c0".into(),
+        database_url: "postgresql://unused".into(),
+        app_name: "unused".into(),
+        schema: leasecheck::Ident::new("unused").expect("ident"),
+        ttl: leasecheck::Ttl::parse("1").expect("ttl"),
+        holder: leasecheck::HolderId::new("h").expect("holder"),
+        clock_offset_micros: 0,
+        timeout: Duration::from_secs(10),
+    };
+    let process = AdapterProcess::start(&AdapterCommand::parse(&exec).expect("command"), &who)
+        .expect("start");
+    let pid = process.process_group();
+    assert_ne!(state(pid), 'T');
+    let pause = ClientPause::of(Some(pid)).expect("pause");
+    assert_eq!(state(pid), 'T', "stopped while the pause lasts");
+    drop(pause);
+    // SIGCONT is delivered before kill returns for a stopped process.
+    assert_ne!(state(pid), 'T', "continued when the pause ends");
+    drop(process);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "killed and reaped when dropped"
+    );
+}
