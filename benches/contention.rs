@@ -28,6 +28,13 @@
 //!   history recorder on and off, in back-to-back pairs of batteries (written
 //!   to `paired.csv`), and the recorder's own cost per call.
 //!
+//! - `exec`: what the adapter protocol (`--exec`) costs. The same SQL
+//!   (`specs/reference.toml`) races at N = 32 in two subjects of the same
+//!   run: the spec lease in-process, and one reference adapter process per
+//!   candidate (`leasecheck adapter --spec`, JSON lines over pipes), in
+//!   back-to-back pairs of batteries, the order alternating (written to
+//!   `paired.csv`); the goal is within 1.3x.
+//!
 //! The checker's throughput is `model/benches/check.rs`.
 //!
 //! Besides criterion's output, the process writes the latency distribution of
@@ -66,6 +73,10 @@ const TAKEOVERS: [(u64, u64); 3] = [(100, 10), (250, 50), (500, 100)];
 const RECORDED_RACE: usize = 8;
 /// Rounds of each battery of the recording bench.
 const RECORDED_ROUNDS: usize = 40;
+/// Candidates of the adapter-protocol race (`exec`).
+const EXEC_RACE: usize = 32;
+/// Rounds per battery of the adapter-protocol race.
+const EXEC_ROUNDS: usize = 40;
 
 /// The floor: a bare single-row `UPDATE` of the lease row.
 fn bare_update_sql(t: &TableName) -> String {
@@ -92,6 +103,7 @@ fn main() {
     contended(&mut criterion, &mut pg, &mut stats);
     takeover_latency(&mut criterion, &mut pg, &mut stats);
     recording(&mut criterion, &mut pg, &mut stats);
+    exec(&mut criterion, &mut pg, &mut stats);
     criterion.final_summary();
     if let Some(pg) = pg.0.as_ref() {
         stats.write(pg);
@@ -932,6 +944,85 @@ fn recording(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
                         total += result.elapsed;
                     }
                     stats.pair(&id, elapsed[0], elapsed[1]);
+                }
+                total
+            })
+        },
+    );
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------
+// The adapter protocol's cost: the same SQL in-process and behind `--exec`.
+
+fn exec(c: &mut Criterion, pg: &mut Lazy, stats: &mut Stats) {
+    use leasecheck::adapter::AdapterCommand;
+    use leasecheck::spec::Spec;
+    let mut group = c.benchmark_group("exec");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
+    let id = format!("exec/race_n{EXEC_RACE}");
+    let race_ttl = ttl(TTL_SECS);
+    let spec_file = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/reference.toml");
+    let mut subjects: Option<[Subject; 2]> = None;
+    group.bench_function(
+        BenchmarkId::new(format!("race_n{EXEC_RACE}"), "paired"),
+        |b| {
+            let subjects = subjects.get_or_insert_with(|| {
+                let spec = Spec::load(spec_file.as_ref()).expect("load the reference spec");
+                let command = AdapterCommand::parse(&format!(
+                    "{} adapter --spec {spec_file}",
+                    env!("CARGO_BIN_EXE_leasecheck")
+                ))
+                .expect("the adapter command");
+                [
+                    Subject::from_spec(pg.get(), spec.clone(), race_ttl).expect("install the spec"),
+                    Subject::exec(pg.get(), spec, command, race_ttl, Duration::from_secs(60))
+                        .expect("start the reference adapter"),
+                ]
+            });
+            b.iter_custom(|pairs| {
+                let mut total = Duration::ZERO;
+                for pair in 0..pairs {
+                    let mut elapsed = [Duration::ZERO; 2];
+                    let order = if pair % 2 == 0 { [0, 1] } else { [1, 0] };
+                    for which in order {
+                        let metric = ["spec", "exec"][which];
+                        let rec = Recorder::new(race_ttl, false);
+                        let opts = RaceOptions {
+                            candidates: EXEC_RACE,
+                            rounds: EXEC_ROUNDS,
+                            seed: pair,
+                        };
+                        let result = stress::race(
+                            &mut subjects[which],
+                            &opts,
+                            &rec,
+                            &AtomicBool::new(false),
+                            &|| {},
+                        )
+                        .expect("race");
+                        if !result.bad_rounds.is_empty() || result.rounds != EXEC_ROUNDS {
+                            stats.anomaly(&id, metric);
+                        }
+                        // Per round (the adapters are started before the
+                        // battery's clock runs), and each call's latency.
+                        stats.record(&id, metric, result.elapsed / EXEC_ROUNDS as u32);
+                        let call = ["spec_call", "exec_call"][which];
+                        for v in result.latency.iter_recorded() {
+                            for _ in 0..v.count_at_value() {
+                                stats.record(
+                                    &id,
+                                    call,
+                                    Duration::from_micros(v.value_iterated_to()),
+                                );
+                            }
+                        }
+                        elapsed[which] = result.elapsed;
+                        total += result.elapsed;
+                    }
+                    stats.pair(&id, elapsed[1], elapsed[0]);
                 }
                 total
             })

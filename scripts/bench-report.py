@@ -21,6 +21,7 @@ CANDIDATES = [1, 2, 4, 8, 16, 32, 64]
 UNCONTENDED_TARGET = 1.15  # lease op / bare single-row UPDATE
 CONTENDED_TARGET = 1.5  # lease round / N clients updating the row bare
 RECORDING_TARGET = 0.05  # recording cost, fraction of race throughput
+EXEC_TARGET = 1.3  # a race behind --exec / the same SQL in-process, N = 32
 CHECKER_TARGET = 1e6  # operations per second on race histories
 LINEAR_SLOPE = 1.2  # "grows about linearly": exponent of time against history size
 
@@ -410,6 +411,35 @@ def main():
         f"| recorder call, no database | {fmt_time(on)} | {fmt_time(off)} "
         f"| {'–' if per_round is None else f'{per_round:.3%} of a round (9 calls per round)'} |"
     )
+    md.append("")
+
+    # ---- the adapter protocol
+    md.append("## The adapter protocol (`--exec`): what it costs\n")
+    xpairs = []
+    if os.path.exists(ppath):
+        with open(ppath) as f:
+            for row in csv.DictReader(f):
+                if row["id"] == "exec/race_n32":
+                    xpairs.append((float(row["a_us"]), float(row["b_us"])))
+    md.append(
+        "`stress::race` with 32 candidates on the same SQL (`specs/reference.toml`) in two "
+        "subjects of one run: the spec lease in-process, and one reference adapter process per "
+        "candidate (`leasecheck adapter --spec`, JSON lines over pipes), batteries of 40 rounds "
+        f"in {len(xpairs)} back-to-back pairs, the order alternating (battery wall time per "
+        "round; the adapters are started before a battery's clock runs). Below it, the "
+        "median latency of one `try_acquire` call as each subject's candidates saw it.\n"
+    )
+    md.append("| measure | through `--exec` | in-process | ratio |")
+    md.append("|---|---|---|---|")
+    if xpairs:
+        ex = sum(a for a, _ in xpairs) / len(xpairs) / 40 * 1000
+        sp = sum(b for _, b in xpairs) / len(xpairs) / 40 * 1000
+        r = ex / sp
+        targets.append((f"a race through --exec within {EXEC_TARGET}x of in-process (N = 32)", f"{r:.2f}x", r <= EXEC_TARGET))
+        md.append(f"| race round, 32 candidates | {fmt_time(ex)} | {fmt_time(sp)} | {r:.2f}x {verdict(r <= EXEC_TARGET)} |")
+    ce, cs = dist("exec/race_n32", "exec_call"), dist("exec/race_n32", "spec_call")
+    if ce and cs:
+        md.append(f"| try_acquire, p50 | {fmt_us(ce['p50_us'])} | {fmt_us(cs['p50_us'])} | {fmt_ratio(ratio(ce['p50_us'], cs['p50_us']))} |")
     md.append("")
 
     # ---- summary at the top

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, every test against real Postgres
 # (throwaway local clusters), the same lease suite through testcontainers,
-# the loom suite, doc tests, a bounded fuzzing of the parsers, and a build of
-# the benchmarks.
+# the loom suite, doc tests, a bounded fuzzing of the parsers, a build of
+# the benchmarks, and the Python example through --exec (its psycopg
+# installed into a project-local virtual environment first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,9 @@ cargo test --workspace --doc
 
 step "fuzz the parsers (${FUZZ_SECONDS:=20} s per target; scripts/fuzz.sh)"
 FUZZ_SECONDS="$FUZZ_SECONDS" LEASECHECK_CARGO_LOCK= scripts/fuzz.sh
+
+step "the Python example's environment (psycopg from PyPI into target/python-venv)"
+scripts/python-env.sh
 
 step "lease suite through testcontainers (image ${LEASECHECK_PG_IMAGE:-leasecheck-postgres:15})"
 LEASECHECK_POSTGRES=container cargo nextest run -p leasecheck --no-fail-fast -E 'test(/^lease::/)'

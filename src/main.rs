@@ -305,7 +305,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Adapter { spec } => {
             let spec = leasecheck::spec::Spec::load(&spec)?;
             let stdin = std::io::stdin().lock();
-            leasecheck::adapter::serve(spec, stdin, std::io::stdout().lock())?;
+            leasecheck::lease::serve(spec, stdin, std::io::stdout().lock())?;
             Ok(0)
         }
         Command::Doctor => {

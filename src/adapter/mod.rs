@@ -10,17 +10,17 @@
 //!   candidate ([`Candidacy`]).
 //! - `process`: one running adapter ([`AdapterProcess`]): a deadline on
 //!   every line it owes, paused as a whole, killed and reaped on drop.
-//! - `serve`: the reference adapter (`leasecheck adapter --spec FILE`).
 //! - `error`: [`AdapterError`], an adapter that broke the protocol.
 //!
 //! The lease side, [`ExecLease`](crate::lease::ExecLease), turns answers
-//! into outcomes; this module never judges one.
+//! into outcomes, and [`serve`](crate::lease::serve) is the reference
+//! adapter (`leasecheck adapter --spec FILE`); this module knows nothing of
+//! leases and never judges an outcome.
 
 mod command;
 mod error;
 mod process;
 mod protocol;
-mod serve;
 
 pub use command::{env, AdapterCommand, Candidacy};
 pub use error::{AdapterError, StderrTail};
@@ -28,4 +28,3 @@ pub use process::{AdapterProcess, TAIL_LINES};
 pub use protocol::{
     Answer, Hello, LineError, ProtocolOp, Request, MAX_LINE, PROTOCOL, REQUIRED_OPS,
 };
-pub use serve::{serve, ServeError};

@@ -15,6 +15,7 @@ mod error;
 mod exec;
 mod fenced;
 mod reference;
+mod serve;
 mod spec;
 mod sql;
 
@@ -24,5 +25,6 @@ pub use error::{LeaseError, SpecSite};
 pub use exec::ExecLease;
 pub use fenced::{FencedLease, Tenure};
 pub use reference::Lease;
+pub use serve::{serve, ServeError};
 pub use spec::SpecLease;
 pub use sql::{ReferenceSql, WRITTEN};

@@ -353,7 +353,7 @@ fn the_reference_adapter_passes_where_the_same_spec_passes_in_process() {
 fn sigterm_during_a_run_kills_every_adapter_process() {
     let marker = marker();
     let exec = python_adapter(None);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leasecheck"))
+    let child = Command::new(env!("CARGO_BIN_EXE_leasecheck"))
         .args([
             "race", "--spec", SPEC, "--exec", &exec, "--ttl", "0.5", "--rounds", "100000",
         ])

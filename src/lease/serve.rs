@@ -4,10 +4,9 @@
 //! compared with the same SQL without it (the benchmark does), and an
 //! adapter author has a working counterpart to read.
 
-use super::command::env;
-use super::protocol::{Answer, Hello, Request, PROTOCOL, REQUIRED_OPS};
+use super::{LeaseError, SpecLease};
+use crate::adapter::{env, Answer, Hello, ProtocolOp, Request, PROTOCOL, REQUIRED_OPS};
 use crate::input::{HolderId, Ident, Ttl};
-use crate::lease::{LeaseError, SpecLease};
 use crate::spec::Spec;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -81,7 +80,7 @@ pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<
         let answer = match lease.call(request.op.into()) {
             Ok(ok) => Answer::Done {
                 ok,
-                epoch: (epoch && ok && request.op == super::ProtocolOp::TryAcquire)
+                epoch: (epoch && ok && request.op == ProtocolOp::TryAcquire)
                     .then(|| lease.epoch())
                     .flatten(),
             },
