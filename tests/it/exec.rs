@@ -192,6 +192,35 @@ fn python_leader_flag_kept_when_renew_raises_is_caught_as_split_brain_under_cras
 }
 
 #[test]
+fn an_exec_run_judged_again_offline_gives_the_online_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let history = dir.path().join("run.jsonl");
+    let history = history.to_str().expect("a UTF-8 path");
+    let exec = python_adapter(Some("broken.retry_acquire:RetryingLease"));
+    let online = run_marked(&[
+        "takeover",
+        "--spec",
+        SPEC,
+        "--exec",
+        &exec,
+        "--ttl",
+        "0.5",
+        "--faults",
+        "connection-drop,client-pause",
+        "--history",
+        history,
+    ]);
+    assert_eq!(online.status.code(), Some(1), "{}", text(&online));
+    let offline = leasecheck(&["check-history", history]);
+    assert_eq!(offline.status.code(), Some(1), "{}", text(&offline));
+    assert!(
+        text(&offline).contains("VIOLATION P1 exactly one winner"),
+        "{}",
+        text(&offline)
+    );
+}
+
+#[test]
 fn python_holder_id_shared_by_processes_is_caught_by_the_non_holder_checks() {
     caught(
         "broken.shared_holder:SharedHolderLease",
@@ -347,6 +376,31 @@ fn the_reference_adapter_passes_where_the_same_spec_passes_in_process() {
         "client-pause,backend-stall,connection-stall",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn a_fenced_adapter_hands_its_epochs_to_the_harness() {
+    // The reference adapter of the fenced spec: its hello says "epoch":
+    // true, so every won try_acquire must answer with the tenure's epoch (an
+    // answer without one would end the run with exit 2).
+    let exec = format!(
+        "{} adapter --spec specs/fenced.toml",
+        env!("CARGO_BIN_EXE_leasecheck")
+    );
+    let out = run_marked(&[
+        "takeover",
+        "--spec",
+        "specs/fenced.toml",
+        "--exec",
+        &exec,
+        "--ttl",
+        "0.3",
+        "--faults",
+        "client-pause,connection-drop",
+    ]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert!(s.contains("ok   takeover/client-pause"), "{s}");
 }
 
 #[test]
