@@ -18,7 +18,12 @@
 //!   transaction (a `CommandComplete` followed by `ReadyForQuery` with status
 //!   idle: the statement ran and committed), drops that reply and closes the
 //!   connection both ways. The call took effect; the client only sees its
-//!   connection die: an unknown outcome.
+//!   connection die: an unknown outcome. A client that first asks for
+//!   encryption (libpq's `sslmode=prefer`, JDBC's default) gets a one-byte
+//!   answer before any message: the pump from the client reads the startup
+//!   packets and tells the other pump to pass that byte on unframed; if the
+//!   server agrees to encrypt (`S`, `G`), the connection is never framed or
+//!   cut, so a trial that needed a cut says it made none.
 //! - `failover`: [`Proxy::switch_upstream`] points the proxy at another
 //!   server and closes every open connection, so every client reconnects to
 //!   the new one (what a virtual IP, DNS or a pooler does in production).
@@ -514,6 +519,7 @@ fn serve(client: TcpStream, shared: Arc<Shared>) {
     }
     tracing::debug!(%upstream, id, "proxy: connection open");
     let pumps = Arc::new(AtomicUsize::new(2));
+    let negotiation = Arc::new(Negotiation::default());
     let finish = {
         let shared = Arc::clone(&shared);
         let pumps = Arc::clone(&pumps);
@@ -527,10 +533,17 @@ fn serve(client: TcpStream, shared: Arc<Shared>) {
     let back = {
         let shared = Arc::clone(&shared);
         let finish = finish.clone();
+        let negotiation = Arc::clone(&negotiation);
         std::thread::Builder::new()
             .name("proxy-pump".into())
             .spawn(move || {
-                pump(server_reader, client_writer, &shared, Way::Replies);
+                pump(
+                    server_reader,
+                    client_writer,
+                    &shared,
+                    Way::Replies,
+                    &negotiation,
+                );
                 finish();
             })
     };
@@ -543,8 +556,65 @@ fn serve(client: TcpStream, shared: Arc<Shared>) {
             finish();
         }
     }
-    pump(client, server, &shared, Way::Requests);
+    pump(client, server, &shared, Way::Requests, &negotiation);
     finish();
+}
+
+/// The code of an `SSLRequest` startup packet.
+const SSL_REQUEST: u32 = 80_877_103;
+/// The code of a `GSSENCRequest` startup packet.
+const GSSENC_REQUEST: u32 = 80_877_104;
+
+/// A connection's encryption negotiation, between its two pumps: the
+/// client's pump counts the requests for encryption it passes on, and the
+/// server's pump passes each one-byte answer on unframed.
+#[derive(Default)]
+struct Negotiation {
+    /// Answers the server owes (requests passed on, not yet answered).
+    owed: AtomicUsize,
+    /// The server agreed to encrypt: nothing after can be framed.
+    encrypted: AtomicBool,
+}
+
+/// The client's startup packets, read until the `StartupMessage` (or a
+/// `CancelRequest`): every `SSLRequest` and `GSSENCRequest` among them
+/// is counted in [`Negotiation::owed`] before it is passed on.
+#[derive(Default)]
+struct Startup {
+    packet: Vec<u8>,
+    done: bool,
+}
+
+impl Startup {
+    fn read(&mut self, mut bytes: &[u8], negotiation: &Negotiation) {
+        while !self.done && !bytes.is_empty() {
+            let want = 8 - self.packet.len().min(8);
+            let take = want.min(bytes.len());
+            self.packet.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.packet.len() < 8 {
+                return;
+            }
+            let len = u32::from_be_bytes([
+                self.packet[0],
+                self.packet[1],
+                self.packet[2],
+                self.packet[3],
+            ]);
+            let code = u32::from_be_bytes([
+                self.packet[4],
+                self.packet[5],
+                self.packet[6],
+                self.packet[7],
+            ]);
+            if len == 8 && (code == SSL_REQUEST || code == GSSENC_REQUEST) {
+                negotiation.owed.fetch_add(1, Ordering::SeqCst);
+                self.packet.clear();
+            } else {
+                self.done = true;
+            }
+        }
+    }
 }
 
 /// Which way a pump copies.
@@ -633,9 +703,16 @@ impl Reply {
 
 /// Copy `from` to `to` until end of stream or an error, waiting at the gate
 /// before every write (and before passing on the end of stream).
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, way: Way) {
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    shared: &Shared,
+    way: Way,
+    negotiation: &Negotiation,
+) {
     let mut buf = vec![0u8; BUFFER];
     let mut reply: Option<Reply> = None;
+    let mut startup = Startup::default();
     let take_cut = || {
         shared
             .cut_armed
@@ -660,9 +737,31 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, way: Way) {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        if way == Way::Replies && (reply.is_some() || shared.cut_armed.load(Ordering::SeqCst)) {
+        let mut input = &buf[..n];
+        match way {
+            // Counted before the request reaches the server, so before
+            // its answer can reach the other pump.
+            Way::Requests => startup.read(input, negotiation),
+            Way::Replies if negotiation.owed.load(Ordering::SeqCst) > 0 => {
+                // The server answers a request for encryption with one
+                // byte before anything else: pass it on as it is.
+                negotiation.owed.fetch_sub(1, Ordering::SeqCst);
+                if input[0] != b'N' {
+                    negotiation.encrypted.store(true, Ordering::SeqCst);
+                }
+                if !shared.wait_open() || to.write_all(&input[..1]).is_err() {
+                    break;
+                }
+                input = &input[1..];
+                if input.is_empty() {
+                    continue;
+                }
+            }
+            Way::Replies => {}
+        }
+        let framed = way == Way::Replies && !negotiation.encrypted.load(Ordering::SeqCst);
+        if framed && (reply.is_some() || shared.cut_armed.load(Ordering::SeqCst)) {
             let framing = reply.get_or_insert_with(Reply::default);
-            let mut input = &buf[..n];
             let mut failed = false;
             loop {
                 match framing.feed(input, &take_cut) {
@@ -694,7 +793,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, way: Way) {
             }
             continue;
         }
-        if !shared.wait_open() || to.write_all(&buf[..n]).is_err() {
+        if !shared.wait_open() || to.write_all(input).is_err() {
             break;
         }
     }

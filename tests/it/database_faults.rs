@@ -97,6 +97,38 @@ fn a_reply_cut_after_commit_leaves_the_write_done_and_the_client_with_a_connecti
 }
 
 #[test]
+fn a_client_that_first_asks_for_encryption_is_framed_and_cut_like_any_other() {
+    // libpq with sslmode=prefer (JDBC's default too) sends SSLRequest
+    // before its startup packet; the server answers one byte, not a
+    // message. The cut must still find the commit's reply.
+    let mut db = db();
+    let proxy = Proxy::in_front_of(&db.pg.config()).expect("start the proxy");
+    let url = leasecheck::database::url_of(&proxy.config_for(&db.pg.config()))
+        .replace("sslmode=disable", "sslmode=prefer");
+    let psql = leasecheck::database::find_bindir()
+        .expect("the server binaries")
+        .join("psql");
+    let table = db.table.clone();
+    proxy.cut_next_commit();
+    let out = std::process::Command::new(&psql)
+        .args([
+            &format!("{url}&connect_timeout=10"),
+            "-c",
+            &format!("UPDATE {table} SET leader = 'negotiated'"),
+        ])
+        .output()
+        .expect("run psql");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the reply was cut: {stderr}");
+    assert!(
+        !stderr.contains("timeout"),
+        "the connection was set up through the negotiation: {stderr}"
+    );
+    assert_eq!(proxy.cuts(), 1, "{stderr}");
+    assert_eq!(db.row().0, "negotiated", "the update committed");
+}
+
+#[test]
 fn the_reference_lease_passes_connection_drop_and_crash_restart_with_real_unknown_outcomes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let history = dir.path().join("run.jsonl");
