@@ -218,6 +218,13 @@ pub fn run(
                     )
                 }))
                 .unwrap_or_else(|payload| Err(RunError::Panicked(panic_message(&*payload))));
+                // An adapter that broke the protocol makes the scenario an
+                // error, whatever the runner made of the call that saw it
+                // (an unknown outcome, a lost P4 check).
+                let ran = match subject.adapter_failure() {
+                    Some(reason) => ran.and(Err(RunError::Adapter(reason))),
+                    None => ran,
+                };
                 tick();
                 // What the runner found stands, whatever happened after.
                 observed.findings.extend(rec.findings());

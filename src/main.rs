@@ -266,6 +266,14 @@ fn explain(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    if let Command::Adapter { spec } = &cli.command {
+        // An adapter process: leasecheck, its parent, stops it by closing
+        // its stdin or killing it; it keeps the default signal handling.
+        let spec = leasecheck::spec::Spec::load(spec)?;
+        let stdin = std::io::stdin().lock();
+        leasecheck::lease::serve(spec, stdin, std::io::stdout().lock())?;
+        return Ok(0);
+    }
     // Before anything is started: Ctrl-C (or SIGTERM, or SIGHUP: a CI job
     // cancelled, a `timeout`) then stops a run between steps and lets every
     // guard undo what leasecheck made (servers, faults, schemas); a second
@@ -276,6 +284,9 @@ fn run(cli: Cli) -> Result<u8> {
         ctrlc::set_handler(move || {
             if cancel.swap(true, Ordering::SeqCst) {
                 eprintln!("leasecheck: interrupted twice, exiting now");
+                // No drop runs on this exit: the adapters' process groups
+                // are killed here (servers leasecheck started are left).
+                leasecheck::adapter::kill_every_adapter();
                 std::process::exit(2);
             }
             eprintln!("leasecheck: interrupted: undoing what leasecheck started, then reporting what was done");
@@ -302,12 +313,7 @@ fn run(cli: Cli) -> Result<u8> {
             database_url,
         } => validate(&file, offline, database_url.as_deref()),
         Command::Init { file, force } => init(&file, force),
-        Command::Adapter { spec } => {
-            let spec = leasecheck::spec::Spec::load(&spec)?;
-            let stdin = std::io::stdin().lock();
-            leasecheck::lease::serve(spec, stdin, std::io::stdout().lock())?;
-            Ok(0)
-        }
+        Command::Adapter { .. } => unreachable!("served before the handler is installed"),
         Command::Doctor => {
             let exam = leasecheck::doctor::Examination::of_this_machine();
             print!("{}", exam.render_text());

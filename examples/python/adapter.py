@@ -44,7 +44,11 @@ def main():
         request = json.loads(line)
         try:
             answer = {"id": request["id"], "ok": bool(getattr(lease, request["op"])())}
-        except psycopg.Error as e:  # unknown outcome: the lease recovers on the next call
+        except psycopg.OperationalError as e:
+            # The connection broke (or the server went away): the outcome is
+            # unknown, and the lease reconnects on its next call. Any other
+            # error (a SQL error, a bug) ends the adapter, and leasecheck
+            # reports it with this process's stderr.
             answer = {"id": request["id"], "error": f"{type(e).__name__}: {e}".strip()}
         print(json.dumps(answer), flush=True)
     lease.close()

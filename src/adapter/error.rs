@@ -83,6 +83,14 @@ pub enum AdapterError {
         /// Its last stderr lines.
         stderr: StderrTail,
     },
+    /// A call to an adapter that broke the protocol before.
+    #[error("the adapter of {candidate} broke the protocol earlier: {first}")]
+    Broken {
+        /// The candidate.
+        candidate: String,
+        /// How it broke first.
+        first: String,
+    },
     /// Writing a request to its stdin failed.
     #[error("cannot write to the adapter of {candidate}: {source}{stderr}")]
     Write {

@@ -14,14 +14,13 @@ use super::error::{quoted, AdapterError, StderrTail};
 use super::protocol::{Answer, Hello, LineError, ProtocolOp, Request, MAX_LINE};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wait_timeout::ChildExt;
 
 /// How many of an adapter's last stderr lines are kept for messages.
 pub const TAIL_LINES: usize = 20;
@@ -30,7 +29,10 @@ pub const TAIL_LINES: usize = 20;
 #[derive(Debug)]
 enum Line {
     Text(String),
-    TooLong,
+    /// Not UTF-8 (shown with the bad bytes replaced).
+    NotUtf8(String),
+    /// Longer than [`MAX_LINE`]: its first 300 characters.
+    TooLong(String),
     End,
 }
 
@@ -48,13 +50,55 @@ pub struct AdapterProcess {
     hello: Hello,
     next_id: u64,
     ended: bool,
+    /// The first way it broke the protocol: every call after fails alike,
+    /// never reading a line meant for an earlier request.
+    broken: Option<String>,
+    /// Where the first break of any adapter of the run is kept.
+    breakage: Breakage,
+}
+
+/// The first break of the protocol among a set of adapters (a subject's):
+/// whatever a scenario made of the call that saw it, the scenario cannot
+/// be judged as done (exit 2).
+#[derive(Clone, Debug, Default)]
+pub struct Breakage(Arc<Mutex<Option<String>>>);
+
+impl Breakage {
+    fn record(&self, e: &AdapterError) {
+        if let Ok(mut first) = self.0.lock() {
+            first.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    /// The first break, as its message, if any adapter broke.
+    pub fn first(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|first| first.clone())
+    }
+}
+
+/// The process groups of every adapter alive in this process, so that an
+/// exit that cannot wait for the drops (a second Ctrl-C) still kills them.
+static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Kill every adapter process group still alive (`SIGKILL`), for an exit
+/// that runs no drop; the adapters are not reaped (the exit does that).
+pub fn kill_every_adapter() {
+    let live = match LIVE.lock() {
+        Ok(live) => live.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    };
+    for group in live {
+        let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+    }
 }
 
 impl AdapterProcess {
-    /// Start `command` for `who` and read its hello.
+    /// Start `command` for `who` and read its hello; a break of the
+    /// protocol, then or later, is also kept in `breakage`.
     pub fn start(
         command: &AdapterCommand,
         who: &Candidacy,
+        breakage: &Breakage,
     ) -> Result<AdapterProcess, AdapterError> {
         let mut cmd = Command::new(command.program());
         cmd.args(command.args())
@@ -66,10 +110,32 @@ impl AdapterProcess {
             // it started (a shell wrapper's child), and so does the kill;
             // a Ctrl-C at the terminal reaches leasecheck, which kills it.
             .process_group(0);
-        let mut child = cmd.spawn().map_err(|source| AdapterError::Spawn {
-            candidate: who.candidate.clone(),
-            command: command.text().to_string(),
-            source,
+        // SAFETY: between fork and exec only prctl, which is
+        // async-signal-safe, runs. If leasecheck dies without its drops
+        // (SIGKILL), the adapter gets SIGKILL too.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let spawned = {
+            // Registered under the lock it is spawned under, so that a
+            // kill of every adapter never misses one being born.
+            let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+            let child = cmd.spawn();
+            if let Ok(child) = &child {
+                live.insert(child.id() as i32);
+            }
+            child
+        };
+        let mut child = spawned.map_err(|source| {
+            let e = AdapterError::Spawn {
+                candidate: who.candidate.clone(),
+                command: command.text().to_string(),
+                source,
+            };
+            breakage.record(&e);
+            e
         })?;
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
@@ -104,12 +170,25 @@ impl AdapterProcess {
             },
             next_id: 1,
             ended: false,
+            broken: None,
+            breakage: breakage.clone(),
         };
         let waiting = "its hello (the first line an adapter writes)";
-        let line = process.next_line(waiting)?;
-        process.hello =
-            Hello::parse(&line).map_err(|reason| process.malformed(&line, reason, waiting))?;
+        let hello = process
+            .next_line(waiting)
+            .and_then(|line| {
+                Hello::parse(&line).map_err(|reason| process.malformed(&line, reason, waiting))
+            })
+            .map_err(|e| process.broke(e))?;
+        process.hello = hello;
         Ok(process)
+    }
+
+    /// Keep `e` as how this adapter broke (here and in the breakage).
+    fn broke(&mut self, e: AdapterError) -> AdapterError {
+        self.breakage.record(&e);
+        self.broken.get_or_insert_with(|| e.to_string());
+        e
     }
 
     /// What the adapter said it supports.
@@ -127,8 +206,20 @@ impl AdapterProcess {
         self.child.id() as i32
     }
 
-    /// Ask for `op` and read the answer.
+    /// Ask for `op` and read the answer. After the adapter broke the
+    /// protocol once, every call fails at once with how it broke.
     pub fn call(&mut self, op: ProtocolOp) -> Result<Answer, AdapterError> {
+        if let Some(first) = &self.broken {
+            return Err(AdapterError::Broken {
+                candidate: self.candidate.clone(),
+                first: first.clone(),
+            });
+        }
+        let answer = self.exchange(op);
+        answer.map_err(|e| self.broke(e))
+    }
+
+    fn exchange(&mut self, op: ProtocolOp) -> Result<Answer, AdapterError> {
         let request = Request {
             id: self.next_id,
             op,
@@ -163,18 +254,18 @@ impl AdapterProcess {
         }
         match self.lines.recv_timeout(self.timeout) {
             Ok(Line::Text(line)) => Ok(line),
-            Ok(Line::TooLong) => {
+            Ok(Line::TooLong(start)) => {
                 self.ended = true;
-                Err(self.malformed("", LineError::TooLong, waiting))
+                Err(self.malformed(&start, LineError::TooLong, waiting))
             }
+            Ok(Line::NotUtf8(lossy)) => Err(self.malformed(&lossy, LineError::NotUtf8, waiting)),
             Ok(Line::End) | Err(RecvTimeoutError::Disconnected) => {
                 self.ended = true;
                 // Give the process a moment to finish exiting, so the
                 // message can say how (a status, a signal).
-                let how = match self.child.wait_timeout(Duration::from_secs(2)) {
-                    Ok(Some(status)) => describe(status),
-                    _ => "closed its stdout".into(),
-                };
+                let how = self
+                    .ended_how()
+                    .unwrap_or_else(|| "closed its stdout".into());
                 Err(self.exited(how, waiting))
             }
             Err(RecvTimeoutError::Timeout) => Err(AdapterError::Mute {
@@ -186,11 +277,30 @@ impl AdapterProcess {
         }
     }
 
-    /// How the process ended, if it has.
-    fn ended_how(&mut self) -> Option<String> {
-        match self.child.wait_timeout(Duration::from_secs(2)) {
-            Ok(Some(status)) => Some(describe(status)),
-            _ => None,
+    /// How the process ended, if it has within a moment. It is not reaped
+    /// here (`WNOWAIT`): until the drop reaps it, its pid, which is its
+    /// process group's id, cannot be taken by another process, so the
+    /// drop's kill of the group can only reach what this adapter started.
+    fn ended_how(&self) -> Option<String> {
+        use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+        let pid = Pid::from_raw(self.process_group());
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            match waitid(Id::Pid(pid), flags) {
+                Ok(WaitStatus::Exited(_, code)) => {
+                    return Some(format!("exited with status {code}"))
+                }
+                Ok(WaitStatus::Signaled(_, sig, _)) => {
+                    return Some(format!("was killed by {}", sig.as_str()))
+                }
+                Ok(_) if std::time::Instant::now() < deadline => {
+                    // No notification short of SIGCHLD, which belongs to
+                    // the whole process: poll, briefly.
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => return None,
+            }
         }
     }
 
@@ -238,17 +348,9 @@ impl Drop for AdapterProcess {
         let _ = self.signal(Signal::SIGKILL);
         let _ = self.signal(Signal::SIGCONT);
         let _ = self.child.wait();
-    }
-}
-
-fn describe(status: std::process::ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(sig)) => match Signal::try_from(sig) {
-            Ok(s) => format!("was killed by {}", s.as_str()),
-            Err(_) => format!("was killed by signal {sig}"),
-        },
-        (None, None) => "ended".into(),
+        if let Ok(mut live) = LIVE.lock() {
+            live.remove(&self.process_group());
+        }
     }
 }
 
@@ -262,10 +364,17 @@ fn read_lines(stdout: impl Read, tx: &mpsc::Sender<Line>) {
             .read_until(b'\n', &mut buf);
         let line = match read {
             Ok(0) | Err(_) => Line::End,
-            Ok(_) if buf.last() != Some(&b'\n') && buf.len() > MAX_LINE => Line::TooLong,
+            Ok(_) if buf.last() != Some(&b'\n') && buf.len() > MAX_LINE => {
+                Line::TooLong(String::from_utf8_lossy(&buf).chars().take(300).collect())
+            }
             Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                Line::Text(text.trim_end_matches(['\n', '\r']).to_string())
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                match String::from_utf8(buf) {
+                    Ok(text) => Line::Text(text),
+                    Err(e) => Line::NotUtf8(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                }
             }
         };
         let last = !matches!(line, Line::Text(_));

@@ -136,8 +136,11 @@ pub enum LineError {
     /// Longer than [`MAX_LINE`].
     #[error("is longer than {MAX_LINE} bytes")]
     TooLong,
+    /// Not UTF-8.
+    #[error("is not UTF-8")]
+    NotUtf8,
     /// A hello for another protocol or version.
-    #[error("names protocol {0:?}; leasecheck speaks \"leasecheck-adapter/1\"")]
+    #[error("names protocol {}; leasecheck speaks \"leasecheck-adapter/1\"", super::error::quoted(.0))]
     Protocol(String),
     /// A hello without an operation every adapter must support.
     #[error("does not list {0:?} among its ops (try_acquire, renew and release are required)")]

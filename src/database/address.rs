@@ -76,6 +76,9 @@ pub fn upstream_of(config: &postgres::Config) -> Result<SocketAddr, AddressError
 /// let config: postgres::Config = "host=127.0.0.1 port=5433 user=lease password='p@ss w' dbname=app".parse()?;
 /// assert_eq!(leasecheck::database::url_of(&config),
 ///            "postgresql://lease:p%40ss%20w@127.0.0.1:5433/app?sslmode=disable");
+/// let v6: postgres::Config = "host=::1 user=postgres dbname=postgres".parse()?;
+/// assert_eq!(leasecheck::database::url_of(&v6),
+///            "postgresql://postgres@[::1]/postgres?sslmode=disable");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn url_of(config: &postgres::Config) -> String {
@@ -112,7 +115,7 @@ pub fn url_of(config: &postgres::Config) -> String {
         url.push_str(&enc(user));
         if let Some(password) = config.get_password() {
             url.push(':');
-            url.push_str(&enc(&String::from_utf8_lossy(password)));
+            url.push_str(&percent_encoding::percent_encode(password, PART).to_string());
         }
         url.push('@');
     }
@@ -120,7 +123,11 @@ pub fn url_of(config: &postgres::Config) -> String {
     match (config.get_hostaddrs().first(), config.get_hosts().first()) {
         (Some(std::net::IpAddr::V6(ip)), _) => url.push_str(&format!("[{ip}]")),
         (Some(ip), _) => url.push_str(&ip.to_string()),
-        (None, Some(postgres::config::Host::Tcp(host))) => url.push_str(&enc(host)),
+        (None, Some(postgres::config::Host::Tcp(host))) => match host.parse::<std::net::Ipv6Addr>()
+        {
+            Ok(ip) => url.push_str(&format!("[{ip}]")),
+            Err(_) => url.push_str(&enc(host)),
+        },
         (None, Some(postgres::config::Host::Unix(path))) => {
             query.push(format!("host={}", enc(&path.to_string_lossy())));
         }

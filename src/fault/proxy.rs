@@ -21,9 +21,10 @@
 //!   connection die: an unknown outcome. A client that first asks for
 //!   encryption (libpq's `sslmode=prefer`, JDBC's default) gets a one-byte
 //!   answer before any message: the pump from the client reads the startup
-//!   packets and tells the other pump to pass that byte on unframed; if the
-//!   server agrees to encrypt (`S`, `G`), the connection is never framed or
-//!   cut, so a trial that needed a cut says it made none.
+//!   packets and tells the other pump to pass that byte on unframed. If the
+//!   server agrees to encrypt (`S`, `G`), or the client starts with anything
+//!   but the protocol's startup packets (TLS at once, say), the connection
+//!   is never framed or cut, so a trial that needed a cut says it made none.
 //! - `failover`: [`Proxy::switch_upstream`] points the proxy at another
 //!   server and closes every open connection, so every client reconnects to
 //!   the new one (what a virtual IP, DNS or a pooler does in production).
@@ -564,6 +565,10 @@ fn serve(client: TcpStream, shared: Arc<Shared>) {
 const SSL_REQUEST: u32 = 80_877_103;
 /// The code of a `GSSENCRequest` startup packet.
 const GSSENC_REQUEST: u32 = 80_877_104;
+/// The code of a `CancelRequest` packet.
+const CANCEL_REQUEST: u32 = 80_877_102;
+/// The protocol version 3.0 of a `StartupMessage`.
+const PROTOCOL_3: u32 = 196_608;
 
 /// A connection's encryption negotiation, between its two pumps: the
 /// client's pump counts the requests for encryption it passes on, and the
@@ -572,8 +577,9 @@ const GSSENC_REQUEST: u32 = 80_877_104;
 struct Negotiation {
     /// Answers the server owes (requests passed on, not yet answered).
     owed: AtomicUsize,
-    /// The server agreed to encrypt: nothing after can be framed.
-    encrypted: AtomicBool,
+    /// Nothing after can be framed: the server agreed to encrypt, or the
+    /// client opened with something the proxy cannot read.
+    opaque: AtomicBool,
 }
 
 /// The client's startup packets, read until the `StartupMessage` (or a
@@ -610,9 +616,14 @@ impl Startup {
             if len == 8 && (code == SSL_REQUEST || code == GSSENC_REQUEST) {
                 negotiation.owed.fetch_add(1, Ordering::SeqCst);
                 self.packet.clear();
-            } else {
-                self.done = true;
+                continue;
             }
+            if code != PROTOCOL_3 && code != CANCEL_REQUEST {
+                // Not the protocol's startup (a TLS ClientHello sent at
+                // once, another protocol version): leave it unread.
+                negotiation.opaque.store(true, Ordering::SeqCst);
+            }
+            self.done = true;
         }
     }
 }
@@ -743,23 +754,27 @@ fn pump(
             // its answer can reach the other pump.
             Way::Requests => startup.read(input, negotiation),
             Way::Replies if negotiation.owed.load(Ordering::SeqCst) > 0 => {
-                // The server answers a request for encryption with one
-                // byte before anything else: pass it on as it is.
+                // The server answers a request for encryption before
+                // anything else: one byte, `N` (no), `S` or `G` (yes), or an
+                // ErrorResponse (a server too old to know the request),
+                // which is a message and is framed as one.
                 negotiation.owed.fetch_sub(1, Ordering::SeqCst);
-                if input[0] != b'N' {
-                    negotiation.encrypted.store(true, Ordering::SeqCst);
-                }
-                if !shared.wait_open() || to.write_all(&input[..1]).is_err() {
-                    break;
-                }
-                input = &input[1..];
-                if input.is_empty() {
-                    continue;
+                if matches!(input[0], b'N' | b'S' | b'G') {
+                    if input[0] != b'N' {
+                        negotiation.opaque.store(true, Ordering::SeqCst);
+                    }
+                    if !shared.wait_open() || to.write_all(&input[..1]).is_err() {
+                        break;
+                    }
+                    input = &input[1..];
+                    if input.is_empty() {
+                        continue;
+                    }
                 }
             }
             Way::Replies => {}
         }
-        let framed = way == Way::Replies && !negotiation.encrypted.load(Ordering::SeqCst);
+        let framed = way == Way::Replies && !negotiation.opaque.load(Ordering::SeqCst);
         if framed && (reply.is_some() || shared.cut_armed.load(Ordering::SeqCst)) {
             let framing = reply.get_or_insert_with(Reply::default);
             let mut failed = false;

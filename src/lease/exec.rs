@@ -10,7 +10,7 @@
 //! server, opened only when a fault needs it.
 
 use super::{Contender, LeaseError};
-use crate::adapter::{AdapterCommand, AdapterProcess, Answer, Candidacy};
+use crate::adapter::{AdapterCommand, AdapterProcess, Answer, Breakage, Candidacy};
 use crate::input::HolderId;
 use crate::recorder::Reply;
 use leasecheck_model::Op;
@@ -27,23 +27,26 @@ pub struct ExecLease {
 
 impl ExecLease {
     /// Start `command` as the candidate `who` describes and read its hello;
-    /// `server` is where the harness looks up its backend.
+    /// `server` is where the harness looks up its backend; a break of the
+    /// protocol is also kept in `breakage`.
     ///
     /// ```no_run
     /// # fn f(who: leasecheck::adapter::Candidacy, pg: &leasecheck::Postgres) -> Result<(), leasecheck::LeaseError> {
     /// use leasecheck::adapter::AdapterCommand;
     /// use leasecheck::lease::ExecLease;
     /// let command = AdapterCommand::parse("python3 examples/python/adapter.py").expect("a command");
-    /// let lease = ExecLease::start(&command, who, &pg.config())?;
+    /// let breakage = leasecheck::adapter::Breakage::default();
+    /// let lease = ExecLease::start(&command, who, &pg.config(), &breakage)?;
     /// # Ok(()) }
     /// ```
     pub fn start(
         command: &AdapterCommand,
         who: Candidacy,
         server: &postgres::Config,
+        breakage: &Breakage,
     ) -> Result<ExecLease, LeaseError> {
-        let process =
-            AdapterProcess::start(command, &who).map_err(|e| LeaseError::Adapter(Box::new(e)))?;
+        let process = AdapterProcess::start(command, &who, breakage)
+            .map_err(|e| LeaseError::Adapter(Box::new(e)))?;
         Ok(ExecLease {
             process,
             holder: who.holder,
@@ -82,7 +85,10 @@ impl Contender for ExecLease {
                     message,
                 })
             }
-            Err(e) => Err(LeaseError::Adapter(Box::new(e))),
+            Err(e) => {
+                self.epoch = None;
+                Err(LeaseError::Adapter(Box::new(e)))
+            }
         }
     }
 

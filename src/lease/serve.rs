@@ -84,7 +84,11 @@ pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<
                     .then(|| lease.epoch())
                     .flatten(),
             },
-            Err(e) => Answer::Error(e.to_string()),
+            // An unknown outcome is an answer; a statement the server
+            // refused is not (it did not run, and will not): the adapter
+            // stops, and leasecheck reports it with this message.
+            Err(e) if e.is_connection_loss() => Answer::Error(e.to_string()),
+            Err(e) => return Err(e.into()),
         };
         writeln!(output, "{}", answer.to_line(request.id))
             .and_then(|()| output.flush())

@@ -51,6 +51,9 @@ pub enum RunError {
     /// A recorded event was lost: the history cannot be judged.
     #[error(transparent)]
     Record(#[from] crate::recorder::RecordError),
+    /// An adapter process (`--exec`) broke the protocol: how it first did.
+    #[error("{0}")]
+    Adapter(String),
     /// A runner thread panicked (a bug of leasecheck: please report it).
     #[error("a runner thread panicked (a leasecheck bug): {0}")]
     Panicked(String),

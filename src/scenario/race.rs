@@ -129,6 +129,9 @@ pub fn race(
     };
     let stale_margin = Duration::from_millis(1) + subject.ttl().as_duration();
     let mut someone_holds = false;
+    // Rounds with no winner in which some call's outcome is unknown: fine
+    // one by one, but a race made only of them judged nothing.
+    let mut undecided = 0;
     for round in 0..opts.rounds {
         if cancel.load(Ordering::Relaxed) {
             break;
@@ -194,6 +197,9 @@ pub fn race(
             .filter(|(e, _)| e.outcome == Outcome::Unknown)
             .count();
         someone_holds = !winners.is_empty();
+        if winners.is_empty() && unknown > 0 {
+            undecided += 1;
+        }
         let fine = winners.len() == 1 || (winners.is_empty() && unknown > 0);
         if !fine {
             // The first few bad rounds are findings (P1), kept as found;
@@ -224,6 +230,16 @@ pub fn race(
         tick();
     }
     result.elapsed = started.elapsed();
+    if result.rounds > 0 && undecided == result.rounds {
+        return Err(RunError::Harness {
+            what: "decide any round of the race",
+            message: format!(
+                "in every one of its {} rounds no candidate won and some call's outcome was \
+                 unknown (an error), so nothing of P1 was judged: is every call failing?",
+                result.rounds
+            ),
+        });
+    }
     Ok(result)
 }
 

@@ -8,7 +8,7 @@
 //! look older without sleeping).
 
 use super::error::{harness, RunError};
-use crate::adapter::{AdapterCommand, Candidacy, Hello};
+use crate::adapter::{AdapterCommand, Breakage, Candidacy, Hello};
 use crate::database::{Postgres, Schema};
 use crate::input::{HolderId, Ttl};
 use crate::lease::{Contender, ExecLease, Lease, LeaseError, ReferenceSql};
@@ -30,8 +30,11 @@ enum Kind {
 #[derive(Clone, Debug)]
 struct Adapter {
     command: AdapterCommand,
-    hello: Hello,
+    /// The probe's hello: every process must say the same.
+    hello: Option<Hello>,
     timeout: Duration,
+    /// The first break of the protocol by any of its processes.
+    breakage: Breakage,
 }
 
 /// The lease under test, in its own schema.
@@ -134,12 +137,9 @@ impl Subject {
         let spec = std::sync::Arc::new(spec);
         let adapter = Adapter {
             command,
-            hello: Hello {
-                protocol: String::new(),
-                ops: Vec::new(),
-                epoch: false,
-            },
+            hello: None,
             timeout,
+            breakage: Breakage::default(),
         };
         let mut subject =
             Subject::in_fresh_schema(pg, Kind::Exec(spec.clone(), adapter), ttl, name)?;
@@ -149,7 +149,7 @@ impl Subject {
         let hello = probe.process().hello().clone();
         drop(probe);
         if let Kind::Exec(_, adapter) = &mut subject.kind {
-            adapter.hello = hello;
+            adapter.hello = Some(hello);
         }
         Ok(subject)
     }
@@ -173,7 +173,32 @@ impl Subject {
             clock_offset_micros: self.skew_of(who),
             timeout: adapter.timeout,
         };
-        ExecLease::start(&adapter.command, candidacy, &self.server)
+        let lease = ExecLease::start(&adapter.command, candidacy, &self.server, &adapter.breakage)?;
+        let said = lease.process().hello();
+        match &adapter.hello {
+            Some(probe) if probe != said => Err(LeaseError::Adapter(Box::new(
+                crate::adapter::AdapterError::Command {
+                    command: adapter.command.text().to_string(),
+                    reason: format!(
+                        "the adapter of {who} said hello {} where the first one said {}: \
+                         every candidate's process must say the same",
+                        said.to_line(),
+                        probe.to_line()
+                    ),
+                },
+            ))),
+            _ => Ok(lease),
+        }
+    }
+
+    /// The first break of the adapter protocol by any of this subject's
+    /// processes (`--exec`): the scenario that saw it cannot be judged as
+    /// done, whatever it made of the call.
+    pub fn adapter_failure(&self) -> Option<String> {
+        match &self.kind {
+            Kind::Exec(_, adapter) => adapter.breakage.first(),
+            _ => None,
+        }
     }
 
     /// Whether each candidate is a process of its own (`--exec`).
@@ -288,7 +313,7 @@ impl Subject {
             Kind::Reference => false,
             Kind::Fenced => true,
             Kind::Spec(spec) => spec.has_epoch(),
-            Kind::Exec(_, adapter) => adapter.hello.epoch,
+            Kind::Exec(_, adapter) => adapter.hello.as_ref().is_some_and(|h| h.epoch),
         }
     }
 

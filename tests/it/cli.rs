@@ -396,6 +396,33 @@ fn no_user_facing_message_shows_rust_debug_formatting() {
         vec!["validate", "--offline", bad],
         vec!["check-history", bad],
         vec!["race", "--faults", "nap"],
+        // --exec: an adapter that cannot start, a command that does not
+        // split, one that ends before its hello, a timeout shorter than
+        // the stall.
+        vec![
+            "race",
+            "--spec",
+            "specs/reference.toml",
+            "--exec",
+            "/nonexistent/adapter",
+        ],
+        vec![
+            "race",
+            "--spec",
+            "specs/reference.toml",
+            "--exec",
+            "'unclosed",
+        ],
+        vec!["race", "--spec", "specs/reference.toml", "--exec", "true"],
+        vec![
+            "race",
+            "--spec",
+            "specs/reference.toml",
+            "--exec",
+            "true",
+            "--exec-timeout",
+            "100",
+        ],
     ]);
     for args in runs {
         let o = leasecheck(&args);
