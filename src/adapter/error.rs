@@ -2,7 +2,7 @@
 //! the protocol (the run cannot be done: exit 2), never a lease outcome.
 //! A lease error the adapter *reports* is an answer, not an error here.
 
-use super::protocol::LineError;
+use super::protocol::{quoted, LineError};
 use std::fmt;
 use std::time::Duration;
 
@@ -102,14 +102,4 @@ pub enum AdapterError {
         /// Its last stderr lines.
         stderr: StderrTail,
     },
-}
-
-/// `line` quoted for a message: a JSON string, cut at 300 characters.
-pub(super) fn quoted(line: &str) -> String {
-    let cut: String = line.chars().take(300).collect();
-    let mut q = serde_json::to_string(&cut).unwrap_or_default();
-    if cut.len() < line.len() {
-        q.push_str(" (cut)");
-    }
-    q
 }

@@ -10,8 +10,8 @@
 //! [`AdapterError::Mute`].
 
 use super::command::{AdapterCommand, Candidacy};
-use super::error::{quoted, AdapterError, StderrTail};
-use super::protocol::{Answer, Hello, LineError, ProtocolOp, Request, MAX_LINE};
+use super::error::{AdapterError, StderrTail};
+use super::protocol::{quoted, Answer, Hello, LineError, ProtocolOp, Request, MAX_LINE};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::{BTreeSet, VecDeque};

@@ -140,7 +140,7 @@ pub enum LineError {
     #[error("is not UTF-8")]
     NotUtf8,
     /// A hello for another protocol or version.
-    #[error("names protocol {}; leasecheck speaks \"leasecheck-adapter/1\"", super::error::quoted(.0))]
+    #[error("names protocol {}; leasecheck speaks \"leasecheck-adapter/1\"", quoted(.0))]
     Protocol(String),
     /// A hello without an operation every adapter must support.
     #[error("does not list {0:?} among its ops (try_acquire, renew and release are required)")]
@@ -281,4 +281,14 @@ impl Answer {
         };
         serde_json::to_string(&line).unwrap_or_default()
     }
+}
+
+/// `line` quoted for a message: a JSON string, cut at 300 characters.
+pub(super) fn quoted(line: &str) -> String {
+    let cut: String = line.chars().take(300).collect();
+    let mut q = serde_json::to_string(&cut).unwrap_or_default();
+    if cut.len() < line.len() {
+        q.push_str(" (cut)");
+    }
+    q
 }
