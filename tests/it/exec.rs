@@ -242,25 +242,22 @@ fn python_holder_id_shared_by_processes_is_caught_by_the_non_holder_checks() {
     );
 }
 
-/// An executable shell script in a fresh directory.
-fn script(dir: &Path, name: &str, body: &str) -> String {
+/// A race of three candidates whose adapter is the shell script `body`
+/// (the protocol's hello is `HELLO`), with `extra` flags: it must end with
+/// exit 2, and leave no process behind; what it printed.
+fn race_exits_2(body: &str, extra: &[&str]) -> String {
     use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("adapter.sh");
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    path.display().to_string()
-}
-
-const HELLO: &str =
-    r#"echo '{"protocol":"leasecheck-adapter/1","ops":["try_acquire","renew","release"]}'"#;
-
-fn race_with(exec: &str, extra: &[&str]) -> Output {
+    let exec = path.display().to_string();
     let mut args = vec![
         "race",
         "--spec",
         "specs/reference.toml",
         "--exec",
-        exec,
+        &exec,
         "--candidates",
         "3",
         "--rounds",
@@ -269,8 +266,15 @@ fn race_with(exec: &str, extra: &[&str]) -> Output {
         "0.2",
     ];
     args.extend_from_slice(extra);
-    run_marked(&args)
+    let out = run_marked(&args);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{s}");
+    assert!(!s.contains("panicked"), "{s}");
+    s
 }
+
+const HELLO: &str =
+    r#"echo '{"protocol":"leasecheck-adapter/1","ops":["try_acquire","renew","release"]}'"#;
 
 #[test]
 fn a_leader_whose_process_dies_mid_takeover_ends_the_run_with_exit_2_not_a_pass() {
@@ -305,34 +309,25 @@ fn a_leader_whose_process_dies_mid_takeover_ends_the_run_with_exit_2_not_a_pass(
 
 #[test]
 fn a_race_in_which_every_call_errs_judged_nothing_and_exits_2() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exec = script(
-        dir.path(),
-        "errs.sh",
+    let s = race_exits_2(
         &format!(
-            "{HELLO}\nwhile read request; do\n  id=$(echo \"$request\" | sed 's/.*\"id\":\\([0-9]*\\).*/\\1/')\n               echo \"{{\\\"id\\\":$id,\\\"error\\\":\\\"relation lease_lock does not exist\\\"}}\"\ndone"
+            "{HELLO}\nwhile read request; do\n  id=$(echo \"$request\" | sed 's/.*\"id\":\\([0-9]*\\).*/\\1/')\n  \
+             echo \"{{\\\"id\\\":$id,\\\"error\\\":\\\"relation lease_lock does not exist\\\"}}\"\ndone"
         ),
+        &[],
     );
-    let out = race_with(&exec, &[]);
-    let s = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{s}");
     assert!(s.contains("decide any round of the race"), "{s}");
 }
 
 #[test]
 fn an_adapter_that_dies_ends_the_run_with_exit_2_naming_it_and_its_last_stderr_lines() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exec = script(
-        dir.path(),
-        "dies.sh",
+    let s = race_exits_2(
         &format!(
             "{HELLO}\nread request\necho 'connecting to the lease service' >&2\n\
              echo 'fatal: the lease service is gone' >&2\nexit 3"
         ),
+        &[],
     );
-    let out = race_with(&exec, &[]);
-    let s = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{s}");
     assert!(s.contains("the adapter of c"), "names the candidate: {s}");
     assert!(s.contains("exited with status 3"), "{s}");
     assert!(
@@ -340,20 +335,14 @@ fn an_adapter_that_dies_ends_the_run_with_exit_2_naming_it_and_its_last_stderr_l
             && s.contains("| fatal: the lease service is gone"),
         "its last stderr lines: {s}"
     );
-    assert!(!s.contains("panicked"), "{s}");
 }
 
 #[test]
 fn a_mute_adapter_ends_the_run_with_exit_2_once_its_answer_is_overdue() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exec = script(
-        dir.path(),
-        "mute.sh",
+    let s = race_exits_2(
         &format!("{HELLO}\necho 'thinking...' >&2\nexec sleep 600"),
+        &["--exec-timeout", "1000"],
     );
-    let out = race_with(&exec, &["--exec-timeout", "1000"]);
-    let s = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{s}");
     assert!(s.contains("did not answer within 1 s"), "{s}");
     assert!(
         s.contains(r#"its answer to {"id":1,"op":"try_acquire"}"#),
@@ -364,11 +353,7 @@ fn a_mute_adapter_ends_the_run_with_exit_2_once_its_answer_is_overdue() {
 
 #[test]
 fn an_adapter_that_never_says_hello_is_refused_before_any_run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exec = script(dir.path(), "silent.sh", "exec sleep 600");
-    let out = race_with(&exec, &["--exec-timeout", "1000"]);
-    let s = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{s}");
+    let s = race_exits_2("exec sleep 600", &["--exec-timeout", "1000"]);
     assert!(s.contains("the adapter of c0 did not answer"), "{s}");
     assert!(s.contains("its hello"), "{s}");
     assert!(!s.contains("race "), "no scenario ran: {s}");
@@ -376,15 +361,10 @@ fn an_adapter_that_never_says_hello_is_refused_before_any_run() {
 
 #[test]
 fn a_malformed_answer_is_quoted_and_ends_the_run_with_exit_2() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exec = script(
-        dir.path(),
-        "typo.sh",
+    let s = race_exits_2(
         &format!("{HELLO}\nwhile read request; do echo '{{\"id\":1,\"okay\":true}}'; done"),
+        &[],
     );
-    let out = race_with(&exec, &[]);
-    let s = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{s}");
     assert!(
         s.contains(r#""{\"id\":1,\"okay\":true}""#),
         "the line, quoted: {s}"
@@ -394,15 +374,10 @@ fn a_malformed_answer_is_quoted_and_ends_the_run_with_exit_2() {
 
 #[test]
 fn a_hello_for_another_protocol_is_refused_saying_which_one() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let exec = script(
-        dir.path(),
-        "v2.sh",
+    let s = race_exits_2(
         r#"echo '{"protocol":"leasecheck-adapter/2","ops":["try_acquire","renew","release"]}'; exec sleep 600"#,
+        &[],
     );
-    let out = race_with(&exec, &[]);
-    let s = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{s}");
     assert!(s.contains("leasecheck-adapter/2"), "{s}");
 }
 
@@ -507,7 +482,9 @@ fn state(pid: i32) -> char {
 #[test]
 fn client_pause_stops_the_adapter_process_and_its_end_continues_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let exec = script(dir.path(), "idle.sh", &format!("{HELLO}\nexec sleep 600"));
+    let exec = dir.path().join("idle.sh");
+    std::fs::write(&exec, format!("#!/bin/sh\n{HELLO}\nexec sleep 600\n")).expect("write");
+    let exec = format!("sh {}", exec.display());
     let who = Candidacy {
         candidate: "c0".into(),
         database_url: "postgresql://unused".into(),
