@@ -83,6 +83,16 @@ pub enum AdapterError {
         /// Its last stderr lines.
         stderr: StderrTail,
     },
+    /// A process whose hello differs from the first process's.
+    #[error("the adapter of {candidate} said hello {said} where the first one said {first}: every candidate's process must say the same")]
+    OtherHello {
+        /// The candidate.
+        candidate: String,
+        /// Its hello, as a line.
+        said: String,
+        /// The first process's hello, as a line.
+        first: String,
+    },
     /// A call to an adapter that broke the protocol before.
     #[error("the adapter of {candidate} broke the protocol earlier: {first}")]
     Broken {

@@ -80,13 +80,17 @@ impl Breakage {
 /// exit that cannot wait for the drops (a second Ctrl-C) still kills them.
 static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
+/// The registry of live groups; a panic elsewhere while it was held does
+/// not make it lose track of one.
+fn live() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Kill every adapter process group still alive (`SIGKILL`), for an exit
 /// that runs no drop; the adapters are not reaped (the exit does that).
 pub fn kill_every_adapter() {
-    let live = match LIVE.lock() {
-        Ok(live) => live.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    };
+    let live = live().clone();
     for group in live {
         let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
     }
@@ -121,7 +125,7 @@ impl AdapterProcess {
         let spawned = {
             // Registered under the lock it is spawned under, so that a
             // kill of every adapter never misses one being born.
-            let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+            let mut live = live();
             let child = cmd.spawn();
             if let Ok(child) = &child {
                 live.insert(child.id() as i32);
@@ -348,9 +352,7 @@ impl Drop for AdapterProcess {
         let _ = self.signal(Signal::SIGKILL);
         let _ = self.signal(Signal::SIGCONT);
         let _ = self.child.wait();
-        if let Ok(mut live) = LIVE.lock() {
-            live.remove(&self.process_group());
-        }
+        live().remove(&self.process_group());
     }
 }
 

@@ -6,10 +6,9 @@
 //! real: the process group gets `SIGSTOP`, and `SIGCONT` when the pause
 //! ends, so anything it does in the background stops too.
 
-use super::process::{wait_stopped, STOP_TIMEOUT};
+use super::process::{pid_of, wait_stopped, STOP_TIMEOUT};
 use super::{Fault, FaultError};
 use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use std::time::Instant;
 
 /// A client pause in force (see [`Stall`](super::Stall)): the stalled party
@@ -42,14 +41,8 @@ impl ClientPause {
 }
 
 fn signal_group(group: i32, sig: Signal) -> Result<(), FaultError> {
-    if group <= 0 {
-        return Err(FaultError::WrongProcess {
-            fault: Fault::ClientPause,
-            pid: i64::from(group),
-            reason: "not a positive process group id".into(),
-        });
-    }
-    killpg(Pid::from_raw(group), sig).map_err(|source| FaultError::Signal {
+    let leader = pid_of(Fault::ClientPause, i64::from(group))?;
+    killpg(leader, sig).map_err(|source| FaultError::Signal {
         fault: Fault::ClientPause,
         signal: sig,
         role: "the adapter's process group",

@@ -37,27 +37,29 @@ fn var(name: &'static str) -> Result<String, ServeError> {
     })
 }
 
-fn invalid(name: &'static str) -> impl Fn(String) -> ServeError {
-    move |reason| ServeError::Env { name, reason }
+/// The variable `name`, read with `parse`; either failing names it.
+fn env_value<T, E: std::fmt::Display>(
+    name: &'static str,
+    parse: impl FnOnce(String) -> Result<T, E>,
+) -> Result<T, ServeError> {
+    parse(var(name)?).map_err(|e| ServeError::Env {
+        name,
+        reason: e.to_string(),
+    })
 }
 
 /// Serve `spec`'s lease on `input`/`output` for the candidate the
 /// environment describes, until `input` ends.
 pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<(), ServeError> {
-    let schema = Ident::new(var(env::SCHEMA)?).map_err(|e| invalid(env::SCHEMA)(e.to_string()))?;
-    let ttl = Ttl::parse(&var(env::TTL)?).map_err(|e| invalid(env::TTL)(e.to_string()))?;
-    let holder =
-        HolderId::new(var(env::HOLDER)?).map_err(|e| invalid(env::HOLDER)(e.to_string()))?;
+    let schema = env_value(env::SCHEMA, Ident::new)?;
+    let ttl = env_value(env::TTL, |text| Ttl::parse(&text))?;
+    let holder = env_value(env::HOLDER, HolderId::new)?;
     let skew: i64 = match std::env::var(env::CLOCK_OFFSET) {
-        Ok(text) => text
-            .parse()
-            .map_err(|e: std::num::ParseIntError| invalid(env::CLOCK_OFFSET)(e.to_string()))?,
+        Ok(_) => env_value(env::CLOCK_OFFSET, |text| text.parse())?,
         Err(_) => 0,
     };
     let epoch = spec.has_epoch();
-    let mut config: postgres::Config = var(env::DATABASE_URL)?
-        .parse()
-        .map_err(|e: postgres::Error| invalid(env::DATABASE_URL)(e.to_string()))?;
+    let mut config: postgres::Config = env_value(env::DATABASE_URL, |url| url.parse())?;
     // libpq reads PGAPPNAME by itself; the Rust driver must be told.
     if let Ok(app) = std::env::var(env::APP_NAME) {
         config.application_name(&app);
@@ -70,9 +72,12 @@ pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<
         epoch,
     };
     let io = |e: std::io::Error| ServeError::Protocol(e.to_string());
-    writeln!(output, "{}", hello.to_line())
-        .and_then(|()| output.flush())
-        .map_err(io)?;
+    let mut send = |line: String| {
+        writeln!(output, "{line}")
+            .and_then(|()| output.flush())
+            .map_err(io)
+    };
+    send(hello.to_line())?;
     for line in input.lines() {
         let line = line.map_err(io)?;
         let request = Request::parse(&line)
@@ -90,9 +95,7 @@ pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<
             Err(e) if e.is_connection_loss() => Answer::Error(e.to_string()),
             Err(e) => return Err(e.into()),
         };
-        writeln!(output, "{}", answer.to_line(request.id))
-            .and_then(|()| output.flush())
-            .map_err(io)?;
+        send(answer.to_line(request.id))?;
     }
     Ok(())
 }

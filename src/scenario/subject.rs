@@ -169,7 +169,7 @@ impl Subject {
             app_name: format!("{}/{who}", self.schema.name().as_str()),
             schema: self.schema.name().clone(),
             ttl: self.ttl,
-            holder: HolderId::for_process().derive(&who.to_string()),
+            holder: holder_of(who),
             clock_offset_micros: self.skew_of(who),
             timeout: adapter.timeout,
         };
@@ -177,14 +177,10 @@ impl Subject {
         let said = lease.process().hello();
         match &adapter.hello {
             Some(probe) if probe != said => Err(LeaseError::Adapter(Box::new(
-                crate::adapter::AdapterError::Command {
-                    command: adapter.command.text().to_string(),
-                    reason: format!(
-                        "the adapter of {who} said hello {} where the first one said {}: \
-                         every candidate's process must say the same",
-                        said.to_line(),
-                        probe.to_line()
-                    ),
+                crate::adapter::AdapterError::OtherHello {
+                    candidate: who.to_string(),
+                    said: said.to_line(),
+                    first: probe.to_line(),
                 },
             ))),
             _ => Ok(lease),
@@ -369,7 +365,7 @@ impl Subject {
         route: Option<&postgres::Config>,
     ) -> Result<Box<dyn Contender>, RunError> {
         let route = route.unwrap_or(&self.route);
-        let holder = HolderId::for_process().derive(&who.to_string());
+        let holder = holder_of(who);
         match &self.kind {
             Kind::Reference => Ok(Box::new(self.reference_lease(route, holder)?)),
             Kind::Fenced => Ok(Box::new(self.fenced_lease(route, holder)?)),
@@ -430,6 +426,11 @@ impl Subject {
     pub fn drop_schema(self) -> Result<(), RunError> {
         Ok(self.schema.drop_schema()?)
     }
+}
+
+/// The holder id candidate `who` acts as: this process's, derived.
+fn holder_of(who: Candidate) -> HolderId {
+    HolderId::for_process().derive(&who.to_string())
 }
 
 fn connect(pg: &Postgres) -> Result<postgres::Client, RunError> {
