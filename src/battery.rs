@@ -184,6 +184,7 @@ pub fn run(
                 stale_writes: StaleWrites::Violation,
             },
             History {
+                semantics: Default::default(),
                 ttl: settings.ttl.as_span(),
                 events: Vec::new(),
             },
@@ -202,7 +203,9 @@ pub fn run(
                 }
                 section.header.schema = Some(subject.schema_name().as_str().to_string());
                 section.history.ttl = subject.ttl().as_span();
-                let rec = Recorder::new(subject.ttl(), settings.record);
+                section.history.semantics = subject.semantics();
+                let rec = Recorder::new(subject.ttl(), settings.record)
+                    .with_semantics(subject.semantics());
                 // A panicking runner thread is an error of this scenario
                 // (exit 2, with its message), never a shorter history.
                 let ran = panic::catch_unwind(AssertUnwindSafe(|| {

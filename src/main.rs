@@ -7,6 +7,7 @@ use leasecheck::battery::{self, Battery};
 use leasecheck::fault::Fault;
 use leasecheck::model::recording::Recording;
 use leasecheck::report::{Figure, Report};
+use leasecheck::scenario::characterize;
 use leasecheck::settings::{Flags, Settings};
 use leasecheck::verdict;
 use leasecheck::{Postgres, Subject};
@@ -66,6 +67,18 @@ enum Command {
         #[arg(long)]
         offline: bool,
         /// Postgres to install it in (default: DATABASE_URL, else a throwaway local cluster, else a container).
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+    },
+    /// Probe a spec file's lease with single calls and print the semantics it has (re-entrant acquire, renew of a stale lease, ...) as the [semantics] table to paste into the file; exit 1 if a probe broke a safety property.
+    Characterize {
+        /// The spec file.
+        #[arg(long, value_name = "FILE")]
+        spec: PathBuf,
+        /// Lease TTL in seconds (default: LEASECHECK_LEASE_SECONDS, else the spec's ttl_seconds, else 0.2).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<String>,
+        /// Postgres to probe it on (default: DATABASE_URL, else a throwaway local cluster, else a container).
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
     },
@@ -312,6 +325,11 @@ fn run(cli: Cli) -> Result<u8> {
             offline,
             database_url,
         } => validate(&file, offline, database_url.as_deref()),
+        Command::Characterize {
+            spec,
+            ttl,
+            database_url,
+        } => characterize(&spec, ttl, database_url.as_deref()),
         Command::Init { file, force } => init(&file, force),
         Command::Adapter { .. } => unreachable!("served before the handler is installed"),
         Command::Doctor => {
@@ -382,6 +400,80 @@ fn validate(file: &std::path::Path, offline: bool, database_url: Option<&str>) -
         spec.name(),
         settings.ttl.as_secs_f64()
     );
+    Ok(0)
+}
+
+fn characterize(
+    file: &std::path::Path,
+    ttl: Option<String>,
+    database_url: Option<&str>,
+) -> Result<u8> {
+    let spec = leasecheck::spec::Spec::load(file)?;
+    let settings = Settings::build(
+        &Flags {
+            ttl,
+            ttl_env: ttl_env(),
+            ..Flags::default()
+        },
+        Some(&spec),
+    )?;
+    let pg = match database_url {
+        Some(url) => Postgres::from_url(url)?,
+        None => Postgres::provision()?,
+    };
+    let mut subject = Subject::from_spec(&pg, spec.clone(), settings.ttl)?;
+    let rec = leasecheck::Recorder::new(settings.ttl, false);
+    let probed = characterize::probe(&mut subject, &rec);
+    subject.drop_schema()?;
+    let found = probed?;
+    let replay = format!("leasecheck characterize --spec {}", file.display());
+    println!(
+        "leasecheck characterize: {} ({}), ttl {}s, on {}",
+        spec.name(),
+        file.display(),
+        settings.ttl.as_secs_f64(),
+        pg.target()
+    );
+    for p in &found.probes {
+        let declares = p
+            .declares
+            .map(|(field, value)| format!("  -> {field} = {value}"))
+            .unwrap_or_default();
+        println!("  {:<66} {:<5}{declares}", p.question, p.answer);
+    }
+    for r in &found.remarks {
+        println!("\nnote: {r}");
+    }
+    if !found.unsafe_findings.is_empty() {
+        for u in &found.unsafe_findings {
+            println!("\nUNSAFE ({}): {}", u.property, u.what);
+        }
+        println!(
+            "\nno declaration makes this lease safe: `leasecheck check --spec {}` shows it \
+             under concurrency, with a timeline",
+            file.display()
+        );
+        println!("replay: {replay}");
+        return Ok(1);
+    }
+    let declared = spec.semantics();
+    if declared == found.semantics {
+        println!(
+            "\n{} already declares these semantics ({}).",
+            file.display(),
+            found.semantics
+        );
+    } else {
+        println!(
+            "\nThe lease's semantics ({}); {} declares {}. Paste this into {} (replacing any [semantics] table):\n",
+            found.semantics,
+            file.display(),
+            declared,
+            file.display()
+        );
+        print!("{}", found.semantics.declaration());
+    }
+    println!("\nthen: leasecheck check --spec {}", file.display());
     Ok(0)
 }
 
@@ -573,6 +665,13 @@ fn battery_command(
         (Some(spec), None) => format!("{} (spec {})", spec.name(), spec.origin()),
         (None, None) if fenced => "fenced lease (built-in: reference + epoch column)".to_string(),
         (None, None) => "reference lease (built-in)".to_string(),
+    };
+    // what the lease declares is part of what is judged: say it
+    let subject_name = match spec.as_ref().map(|s| s.semantics()) {
+        Some(declared) if !declared.is_reference() => {
+            format!("{subject_name}; declares {declared}")
+        }
+        _ => subject_name,
     };
     let pooler = match args.via {
         Via::Direct => None,

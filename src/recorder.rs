@@ -7,7 +7,7 @@
 
 use leasecheck_model::history::{Call, Event, History, Outcome};
 use leasecheck_model::recording::{FaultWindow, Finding};
-use leasecheck_model::{Candidate, Time};
+use leasecheck_model::{Candidate, Semantics, Time};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -95,6 +95,7 @@ pub struct Recorder {
     full: AtomicBool,
     limit: usize,
     ttl: Ttl,
+    semantics: Semantics,
 }
 
 impl Recorder {
@@ -119,7 +120,23 @@ impl Recorder {
             full: AtomicBool::new(false),
             limit: MAX_EVENTS,
             ttl,
+            semantics: Semantics::REFERENCE,
         }
+    }
+
+    /// Record for a lease that declares `semantics` (the history carries
+    /// them, and the checker judges by them).
+    ///
+    /// ```
+    /// use leasecheck::model::Semantics;
+    /// let lasting = Semantics { expiry: false, ..Semantics::REFERENCE };
+    /// let rec = leasecheck::Recorder::new(leasecheck::Ttl::parse("1").unwrap(), true)
+    ///     .with_semantics(lasting);
+    /// assert_eq!(rec.history().unwrap().semantics, lasting);
+    /// ```
+    pub fn with_semantics(mut self, semantics: Semantics) -> Recorder {
+        self.semantics = semantics;
+        self
     }
 
     /// Keep at most `limit` events instead of [`MAX_EVENTS`]; one more makes
@@ -274,6 +291,7 @@ impl Recorder {
         let mut events = events.clone();
         events.sort_by_key(|e| (e.complete, e.invoke));
         Ok(History {
+            semantics: self.semantics,
             ttl: self.ttl.as_span(),
             events,
         })

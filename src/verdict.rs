@@ -141,7 +141,11 @@ fn context(history: &History, window: &[usize]) -> Vec<usize> {
 fn timeline_of(ttl: Span, events: &[Event]) -> check::Timeline {
     let mut events = events.to_vec();
     events.sort_by_key(|e| (e.invoke, e.complete));
-    let history = History { ttl, events };
+    let history = History {
+        semantics: Default::default(),
+        ttl,
+        events,
+    };
     let all: Vec<usize> = (0..history.events.len()).collect();
     check::timeline(&history, &all)
 }

@@ -94,6 +94,7 @@ fn race_history(ops: usize, seed: u64, bad_every: usize) -> History {
     }
     events.sort_by_key(|e| (e.complete, e.invoke));
     History {
+        semantics: Default::default(),
         ttl: Span(ttl),
         events,
     }
@@ -165,7 +166,11 @@ fn stress_history(ops: usize, n: u16, seed: u64) -> History {
         schedule(&mut rng, &mut queue, c, complete + gap, next);
     }
     events.sort_by_key(|e| (e.complete, e.invoke));
-    History { ttl, events }
+    History {
+        semantics: Default::default(),
+        ttl,
+        events,
+    }
 }
 
 fn bench_check(c: &mut Criterion) {

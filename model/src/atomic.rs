@@ -1,7 +1,7 @@
 //! The lock-free in-memory lease: one compare-and-swap loop per operation.
 //!
-//! [`AtomicLease`] follows exactly the rules of [`Lease`](crate::Lease) (see
-//! `lease.rs`): stale means strictly older than the TTL, `try_acquire`
+//! [`AtomicLease`] follows exactly the rules of [`Lease`](crate::Lease)
+//! (both call [`Semantics::step`]); by default, the reference's: stale means strictly older than the TTL, `try_acquire`
 //! succeeds iff the lease is free or stale, `renew` and `release` succeed iff
 //! the caller is the leader. Every operation reads the whole state and
 //! writes the whole state in ONE compare-and-swap on ONE `AtomicU64`, the
@@ -33,6 +33,7 @@
 //! (each call's result, the leader, `acquired_at`) matches `Lease` exactly.
 
 use crate::lease::{Candidate, Op};
+use crate::semantics::Semantics;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::time::{Span, Time};
 use std::fmt;
@@ -73,6 +74,7 @@ const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
 /// ```
 pub struct AtomicLease {
     ttl: Span,
+    semantics: Semantics,
     word: AtomicU64,
 }
 
@@ -114,8 +116,27 @@ impl AtomicLease {
     /// ```
     pub fn new(ttl: Span) -> AtomicLease {
         assert!(ttl.as_micros() > 0, "the model's TTL must be positive");
+        AtomicLease::with_semantics(ttl, Semantics::REFERENCE)
+    }
+
+    /// A free lease that follows `semantics` (see [`Lease::with_semantics`](crate::Lease::with_semantics)).
+    ///
+    /// # Panics
+    /// If `ttl` is not positive.
+    ///
+    /// ```
+    /// use leasecheck_model::{AtomicLease, Candidate, Semantics, Span, Time};
+    ///
+    /// let lasting = Semantics { expiry: false, ..Semantics::REFERENCE };
+    /// let lease = AtomicLease::with_semantics(Span(10), lasting);
+    /// assert!(lease.try_acquire(Candidate(1), Time(0)));
+    /// assert!(!lease.try_acquire(Candidate(2), Time(1_000)), "it never expires");
+    /// ```
+    pub fn with_semantics(ttl: Span, semantics: Semantics) -> AtomicLease {
+        assert!(ttl.as_micros() > 0, "the model's TTL must be positive");
         AtomicLease {
             ttl,
+            semantics,
             word: AtomicU64::new(pack(None, Time(0))),
         }
     }
@@ -252,17 +273,12 @@ impl AtomicLease {
     }
 
     /// The word after `op` by `who` at `now` on `word`, or `None` if the
-    /// operation does not take effect. The same rules as `Lease`.
+    /// operation reports failure: [`Semantics::step`], as `Lease` does.
     fn step(&self, word: u64, who: Candidate, op: Op, now: Time) -> Option<u64> {
         let (leader, acquired_at) = unpack(word);
-        match op {
-            Op::TryAcquire => {
-                let stale = acquired_at < now - self.ttl;
-                (leader.is_none() || stale).then(|| pack(Some(who), now))
-            }
-            Op::Renew => (leader == Some(who)).then(|| pack(Some(who), now)),
-            Op::Release => (leader == Some(who)).then(|| pack(None, now)),
-        }
+        self.semantics
+            .step(self.ttl, leader, acquired_at, who, op, now)
+            .map(|e| pack(e.leader, e.acquired_at))
     }
 }
 

@@ -65,6 +65,7 @@
 //! in the form above is one such section.
 
 use crate::lease::{Candidate, Op};
+use crate::semantics::Semantics;
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -133,6 +134,9 @@ pub struct Event {
 /// A whole run's history.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
+    /// The rules the lease declared (the reference's unless a spec file said
+    /// otherwise): the checker judges P6 and P7 by them.
+    pub semantics: Semantics,
     /// The TTL the lease ran with.
     pub ttl: Span,
     /// The events in the order they completed.
@@ -150,6 +154,7 @@ impl History {
     /// use leasecheck_model::{Candidate, Op, Span, Time};
     ///
     /// let h = History {
+    ///     semantics: Default::default(),
     ///     ttl: Span::from_secs(10),
     ///     events: vec![Event {
     ///         candidate: Candidate(1),
@@ -171,7 +176,13 @@ impl History {
     /// ```
     pub fn write_jsonl(&self, w: impl Write) -> io::Result<()> {
         let mut w = io::BufWriter::new(w);
-        serde_json::to_writer(&mut w, &Header { ttl: self.ttl })?;
+        serde_json::to_writer(
+            &mut w,
+            &Header {
+                ttl: self.ttl,
+                semantics: self.semantics,
+            },
+        )?;
         w.write_all(b"\n")?;
         for e in &self.events {
             serde_json::to_writer(&mut w, e)?;
@@ -205,10 +216,13 @@ impl History {
     }
 }
 
-/// The first line of a JSON-lines history.
+/// The first line of a JSON-lines history (also read by
+/// [`Recording::read_jsonl`](crate::recording::Recording::read_jsonl)).
 #[derive(Serialize, Deserialize)]
-struct Header {
-    ttl: Span,
+pub(crate) struct Header {
+    pub(crate) ttl: Span,
+    #[serde(default, skip_serializing_if = "Semantics::is_reference")]
+    pub(crate) semantics: Semantics,
 }
 
 /// Why a JSON-lines history could not be read.

@@ -17,8 +17,13 @@
 //! - `renew(c, now)` succeeds iff `c` is the leader, stale or not;
 //! - `release(c, now)` succeeds iff `c` is the leader, and frees the lease.
 //!
+//! Those are the default [`Semantics`]; [`Lease::with_semantics`] takes a
+//! lease's declared rules instead (a re-entrant acquire, no expiry, ...), and
+//! every operation goes through the one transition [`Semantics::step`].
+//!
 //! The model never reads the wall clock: every call is given its `now`.
 
+use crate::semantics::Semantics;
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -100,6 +105,7 @@ impl LeaseState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Lease {
     ttl: Span,
+    semantics: Semantics,
     state: LeaseState,
 }
 
@@ -118,9 +124,37 @@ impl Lease {
     /// If `ttl` is not positive.
     pub fn with_state(ttl: Span, state: LeaseState) -> Lease {
         assert!(ttl.as_micros() > 0, "the model's TTL must be positive");
-        Lease { ttl, state }
+        Lease {
+            ttl,
+            semantics: Semantics::REFERENCE,
+            state,
+        }
     }
 
+    /// A free lease that follows `semantics` instead of the reference's rules.
+    ///
+    /// # Panics
+    /// If `ttl` is not positive.
+    ///
+    /// ```
+    /// use leasecheck_model::{Candidate, Lease, Semantics, Span, Time};
+    /// let reentrant = Semantics { reentrant_acquire: true, ..Semantics::REFERENCE };
+    /// let mut l = Lease::with_semantics(Span::from_secs(10), reentrant);
+    /// assert!(l.try_acquire(Candidate(1), Time(0)));
+    /// assert!(l.try_acquire(Candidate(1), Time(5)), "the holder's own fresh lease: extended");
+    /// assert_eq!(l.epoch(), 1, "the same tenure");
+    /// ```
+    pub fn with_semantics(ttl: Span, semantics: Semantics) -> Lease {
+        Lease {
+            semantics,
+            ..Lease::new(ttl)
+        }
+    }
+
+    /// The rules this lease follows.
+    pub fn semantics(&self) -> Semantics {
+        self.semantics
+    }
     /// The TTL.
     pub fn ttl(&self) -> Span {
         self.ttl
@@ -136,52 +170,50 @@ impl Lease {
         self.state.leader
     }
 
-    /// True iff the last acquire/renew/release is strictly older than the TTL at `now`.
+    /// True iff the last acquire/renew/release is strictly older than the TTL
+    /// at `now` (never, for a lease without expiry).
     pub fn is_stale(&self, now: Time) -> bool {
-        self.state.acquired_at < now - self.ttl
+        self.semantics
+            .is_stale(self.ttl, self.state.acquired_at, now)
     }
 
-    /// True iff `try_acquire` would succeed at `now` (free or stale).
+    /// True iff another candidate's `try_acquire` would succeed at `now` (free or stale).
     pub fn is_available(&self, now: Time) -> bool {
         self.state.leader.is_none() || self.is_stale(now)
     }
 
-    /// Take the lease if it is free or stale. Returns whether it took effect.
+    /// Take the lease if it is free or stale (or, with a re-entrant acquire,
+    /// extend the caller's own). Returns whether it reported success.
     pub fn try_acquire(&mut self, who: Candidate, now: Time) -> bool {
-        if !self.is_available(now) {
-            return false;
-        }
-        self.state.leader = Some(who);
-        self.state.acquired_at = now;
-        self.state.epoch += 1;
-        true
+        self.apply(who, Op::TryAcquire, now)
     }
 
-    /// Extend `who`'s tenure (stale or not). Returns whether it took effect.
+    /// Extend `who`'s tenure (by the reference's rules: stale or not).
+    /// Returns whether it reported success.
     pub fn renew(&mut self, who: Candidate, now: Time) -> bool {
-        if self.state.leader != Some(who) {
-            return false;
-        }
-        self.state.acquired_at = now;
-        true
+        self.apply(who, Op::Renew, now)
     }
 
-    /// Free the lease if `who` holds it. Returns whether it took effect.
+    /// Free the lease if `who` holds it. Returns whether it reported success.
     pub fn release(&mut self, who: Candidate, now: Time) -> bool {
-        if self.state.leader != Some(who) {
-            return false;
-        }
-        self.state.leader = None;
-        self.state.acquired_at = now;
-        true
+        self.apply(who, Op::Release, now)
     }
 
-    /// Apply `op` for `who` at `now`.
+    /// Apply `op` for `who` at `now` by [`Semantics::step`]. Returns whether
+    /// it reported success.
     pub fn apply(&mut self, who: Candidate, op: Op, now: Time) -> bool {
-        match op {
-            Op::TryAcquire => self.try_acquire(who, now),
-            Op::Renew => self.renew(who, now),
-            Op::Release => self.release(who, now),
+        let s = self.state;
+        match self
+            .semantics
+            .step(self.ttl, s.leader, s.acquired_at, who, op, now)
+        {
+            Some(e) => {
+                self.state.leader = e.leader;
+                self.state.acquired_at = e.acquired_at;
+                self.state.epoch += u64::from(e.new_tenure);
+                true
+            }
+            None => false,
         }
     }
 

@@ -16,6 +16,10 @@
 //!   from an older tenure; [`TrustWindow`] is the leader-side bound on how
 //!   long a leader may act after its last successful acquire or renew.
 //!
+//! - [`Semantics`] are the rules a lease declares (a re-entrant acquire, no
+//!   expiry, ...): [`Semantics::step`] is the one transition every model
+//!   above follows, with the reference's rules as the default.
+//!
 //! This crate has no database dependency, so it builds and tests under
 //! `RUSTFLAGS="--cfg loom"` without compiling any Postgres code.
 
@@ -25,6 +29,7 @@ mod fence;
 pub mod history;
 mod lease;
 pub mod recording;
+mod semantics;
 pub mod sync;
 mod time;
 mod trust;
@@ -32,5 +37,6 @@ mod trust;
 pub use atomic::AtomicLease;
 pub use fence::{AtomicFence, AtomicFencedLease, Fence};
 pub use lease::{Candidate, Lease, LeaseState, Op};
+pub use semantics::{Contradiction, Effect, Semantics};
 pub use time::{Span, Time};
 pub use trust::TrustWindow;

@@ -16,11 +16,13 @@
 //! told by its keys:
 //!
 //! - the **file header** (optional, first line only):
-//!   `{"format":"leasecheck-history","version":3,"seed":7,"replay":"leasecheck check --seed 7"}`:
+//!   `{"format":"leasecheck-history","version":4,"seed":7,"replay":"leasecheck check --seed 7"}`:
 //!   the run's seed and the command that replays it;
 //! - a **scenario header** (`"scenario"`) opens a section:
 //!   `{"scenario":"takeover/client-pause","lease":"reference lease (built-in)","ttl":200000,"schema":"leasecheck_1f2e","fault":"client-pause","seed":7,"stale_writes":"violation","events":101,"findings":0}`.
-//!   `ttl` (microseconds, > 0) is required; `lease`, `schema`, `fault` and
+//!   `ttl` (microseconds, > 0) is required; `semantics` (since version 4)
+//!   is the lease's declared rules, `{"reentrant_acquire":true,...}`,
+//!   absent for the reference's, and the checker judges by it; `lease`, `schema`, `fault` and
 //!   `seed` are informational; `stale_writes` is how a zombie's stale writes
 //!   are judged: `"violation"` (the default) or `"informational"` (the run
 //!   was `leasecheck check` on a lease without fencing epochs); `events`
@@ -71,6 +73,7 @@
 use crate::check::Property;
 use crate::history::{Event, History, HistoryError};
 use crate::lease::Candidate;
+use crate::semantics::Semantics;
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, Write};
@@ -79,7 +82,7 @@ use std::io::{self, BufRead, Write};
 pub const FORMAT: &str = "leasecheck-history";
 
 /// The version of the format written by [`Recording::write_jsonl`].
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// A whole run's recording: its sections, scenario after scenario.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -212,6 +215,8 @@ struct HeaderLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lease: Option<String>,
     ttl: Span,
+    #[serde(default, skip_serializing_if = "Semantics::is_reference")]
+    semantics: Semantics,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     schema: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,11 +231,6 @@ struct HeaderLine {
     findings: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     faults: Option<usize>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct LegacyHeader {
-    ttl: Span,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -277,14 +277,14 @@ impl Recording {
     ///
     /// let section = |name: &str| Section::new(
     ///     SectionHeader { scenario: name.into(), ..SectionHeader::default() },
-    ///     History { ttl: Span::from_secs(1), events: vec![] },
+    ///     History { semantics: Default::default(), ttl: Span::from_secs(1), events: vec![] },
     /// );
     /// let rec = Recording { seed: Some(7), replay: None, sections: vec![section("race"), section("semantics")] };
     /// let mut out = Vec::new();
     /// rec.write_jsonl(&mut out).unwrap();
     /// assert_eq!(
     ///     String::from_utf8(out.clone()).unwrap(),
-    ///     "{\"format\":\"leasecheck-history\",\"version\":3,\"seed\":7}\n\
+    ///     "{\"format\":\"leasecheck-history\",\"version\":4,\"seed\":7}\n\
     ///      {\"scenario\":\"race\",\"ttl\":1000000,\"stale_writes\":\"violation\",\"events\":0,\"findings\":0}\n\
     ///      {\"scenario\":\"semantics\",\"ttl\":1000000,\"stale_writes\":\"violation\",\"events\":0,\"findings\":0}\n\
     ///      {\"end\":\"leasecheck-history\",\"sections\":2}\n"
@@ -308,6 +308,7 @@ impl Recording {
                     scenario: h.scenario.clone(),
                     lease: h.lease.clone(),
                     ttl: s.history.ttl,
+                    semantics: s.history.semantics,
                     schema: h.schema.clone(),
                     fault: h.fault.clone(),
                     seed: h.seed,
@@ -530,6 +531,7 @@ fn read_line(
     } else if has("scenario") {
         let h: HeaderLine = serde_json::from_value(value).map_err(syntax)?;
         let ttl = positive(h.ttl, line)?;
+        let semantics = declared(h.semantics, line)?;
         reading.close_section()?;
         reading.declared.push(Declared {
             line,
@@ -547,6 +549,7 @@ fn read_line(
                 stale_writes: h.stale_writes,
             },
             History {
+                semantics,
                 ttl,
                 events: Vec::new(),
             },
@@ -627,14 +630,16 @@ fn read_line(
                     .into(),
             ));
         }
-        let h: LegacyHeader = serde_json::from_value(value).map_err(syntax)?;
+        let h: crate::history::Header = serde_json::from_value(value).map_err(syntax)?;
         let ttl = positive(h.ttl, line)?;
+        let semantics = declared(h.semantics, line)?;
         reading.recording.sections.push(Section::new(
             SectionHeader {
                 scenario: "history".into(),
                 ..SectionHeader::default()
             },
             History {
+                semantics,
                 ttl,
                 events: Vec::new(),
             },
@@ -648,6 +653,15 @@ fn read_line(
         )));
     }
     Ok(())
+}
+
+/// The declared semantics of a header, refused when they contradict each other.
+fn declared(semantics: Semantics, line: usize) -> Result<Semantics, HistoryError> {
+    semantics.validate().map_err(|c| HistoryError::Invalid {
+        line,
+        message: format!("the declared semantics contradict each other: {c}"),
+    })?;
+    Ok(semantics)
 }
 
 fn positive(ttl: Span, line: usize) -> Result<Span, HistoryError> {

@@ -6,7 +6,7 @@ use leasecheck_model::check::{
     Property, Verdict,
 };
 use leasecheck_model::history::{Call, Event, History, HistoryError, Outcome};
-use leasecheck_model::{Candidate, Lease, Op, Span, Time};
+use leasecheck_model::{Candidate, Lease, Op, Semantics, Span, Time};
 use std::collections::HashSet;
 
 use Op::{Release, Renew, TryAcquire};
@@ -59,7 +59,11 @@ fn harness(call: Call, invoke: f64, complete: f64) -> Event {
 }
 
 fn hist(events: Vec<Event>) -> History {
-    History { ttl: TTL, events }
+    History {
+        semantics: Default::default(),
+        ttl: TTL,
+        events,
+    }
 }
 
 fn props(v: &Verdict) -> Vec<Property> {
@@ -410,6 +414,7 @@ fn p7_budget_exhaustion_is_inconclusive_not_a_pass() {
 #[test]
 fn p7_a_non_positive_ttl_is_inconclusive() {
     let h = History {
+        semantics: Default::default(),
         ttl: Span(0),
         events: vec![call(1, TryAcquire, 0.0, 1.0, None, Won)],
     };
@@ -628,6 +633,7 @@ fn race_history(ops: usize, seed: u64) -> History {
     }
     events.sort_by_key(|e| (e.complete, e.invoke));
     History {
+        semantics: Default::default(),
         ttl: Span(ttl),
         events,
     }
@@ -699,7 +705,11 @@ fn stress_history(ops: usize, n: u16, seed: u64) -> History {
         schedule(&mut rng, &mut queue, c, complete + gap, next);
     }
     events.sort_by_key(|e| (e.complete, e.invoke));
-    History { ttl, events }
+    History {
+        semantics: Default::default(),
+        ttl,
+        events,
+    }
 }
 
 #[test]
@@ -809,7 +819,12 @@ fn brute_force(h: &History) -> bool {
         dead.insert((done, lease));
         false
     }
-    go(&calls, 0, Lease::new(h.ttl), &mut HashSet::new())
+    go(
+        &calls,
+        0,
+        Lease::with_semantics(h.ttl, h.semantics),
+        &mut HashSet::new(),
+    )
 }
 
 /// A small random history of up to `calls_max` calls invoked in
@@ -822,6 +837,7 @@ fn small_history(
     (spread, length, calls_max): (i64, i64, i64),
     now_is_point: bool,
     mutate: bool,
+    semantics: Semantics,
 ) -> History {
     let ttl = rng.range(1, 6);
     let n = rng.range(1, calls_max) as usize;
@@ -864,7 +880,7 @@ fn small_history(
         ));
     }
     calls.sort_by_key(|c| (c.0, c.1));
-    let mut lease = Lease::new(Span(ttl));
+    let mut lease = Lease::with_semantics(Span(ttl), semantics);
     let mut events = Vec::new();
     for (_, r, now, mut e) in calls {
         let unknown = r % 7 == 0;
@@ -907,6 +923,7 @@ fn small_history(
     // recorded in completion order
     events.sort_by_key(|e| e.complete);
     History {
+        semantics,
         ttl: Span(ttl),
         events,
     }
@@ -919,7 +936,13 @@ fn p7_agrees_with_brute_force_on_small_random_histories() {
     for case in 0..9000 {
         // sparse, dense and very dense windows
         let shape = [(16, 4, 7), (8, 6, 9), (5, 8, 9)][case % 3];
-        let h = small_history(&mut rng, shape, case % 5 == 0, case % 2 == 1);
+        let h = small_history(
+            &mut rng,
+            shape,
+            case % 5 == 0,
+            case % 2 == 1,
+            Semantics::REFERENCE,
+        );
         let expected = brute_force(&h);
         let v = check_linearizable(&h, &Options::default());
         assert!(v.inconclusive.is_empty(), "{v:#?}");
@@ -941,15 +964,57 @@ fn p7_agrees_with_brute_force_on_small_random_histories() {
     );
 }
 
+/// The same for every declared semantics: the checker, parameterised, and
+/// a brute force on the parameterised model agree.
+#[test]
+fn p7_agrees_with_brute_force_under_every_declared_semantics() {
+    let mut rng = Rng(2026);
+    let all = Semantics::all();
+    for (k, &semantics) in all.iter().enumerate() {
+        let (mut legal, mut illegal) = (0, 0);
+        for case in 0..600 {
+            let shape = [(16, 4, 7), (8, 6, 8), (5, 8, 8)][case % 3];
+            let h = small_history(&mut rng, shape, case % 5 == 0, case % 2 == 1, semantics);
+            let expected = brute_force(&h);
+            let v = check_linearizable(&h, &Options::default());
+            assert!(v.inconclusive.is_empty(), "{v:#?}");
+            assert_eq!(
+                v.violations.is_empty(),
+                expected,
+                "semantics #{k} ({semantics}), case {case}: brute force says {expected}, \
+                 checker says {v:#?}\n{h:#?}\n{}",
+                timeline(&h, &(0..h.events.len()).collect::<Vec<_>>())
+            );
+            if expected {
+                legal += 1;
+            } else {
+                illegal += 1;
+            }
+        }
+        assert!(
+            legal > 60 && illegal > 30,
+            "semantics {semantics}: {legal} legal, {illegal} illegal"
+        );
+    }
+}
+
 #[test]
 fn p6_p7_accept_every_simulated_history() {
     let mut rng = Rng(99);
-    for case in 0..3000 {
-        let h = small_history(&mut rng, [(16, 4, 8), (6, 6, 8)][case % 2], true, false);
+    let all = Semantics::all();
+    for case in 0..6000 {
+        let semantics = all[case % all.len()];
+        let h = small_history(
+            &mut rng,
+            [(16, 4, 8), (6, 6, 8)][case % 2],
+            true,
+            false,
+            semantics,
+        );
         let v = check(&h);
         assert!(
             v.is_pass(),
-            "case {case}: {v:#?}\n{}",
+            "case {case} ({semantics}): {v:#?}\n{}",
             timeline(&h, &(0..h.events.len()).collect::<Vec<_>>())
         );
     }

@@ -42,7 +42,7 @@
 use leasecheck_model::sync::atomic::{AtomicU64, Ordering};
 use leasecheck_model::sync::Arc;
 use leasecheck_model::{
-    AtomicFence, AtomicFencedLease, AtomicLease, Candidate, Fence, Lease, Op, Span, Time,
+    AtomicFence, AtomicFencedLease, AtomicLease, Candidate, Fence, Lease, Op, Semantics, Span, Time,
 };
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -86,8 +86,12 @@ fn race(lease: &Arc<AtomicLease>, calls: &[Call]) -> Vec<bool> {
 
 /// Every outcome of some sequential order of `calls` on the pure model, after
 /// `setup` (applied in order, each of which must succeed).
-fn linearizable_outcomes(setup: &[Call], calls: &[Call]) -> BTreeSet<Outcome> {
-    let mut base = Lease::new(TTL);
+fn linearizable_outcomes(
+    semantics: Semantics,
+    setup: &[Call],
+    calls: &[Call],
+) -> BTreeSet<Outcome> {
+    let mut base = Lease::with_semantics(TTL, semantics);
     for s in setup {
         assert!(base.apply(s.who, s.op, s.now), "setup call {s:?} failed");
     }
@@ -129,12 +133,22 @@ fn explore(
     calls: &'static [Call],
     check: fn(&Outcome),
 ) -> BTreeSet<Outcome> {
-    let allowed = linearizable_outcomes(setup, calls);
+    explore_with(Semantics::REFERENCE, setup, calls, check)
+}
+
+/// [`explore`] for a lease that follows `semantics`.
+fn explore_with(
+    semantics: Semantics,
+    setup: &'static [Call],
+    calls: &'static [Call],
+    check: fn(&Outcome),
+) -> BTreeSet<Outcome> {
+    let allowed = linearizable_outcomes(semantics, setup, calls);
     let seen = std::sync::Arc::new(Mutex::new(BTreeSet::new()));
     let seen_in_model = std::sync::Arc::clone(&seen);
     let allowed_in_model = allowed.clone();
     loom::model(move || {
-        let lease = Arc::new(AtomicLease::new(TTL));
+        let lease = Arc::new(AtomicLease::with_semantics(TTL, semantics));
         for s in setup {
             assert!(lease.apply(s.who, s.op, s.now), "setup call {s:?} failed");
         }
@@ -263,6 +277,63 @@ fn renew_racing_a_stale_takeover_never_both_succeed() {
     let renew_won = seen.iter().any(|(r, _, _)| r[0]);
     let takeover_won = seen.iter().any(|(r, _, _)| r[1] || r[2]);
     assert!(renew_won && takeover_won, "both orders were explored");
+}
+
+/// Under every declared semantics: a holder keeping its stale lease (its
+/// renew, or its re-entrant acquire) races a standby's acquire and another's
+/// renew-or-acquire; every execution is linearizable against the model with
+/// those rules, every linearizable outcome is reached, and never do two
+/// calls win: the one that did holds the lease.
+#[test]
+fn a_holder_keeping_a_stale_lease_racing_two_takeovers_never_gives_two_winners_under_any_semantics()
+{
+    for semantics in Semantics::all() {
+        let at = Time(TTL.0 + 1);
+        let keep = if semantics.renew {
+            Op::Renew
+        } else {
+            Op::TryAcquire
+        };
+        let other = if semantics.renew_acquires {
+            Op::Renew
+        } else {
+            Op::TryAcquire
+        };
+        let setup: &'static [Call] = Box::leak(Box::new([Call {
+            who: OLD,
+            op: Op::TryAcquire,
+            now: Time(0),
+        }]));
+        let calls: &'static [Call] = Box::leak(Box::new([
+            Call {
+                who: OLD,
+                op: keep,
+                now: at,
+            },
+            Call {
+                who: B,
+                op: Op::TryAcquire,
+                now: at,
+            },
+            Call {
+                who: C,
+                op: other,
+                now: at,
+            },
+        ]));
+        let seen = explore_with(semantics, setup, calls, |_| {});
+        for (results, leader, _) in &seen {
+            let winners: Vec<Candidate> = calls
+                .iter()
+                .zip(results)
+                .filter_map(|(c, &won)| won.then_some(c.who))
+                .collect();
+            assert!(winners.len() <= 1, "{semantics}: two winners {winners:?}");
+            if let [w] = winners[..] {
+                assert_eq!(*leader, Some(w), "{semantics}: the winner does not hold it");
+            }
+        }
+    }
 }
 
 #[test]

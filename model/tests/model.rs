@@ -19,7 +19,9 @@
 //! `lib.rs` beside the test, finds none and falls back to
 //! `tests/model.proptest-regressions`), so the path is given explicitly.
 
-use leasecheck_model::{AtomicLease, Candidate, Lease, Op, Span, Time};
+use leasecheck_model::check::check;
+use leasecheck_model::history::{Call, Event, History, Outcome};
+use leasecheck_model::{AtomicLease, Candidate, Lease, Op, Semantics, Span, Time};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use std::collections::BTreeSet;
@@ -326,6 +328,81 @@ proptest! {
             prop_assert_eq!(atomic.snapshot(), (state.leader, state.acquired_at));
             prop_assert_eq!(atomic.leader(), lease.leader());
         }
+    }
+}
+
+fn semantics() -> impl Strategy<Value = Semantics> {
+    prop::sample::select(Semantics::all())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `AtomicLease` and `Lease` follow the same declared rules, whichever.
+    #[test]
+    fn atomic_lease_agrees_with_lease_under_every_declared_semantics(
+        semantics in semantics(),
+        start in wide_start(),
+        steps in prop::collection::vec((advance(), wide_candidate(), op()), 1..64),
+    ) {
+        let mut lease = Lease::with_semantics(Span(TTL), semantics);
+        let atomic = AtomicLease::with_semantics(Span(TTL), semantics);
+        let mut now = start;
+        for (i, &(advance, who, op)) in steps.iter().enumerate() {
+            now += advance;
+            let expected = lease.apply(who, op, Time(now));
+            let got = atomic.apply(who, op, Time(now));
+            prop_assert_eq!(got, expected, "{}: step {} at {}: {} {}", semantics, i, now, who, op);
+            let state = lease.state();
+            prop_assert_eq!(atomic.snapshot(), (state.leader, state.acquired_at));
+        }
+    }
+
+    /// Safety under every declaration: nobody takes a fresh lease held by
+    /// another; a failed call changes nothing; a renew or release by a
+    /// non-holder never moves the lease; the epoch grows only with a new
+    /// holder or a retaken lease; and the history of the calls passes the
+    /// checker (P6, P7) judged by the same declaration.
+    #[test]
+    fn no_declared_semantics_relaxes_safety_and_the_checker_explains_the_model(
+        semantics in semantics(),
+        start in start(),
+        steps in steps(),
+    ) {
+        let mut lease = Lease::with_semantics(Span(TTL), semantics);
+        let mut now = start;
+        let mut events = Vec::new();
+        for (i, s) in steps.iter().enumerate() {
+            now += s.advance;
+            let before = lease.state();
+            let fresh = before.leader.is_some()
+                && !(semantics.expiry && before.acquired_at.as_micros() < now - TTL);
+            let got = lease.apply(s.who, s.op, Time(now));
+            let after = lease.state();
+            let at = format!("{semantics}: step {i} at {now}: {} {}", s.who, s.op);
+            if !got {
+                prop_assert_eq!(after, before, "a failed call changed the state: {}", at);
+            }
+            if fresh && before.leader != Some(s.who) {
+                prop_assert_eq!(after.leader, before.leader, "a fresh lease changed hands: {}", at);
+                prop_assert_eq!(after.acquired_at, before.acquired_at, "another's call refreshed it: {}", at);
+            }
+            if after.epoch != before.epoch {
+                prop_assert_eq!(after.epoch, before.epoch + 1, "{}", at);
+                prop_assert!(s.op != Op::Release, "{}", at);
+            }
+            events.push(Event {
+                candidate: s.who,
+                call: Call::Lease { op: s.op },
+                invoke: Time(now),
+                complete: Time(now),
+                server_time: Some(Time(now)),
+                outcome: if got { Outcome::Ok } else { Outcome::Fail },
+            });
+        }
+        let history = History { semantics, ttl: Span(TTL), events };
+        let verdict = check(&history);
+        prop_assert!(verdict.is_pass(), "{}: {:?}", semantics, verdict);
     }
 }
 

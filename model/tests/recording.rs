@@ -30,6 +30,7 @@ fn sample() -> Recording {
             stale_writes: StaleWrites::Violation,
         },
         history: History {
+            semantics: Default::default(),
             ttl: Span::from_millis(200),
             events: vec![acquire(1, 100, Outcome::Ok), acquire(2, 101, Outcome::Ok)],
         },
@@ -50,6 +51,7 @@ fn sample() -> Recording {
             ..SectionHeader::default()
         },
         history: History {
+            semantics: Default::default(),
             ttl: Span::from_millis(200),
             events: vec![acquire(1, 500, Outcome::Fail)],
         },
@@ -97,6 +99,7 @@ fn a_recording_reads_back_exactly_what_was_written_section_by_section() {
 #[test]
 fn a_file_of_one_ttl_header_is_one_section_named_history() {
     let h = History {
+        semantics: Default::default(),
         ttl: Span::from_secs(1),
         events: vec![acquire(3, 0, Outcome::Ok)],
     };
@@ -234,4 +237,72 @@ fn a_recording_cut_short_or_edited_is_refused_never_judged_on_what_is_left() {
     let extra = format!("{text}{}\n", lines[1]);
     let err = Recording::read_jsonl(extra.as_bytes()).unwrap_err();
     assert!(err.to_string().contains("after the closing"), "{err}");
+}
+
+/// A section's declared semantics travel in its header, and the offline
+/// verdict judges by them: a holder's re-entrant acquire is explained under
+/// the declaration it ran with, and is a P7 violation without it.
+#[test]
+fn declared_semantics_round_trip_and_the_offline_verdict_judges_by_them() {
+    use leasecheck_model::check::{check, Property};
+    use leasecheck_model::Semantics;
+    let reentrant = Semantics {
+        reentrant_acquire: true,
+        ..Semantics::REFERENCE
+    };
+    let event = |complete: i64| Event {
+        candidate: Candidate(1),
+        call: Call::Lease {
+            op: leasecheck_model::Op::TryAcquire,
+        },
+        invoke: Time(complete - 10),
+        complete: Time(complete),
+        server_time: Some(Time(complete - 5)),
+        outcome: Outcome::Ok,
+    };
+    let history = History {
+        semantics: reentrant,
+        ttl: Span::from_secs(10),
+        events: vec![event(100), event(200)],
+    };
+    let rec = Recording {
+        seed: Some(1),
+        replay: None,
+        sections: vec![Section::new(
+            SectionHeader {
+                scenario: "semantics".into(),
+                ..SectionHeader::default()
+            },
+            history.clone(),
+        )],
+    };
+    let mut out = Vec::new();
+    rec.write_jsonl(&mut out).expect("write");
+    let text = String::from_utf8(out.clone()).expect("utf-8");
+    assert!(
+        text.contains("\"semantics\":{\"reentrant_acquire\":true"),
+        "{text}"
+    );
+    let back = Recording::read_jsonl(&out[..]).expect("read");
+    assert_eq!(back, rec);
+    assert!(check(&back.sections[0].history).is_pass());
+    let undeclared = History {
+        semantics: Semantics::REFERENCE,
+        ..history
+    };
+    let verdict = check(&undeclared);
+    assert_eq!(verdict.violations[0].property, Property::P7Linearizable);
+    assert!(
+        verdict.violations[0]
+            .message
+            .contains("reentrant_acquire = false"),
+        "{}",
+        verdict.violations[0].message
+    );
+    let contradiction = text.replace(
+        "\"renew_acquires\":false,\"renew\":true",
+        "\"renew_acquires\":true,\"renew\":false",
+    );
+    let err = Recording::read_jsonl(contradiction.as_bytes()).expect_err("refused");
+    assert!(err.to_string().contains("contradict"), "{err}");
 }

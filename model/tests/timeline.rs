@@ -28,6 +28,7 @@ const ACQUIRE: Call = Call::Lease { op: Op::TryAcquire };
 #[test]
 fn two_events_give_two_rows_relative_to_the_first_invoke() {
     let h = History {
+        semantics: Default::default(),
         ttl: Span::from_secs(10),
         events: vec![
             event(
@@ -86,6 +87,7 @@ fn two_events_give_two_rows_relative_to_the_first_invoke() {
 #[test]
 fn an_empty_window_is_a_header_without_rows() {
     let h = History {
+        semantics: Default::default(),
         ttl: Span::from_millis(1500),
         events: vec![event(Candidate(1), ACQUIRE, 5, 6, None, Outcome::Ok)],
     };
@@ -104,6 +106,7 @@ fn every_kind() -> History {
     let act = |epoch, seq| Call::Action { epoch, seq };
     let h = Candidate::HARNESS;
     History {
+        semantics: Default::default(),
         ttl: Span::from_millis(100),
         events: vec![
             event(h, Call::Reset, 0, 40, None, Outcome::Ok),

@@ -105,6 +105,8 @@ pub struct SpecLease {
     skew_micros: i64,
     /// With `epoch = true`: the epoch of the tenure this candidate last won.
     epoch: Option<u64>,
+    /// With `carry = true`: the value its last winning call returned.
+    carried: Option<String>,
     conn: Reconnecting,
     /// `BEGIN ...; SET LOCAL search_path ...` for single and array operations.
     begin_single: String,
@@ -164,6 +166,7 @@ impl SpecLease {
             holder,
             skew_micros: 0,
             epoch: None,
+            carried: None,
             conn,
             begin_single,
             begin_array,
@@ -271,7 +274,11 @@ impl SpecLease {
 
     fn call_once(&mut self, op: Op) -> Result<bool, LeaseError> {
         let spec = Arc::clone(&self.spec);
-        let operation = spec.operation(op);
+        // a lease that declares no renew: a renew never succeeds (the
+        // harness does not call it; the model says the same)
+        let Some(operation) = spec.operation(op) else {
+            return Ok(false);
+        };
         let begin = if operation.is_array() {
             self.begin_array.clone()
         } else {
@@ -281,31 +288,42 @@ impl SpecLease {
         let ttl = self.ttl.as_secs_f64();
         let clock = self.clock();
         let epoch: Option<i64> = self.epoch.and_then(|e| i64::try_from(e).ok());
-        let params: [(&(dyn ToSql + Sync), Type); 4] = [
+        let carried = self.carried.clone();
+        let params: [(&(dyn ToSql + Sync), Type); 5] = [
             (&holder, Type::TEXT),
             (&ttl, Type::FLOAT8),
             (&clock, Type::TIMESTAMPTZ),
             (&epoch, Type::INT8),
+            (&carried, Type::TEXT),
         ];
         let params = &params[..spec.op_params().len()];
-        let wants_epoch = spec.has_epoch() && op == Op::TryAcquire;
+        let wants = Wants {
+            epoch: spec.has_epoch() && op == Op::TryAcquire,
+            carry: spec.carries() && op != Op::Release,
+        };
         let at = std::cell::Cell::new(None);
         let result = self.run(op.name(), |client| {
-            run_operation(
-                client,
-                &begin,
-                operation.statements(),
-                params,
-                &at,
-                wants_epoch,
-            )
+            run_operation(client, &begin, operation.statements(), params, &at, wants)
         });
-        if wants_epoch {
+        if wants.epoch {
             match &result {
                 // a negative epoch is no epoch: the candidate cannot fence with it
-                Ok(Ran::Done(Some(e))) => self.epoch = u64::try_from(*e).ok(),
+                Ok(Ran::Done(Returned { epoch: Some(e), .. })) => {
+                    self.epoch = u64::try_from(*e).ok()
+                }
                 Ok(_) => {}
                 Err(_) => self.epoch = None,
+            }
+        }
+        if wants.carry {
+            // replaced by every call that hands a value back, kept otherwise:
+            // a failed call wins no tenure, so the old value names the
+            // candidate's own last one (or none it still holds)
+            if let Ok(Ran::Done(Returned {
+                carried: Some(v), ..
+            })) = &result
+            {
+                self.carried = Some(v.clone());
             }
         }
         let result = result.map(|ran| !matches!(ran, Ran::NoEffect));
@@ -424,11 +442,11 @@ fn run_operation(
     statements: &[String],
     params: &[(&(dyn ToSql + Sync), Type)],
     at: &std::cell::Cell<Option<usize>>,
-    epoch: bool,
+    wants: Wants,
 ) -> Result<Ran, postgres::Error> {
     client.batch_execute(begin)?;
     let mut success = false;
-    let mut last = None;
+    let mut last = Returned::default();
     for (i, sql) in statements.iter().enumerate() {
         at.set(Some(i));
         match client.query_typed(sql, params) {
@@ -436,10 +454,19 @@ fn run_operation(
                 Some(row) => {
                     success = verdict(row)?;
                     // with `epoch = true`, try_acquire's row carries the epoch
-                    last = (epoch && success)
+                    last.epoch = (wants.epoch && success)
                         .then(|| row.try_get::<_, Integer>(0))
                         .transpose()?
                         .map(|n| n.0);
+                    // with `carry = true`, a text first column is the value
+                    let text = row
+                        .columns()
+                        .first()
+                        .is_some_and(|c| [Type::TEXT, Type::VARCHAR].contains(c.type_()));
+                    last.carried = (wants.carry && success && text)
+                        .then(|| row.try_get::<_, Option<String>>(0))
+                        .transpose()?
+                        .flatten();
                 }
                 None => {
                     success = false;
@@ -470,9 +497,24 @@ fn run_operation(
 enum Ran {
     /// It did not take effect (rolled back).
     NoEffect,
-    /// It committed; with the last row's first column as an epoch when one
-    /// was asked for.
-    Done(Option<i64>),
+    /// It committed, with what its last row handed back.
+    Done(Returned),
+}
+
+/// What an operation's last row is read for.
+#[derive(Clone, Copy)]
+struct Wants {
+    /// The epoch (`epoch = true`, try_acquire).
+    epoch: bool,
+    /// The carried value (`carry = true`, try_acquire and renew).
+    carry: bool,
+}
+
+/// What the last row of a committed operation handed back.
+#[derive(Default)]
+struct Returned {
+    epoch: Option<i64>,
+    carried: Option<String>,
 }
 
 /// An integer column of any width (an epoch), as `i64`.

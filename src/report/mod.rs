@@ -18,7 +18,7 @@ mod junit;
 pub use figure::{Figure, Quantity};
 pub use html::{anchor, page, write_page, PAGE};
 
-use leasecheck_model::check::Timeline;
+use leasecheck_model::check::{Class, Property, Timeline};
 use leasecheck_model::history::Event;
 
 use serde::Serialize;
@@ -88,6 +88,11 @@ impl Status {
 pub struct Finding {
     /// The property, e.g. "P1 exactly one winner".
     pub property: String,
+    /// Whether it is a safety property (a split brain or its cause) or the
+    /// lease's own contract (it behaves as it declares): `"safety"` or
+    /// `"contract"` in `--json`.
+    #[serde(serialize_with = "class_name")]
+    pub class: Class,
     /// What happened, in one sentence.
     pub message: String,
     /// The violating window as structured events (rendered as a table in
@@ -151,19 +156,24 @@ impl Scenario {
     /// `timeline`); the scenario is then violated.
     pub fn violation(
         &mut self,
-        property: impl ToString,
+        property: Property,
         message: impl Into<String>,
         timeline: Timeline,
         events: Vec<Event>,
     ) {
         self.findings.push(Finding {
             property: property.to_string(),
+            class: property.class(),
             message: message.into(),
             timeline,
             events,
         });
         self.status = Status::Violated;
     }
+}
+
+fn class_name<S: serde::Serializer>(c: &Class, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(c.name())
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -246,8 +256,9 @@ impl Report {
             for (i, f) in s.findings.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "\nVIOLATION {} in {}: {}",
+                    "\nVIOLATION {} ({}) in {}: {}",
                     f.property,
+                    f.class,
                     s.name,
                     brief(&f.message)
                 );
@@ -267,8 +278,18 @@ impl Report {
         let verdict = match self.exit_code() {
             0 => "all properties held".to_string(),
             1 => {
-                let n: usize = self.scenarios.iter().map(|s| s.findings.len()).sum();
-                format!("{n} violation(s)")
+                let count = |class| {
+                    self.scenarios
+                        .iter()
+                        .flat_map(|s| &s.findings)
+                        .filter(|f| f.class == class)
+                        .count()
+                };
+                let (safety, contract) = (count(Class::Safety), count(Class::Contract));
+                format!(
+                    "{} violation(s): {safety} of safety, {contract} of the lease's declared contract",
+                    safety + contract
+                )
             }
             _ if self
                 .scenarios

@@ -2,7 +2,8 @@
 //! observed. A race of N candidates (P1), the release and non-holder rules
 //! (P5), random sequential calls (P7), a leader stalled past its TTL under a
 //! fault (P2-P6), a zombie leader whose work outlasts its lease (P8) and an
-//! acknowledged acquire across a crash of the server (P9); the
+//! acknowledged acquire across a crash of the server (P9); the probes of
+//! `leasecheck characterize` (which semantics a lease has); the
 //! lease under test in its schema ([`Subject`]); the zombie's protected
 //! resource; and what the stall scenarios share.
 //!
@@ -13,6 +14,7 @@
 //! never decides exit codes, and
 //! every fault it injects goes through [`crate::fault::Injector`].
 
+pub mod characterize;
 pub mod conformance;
 pub mod durability;
 mod error;

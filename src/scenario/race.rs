@@ -137,7 +137,8 @@ pub fn race(
             break;
         }
         // Alternate free and stale rounds (stale needs a holder and `age`).
-        let stale = round % 2 == 1 && someone_holds && subject.can_age();
+        let stale =
+            round % 2 == 1 && someone_holds && subject.can_age() && subject.semantics().expiry;
         let (prep, _) = rec.call(HARNESS, harness_call(stale, stale_margin), || {
             if stale {
                 subject.age(stale_margin).map(|_| Reply::DONE)

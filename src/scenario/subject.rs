@@ -12,7 +12,7 @@ use crate::adapter::{AdapterCommand, Breakage, Candidacy, Hello};
 use crate::database::{Postgres, Schema};
 use crate::input::{HolderId, Ttl};
 use crate::lease::{Contender, ExecLease, Lease, LeaseError, ReferenceSql};
-use leasecheck_model::Candidate;
+use leasecheck_model::{Candidate, Op, Semantics};
 use std::time::Duration;
 
 enum Kind {
@@ -310,6 +310,37 @@ impl Subject {
             Kind::Fenced => true,
             Kind::Spec(spec) => spec.has_epoch(),
             Kind::Exec(_, adapter) => adapter.hello.as_ref().is_some_and(|h| h.epoch),
+        }
+    }
+
+    /// Whether a candidate's calls carry a value its winning call returned
+    /// (a fencing epoch, or a spec's `carry = true`): one that lost that
+    /// reply cannot name its own tenure, so its renew cannot tell it
+    /// whether it leads.
+    pub fn carries_a_token(&self) -> bool {
+        self.is_fenced() || matches!(&self.kind, Kind::Spec(spec) if spec.carries())
+    }
+
+    /// The rules the lease declares: a spec's `[semantics]` table (also
+    /// beside `--exec`), the reference's for the built-in leases.
+    pub fn semantics(&self) -> Semantics {
+        match &self.kind {
+            Kind::Reference | Kind::Fenced => Semantics::REFERENCE,
+            Kind::Spec(spec) | Kind::Exec(spec, _) => spec.semantics(),
+        }
+    }
+
+    /// The call a leader keeps its lease with: `renew`, or for a lease
+    /// without one whose acquire is re-entrant, `try_acquire`; `None` when
+    /// it has neither (it holds its lease until it expires).
+    pub fn keepalive(&self) -> Option<Op> {
+        let s = self.semantics();
+        if s.renew {
+            Some(Op::Renew)
+        } else if s.reentrant_acquire {
+            Some(Op::TryAcquire)
+        } else {
+            None
         }
     }
 

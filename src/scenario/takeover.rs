@@ -129,6 +129,7 @@ pub fn trial(
             "a takeover needs at least one standby".into(),
         ));
     }
+    let keep = keeping(subject)?;
     let row = match fault {
         Fault::RowLock => subject.lease_table()?,
         _ => None,
@@ -186,12 +187,11 @@ pub fn trial(
         }
         // The reply was lost: the leader does not know whether it leads, and
         // asks the lease (its connection reopens).
-        // A fenced lease cannot: its renew needs the epoch the lost reply
-        // carried (the leader has none, and would only ask a question it
-        // cannot word).
-        if !subject.is_fenced() {
-            (first, first_event) =
-                rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew));
+        // A fenced lease (or one that carries a value) cannot: its renew
+        // needs the epoch or value the lost reply carried (the leader has
+        // none, and would only ask a question it cannot word).
+        if !subject.carries_a_token() {
+            (first, first_event) = rec.call(LEADER, lease_call(keep), || leader.call(keep));
         }
         if !took_effect(&first) {
             // The lease cannot tell (a fenced lease's renew needs the epoch
@@ -241,12 +241,14 @@ pub fn trial(
     std::thread::scope(|s| -> Result<(), RunError> {
         for (who, standby) in standbys.iter_mut() {
             let (stop, won, refused, who) = (&stop, &won, &refused, *who);
-            s.spawn(move || standby_loop(who, standby.as_mut(), opts, rec, stop, won, refused));
+            s.spawn(move || {
+                standby_loop(who, keep, standby.as_mut(), opts, rec, stop, won, refused)
+            });
         }
         let outcome = (|| -> Result<(), RunError> {
             for _ in 0..opts.warmup_renews {
                 std::thread::sleep(opts.renew_interval);
-                let (r, e) = rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew));
+                let (r, e) = rec.call(LEADER, lease_call(keep), || leader.call(keep));
                 if took_effect(&r) {
                     last_ok = e;
                 }
@@ -269,7 +271,7 @@ pub fn trial(
                     stall,
                     || std::thread::sleep(stalled),
                     || over.store(true, Ordering::SeqCst),
-                    || renew_until_error(&mut *leader, rec, opts.renew_interval, &over),
+                    || renew_until_error(&mut *leader, keep, rec, opts.renew_interval, &over),
                 );
                 if let Some(e) = maybe {
                     last_ok = e;
@@ -289,10 +291,7 @@ pub fn trial(
                     LEADER,
                     stall,
                     || std::thread::sleep(stalled),
-                    || {
-                        rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))
-                            .1
-                    },
+                    || rec.call(LEADER, lease_call(keep), || leader.call(keep)).1,
                 );
                 after_stall = Some(renewed);
             }
@@ -303,10 +302,7 @@ pub fn trial(
             if ends_calls {
                 // The leader comes back (on a fresh connection) and renews
                 // once: it must learn it lost.
-                after_stall = Some(
-                    rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew))
-                        .1,
-                );
+                after_stall = Some(rec.call(LEADER, lease_call(keep), || leader.call(keep)).1);
             }
             Ok(())
         })();
@@ -400,19 +396,40 @@ pub fn trial(
     Ok(result)
 }
 
+/// The call a leader keeps its lease with ([`Subject::keepalive`]), or why
+/// a takeover does not apply to this lease: one that never expires (P3 does
+/// not apply), or one a leader cannot keep (no renew, no re-entrant acquire).
+pub(crate) fn keeping(subject: &Subject) -> Result<Op, RunError> {
+    if !subject.semantics().expiry {
+        return Err(RunError::NotApplicable(
+            "the lease declares expiry = false: a stalled leader keeps it until it releases, \
+             so takeover (P3) does not apply"
+                .into(),
+        ));
+    }
+    subject.keepalive().ok_or_else(|| {
+        RunError::NotApplicable(
+            "the lease declares renew = false and its acquire is not re-entrant: a leader \
+             cannot keep its lease, so there is no stalled leader to take over from"
+                .into(),
+        )
+    })
+}
+
 /// The leader's renews under a fault that ends calls: one every `every`
 /// until a call fails with an error or returns false, or `over` says the
 /// fault was undone. Returns the last renew that may have taken effect
 /// (`Ok`, or an error: unknown).
 fn renew_until_error(
     leader: &mut dyn Contender,
+    keep: Op,
     rec: &Recorder,
     every: Duration,
     over: &AtomicBool,
 ) -> Option<Event> {
     let mut maybe = None;
     while !over.load(Ordering::SeqCst) {
-        let (r, e) = rec.call(LEADER, lease_call(Op::Renew), || leader.call(Op::Renew));
+        let (r, e) = rec.call(LEADER, lease_call(keep), || leader.call(keep));
         match r {
             Ok(reply) if reply.took_effect => maybe = Some(e),
             Ok(_) => return maybe,
@@ -423,8 +440,10 @@ fn renew_until_error(
     maybe
 }
 
+#[allow(clippy::too_many_arguments)]
 fn standby_loop(
     who: Candidate,
+    keep: Op,
     standby: &mut dyn Contender,
     opts: &TakeoverOptions,
     rec: &Recorder,
@@ -436,7 +455,7 @@ fn standby_loop(
     while !stop.load(Ordering::SeqCst) {
         if leading {
             // A standby that won acts as the new leader: it keeps renewing.
-            let (r, _) = rec.call(who, lease_call(Op::Renew), || standby.call(Op::Renew));
+            let (r, _) = rec.call(who, lease_call(keep), || standby.call(keep));
             if !took_effect(&r) {
                 leading = false;
             }

@@ -201,6 +201,13 @@ pub fn trial(
                 .into(),
         ));
     }
+    if super::takeover::keeping(subject)? != Op::Renew {
+        return Err(RunError::NotApplicable(
+            "the lease declares renew = false: the zombie scenario's leader renews before \
+             every tick of work"
+                .into(),
+        ));
+    }
     if opts.standbys == 0 {
         return Err(RunError::Settings(
             "a zombie needs at least one standby".into(),

@@ -68,7 +68,9 @@ impl Spec {
                 .map_err(|e| self.statement_error("age", age, e))?;
         }
         for op in Op::ALL {
-            let operation = self.operation(op);
+            let Some(operation) = self.operation(op) else {
+                continue;
+            };
             for (i, sql) in operation.statements.iter().enumerate() {
                 let field = field_name(op, operation, i);
                 let statement = tx
@@ -88,6 +90,23 @@ impl Spec {
                     });
                 }
                 let last = i + 1 == operation.statements.len();
+                if self.carry && op == Op::TryAcquire && last {
+                    let ty = statement.columns()[0].type_();
+                    if ![Type::TEXT, Type::VARCHAR].contains(ty) {
+                        return Err(SpecError::Statement {
+                            origin: self.origin.clone(),
+                            line: self.error_line(&field, sql, None),
+                            field,
+                            sql: sql.clone(),
+                            message: format!(
+                                "with `carry = true`, try_acquire's last statement must return \
+                                 the value to carry as its first column, as text; it returns \
+                                 {ty} (cast it, e.g. `RETURNING version::text`)"
+                            ),
+                            source: None,
+                        });
+                    }
+                }
                 if self.epoch && op == Op::TryAcquire && last {
                     let ty = statement.columns()[0].type_();
                     if ![Type::INT2, Type::INT4, Type::INT8].contains(ty) {

@@ -41,6 +41,23 @@
 //! through is a P8 violation; `specs/fenced.toml` is the reference lease
 //! with an epoch column, written this way.
 //!
+//! # Declared semantics
+//!
+//! A `[semantics]` table declares where the lease's rules differ from the
+//! reference's on purpose (a re-entrant acquire, no renew, no expiry, ...):
+//! [`Spec::semantics`], a [`Semantics`] that the model, the checker and the
+//! runners judge the lease by. Safety never depends on it.
+//!
+//! # The `carry` contract (values handed back)
+//!
+//! `carry = true` declares that the first column of a winning `try_acquire`'s
+//! row is a value, `text`, that the lease wants back (a record version, a
+//! term timestamp, a token): it is bound to `$5` (text) in the candidate's
+//! later operations, replaced by every successful `renew` whose first
+//! column is text (and every later winning `try_acquire`), kept across calls
+//! that fail, and NULL before the candidate first won. `epoch = true` is the special case
+//! of an integer that grows with every tenure, bound to `$4` and judged (P8).
+//!
 //! # Running a spec
 //!
 //! [`SpecLease`](crate::lease::SpecLease) runs a spec's operations for one holder on one connection of
@@ -69,7 +86,7 @@ pub use error::SpecError;
 pub(crate) use install::{field_name, set_local};
 
 use crate::input::Ttl;
-use leasecheck_model::Op;
+use leasecheck_model::{Op, Semantics};
 use postgres::types::Type;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -79,8 +96,15 @@ use std::path::Path;
 const REFERENCE: &str = include_str!("../../specs/reference.toml");
 
 /// The types bound to `$1`, `$2`, `$3` of `try_acquire`, `renew` and
-/// `release`, and `$4` (the candidate's epoch) with `epoch = true`.
-const OP_PARAMS: [Type; 4] = [Type::TEXT, Type::FLOAT8, Type::TIMESTAMPTZ, Type::INT8];
+/// `release`, `$4` (the candidate's epoch) with `epoch = true`, and `$5`
+/// (the value carried from its last winning call) with `carry = true`.
+const OP_PARAMS: [Type; 5] = [
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::TEXT,
+];
 
 /// The isolation level of array operations.
 ///
@@ -167,7 +191,7 @@ impl fmt::Display for Isolation {
 /// use leasecheck::model::Op;
 /// use leasecheck::spec::Spec;
 /// let spec = Spec::reference();
-/// let renew = spec.operation(Op::Renew);
+/// let renew = spec.operation(Op::Renew).expect("the reference has a renew");
 /// assert_eq!(renew.statements().len(), 1);
 /// assert!(!renew.is_array());
 /// ```
@@ -218,11 +242,16 @@ pub struct Spec {
     reset: String,
     age: Option<String>,
     try_acquire: Operation,
-    renew: Operation,
+    /// `None` for a lease that declares `renew = false`.
+    renew: Option<Operation>,
     release: Operation,
     isolation: Isolation,
     /// `epoch = true`: a fenced lease (see the module docs).
     epoch: bool,
+    /// `carry = true`: a value the lease returns is bound to `$5` later.
+    carry: bool,
+    /// The `[semantics]` table: the rules the lease declares.
+    semantics: Semantics,
     /// `retry_lost_reply = true`: the client runs an operation again, once,
     /// when its connection died before the reply (see the module docs).
     retry_lost_reply: bool,
@@ -357,21 +386,45 @@ impl Spec {
         self.age.is_some()
     }
 
-    /// The statements of one operation.
+    /// The statements of one operation; `None` for the renew of a lease
+    /// that declares `renew = false`.
     ///
     /// ```no_run
     /// use leasecheck::model::Op;
     /// let spec = leasecheck::spec::Spec::reference();
-    /// for sql in spec.operation(Op::TryAcquire).statements() {
+    /// for sql in spec.operation(Op::TryAcquire).map(|o| o.statements()).unwrap_or_default() {
     ///     println!("{sql}");
     /// }
     /// ```
-    pub fn operation(&self, op: Op) -> &Operation {
+    pub fn operation(&self, op: Op) -> Option<&Operation> {
         match op {
-            Op::TryAcquire => &self.try_acquire,
-            Op::Renew => &self.renew,
-            Op::Release => &self.release,
+            Op::TryAcquire => Some(&self.try_acquire),
+            Op::Renew => self.renew.as_ref(),
+            Op::Release => Some(&self.release),
         }
+    }
+
+    /// The rules the lease declares in its `[semantics]` table (the
+    /// reference's where it declares nothing).
+    ///
+    /// ```
+    /// let spec = leasecheck::spec::Spec::reference();
+    /// assert!(spec.semantics().is_reference());
+    /// ```
+    pub fn semantics(&self) -> Semantics {
+        self.semantics
+    }
+
+    /// True if the spec declares `carry = true`: the first column (text) of
+    /// a winning `try_acquire`'s row, and of a successful `renew`'s where it
+    /// is text, is bound to `$5` in the candidate's later operations.
+    ///
+    /// ```
+    /// # let spec = leasecheck::spec::Spec::reference();
+    /// assert!(!spec.carries());
+    /// ```
+    pub fn carries(&self) -> bool {
+        self.carry
     }
 
     /// The isolation level of array operations.
@@ -410,10 +463,13 @@ impl Spec {
         self.retry_lost_reply
     }
 
-    /// The types bound to the operations' placeholders.
+    /// The types bound to the operations' placeholders (`$4` is bound,
+    /// NULL, when only `$5` is used: the static check refuses `$4` there).
     pub(crate) fn op_params(&self) -> &'static [Type] {
-        if self.epoch {
+        if self.carry {
             &OP_PARAMS
+        } else if self.epoch {
+            &OP_PARAMS[..4]
         } else {
             &OP_PARAMS[..3]
         }

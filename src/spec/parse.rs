@@ -5,6 +5,7 @@
 use super::scan::{scan, TRANSACTION_CONTROL};
 use super::{Isolation, Operation, Spec, SpecError};
 use crate::input::Ttl;
+use leasecheck_model::Semantics;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::{Spanned, Value};
@@ -25,7 +26,9 @@ struct SpecFile {
     release: Option<Spanned<Value>>,
     isolation: Option<Spanned<Value>>,
     epoch: Option<Spanned<Value>>,
+    carry: Option<Spanned<Value>>,
     retry_lost_reply: Option<Spanned<Value>>,
+    semantics: Option<Spanned<Value>>,
 }
 
 impl Spec {
@@ -46,16 +49,37 @@ impl Spec {
             text,
             origin,
             lines: BTreeMap::new(),
-            op_params: Params::Op,
+            op_params: Params::Op {
+                epoch: false,
+                carry: false,
+            },
         };
         let epoch = file
             .epoch
             .map(|v| p.boolean("epoch", v))
             .transpose()?
             .unwrap_or(false);
-        if epoch {
-            p.op_params = Params::OpEpoch;
+        let carry = file
+            .carry
+            .clone()
+            .map(|v| p.boolean("carry", v))
+            .transpose()?
+            .unwrap_or(false);
+        if epoch && carry {
+            return Err(p.invalid(
+                "carry",
+                file.carry.as_ref().map_or(1, |v| p.line(v.span().start)),
+                "cannot be true beside `epoch = true`: try_acquire's first column is then \
+                 the epoch (bound to $4 already)"
+                    .to_string(),
+            ));
         }
+        p.op_params = Params::Op { epoch, carry };
+        let semantics = file
+            .semantics
+            .map(|v| p.semantics(v))
+            .transpose()?
+            .unwrap_or_default();
         let name = p.string(
             "name",
             p.required("name", file.name, "the name shown in reports")?,
@@ -92,14 +116,27 @@ impl Spec {
                 "the SQL that takes a free or stale lease",
             )?,
         )?;
-        let renew = p.operation(
-            "renew",
-            p.required(
+        let renew = match (semantics.renew, file.renew) {
+            (true, renew) => Some(p.operation(
                 "renew",
-                file.renew,
-                "the SQL that extends the holder's own tenure",
-            )?,
-        )?;
+                p.required(
+                    "renew",
+                    renew,
+                    "the SQL that extends the holder's own tenure (a lease without one \
+                     declares `renew = false` in its [semantics] table)",
+                )?,
+            )?),
+            (false, None) => None,
+            (false, Some(v)) => {
+                return Err(p.invalid(
+                    "renew",
+                    p.line(v.span().start),
+                    "is given, but the [semantics] table declares `renew = false` (the lease \
+                     has no renew): remove one of the two"
+                        .to_string(),
+                ))
+            }
+        };
         let release = p.operation(
             "release",
             p.required("release", file.release, "the SQL that gives the lease up")?,
@@ -127,7 +164,9 @@ impl Spec {
             release,
             isolation,
             epoch,
+            carry,
             retry_lost_reply,
+            semantics,
             lines: p.lines,
         })
     }
@@ -136,10 +175,9 @@ impl Spec {
 /// Which placeholders a field may use.
 #[derive(Clone, Copy)]
 enum Params {
-    /// `try_acquire`, `renew`, `release`: `$1`..`$3`, several statements refused.
-    Op,
-    /// The same with `epoch = true`: `$1`..`$4`.
-    OpEpoch,
+    /// `try_acquire`, `renew`, `release`: `$1`..`$3`, `$4` with `epoch =
+    /// true`, `$5` with `carry = true`; several statements refused.
+    Op { epoch: bool, carry: bool },
     /// `age`: `$1` only.
     Age,
     /// `reset`: none.
@@ -149,26 +187,24 @@ enum Params {
 }
 
 impl Params {
-    fn max(self) -> u32 {
+    /// Whether `$n` is bound.
+    fn binds(self, n: u32) -> bool {
         match self {
-            Params::Op => 3,
-            Params::OpEpoch => 4,
-            Params::Age => 1,
-            Params::None | Params::Batch => 0,
+            Params::Op { epoch, carry } => {
+                (1..=3).contains(&n) || (n == 4 && epoch) || (n == 5 && carry)
+            }
+            Params::Age => n == 1,
+            Params::None | Params::Batch => false,
         }
     }
 
     fn allowed(self) -> &'static str {
         match self {
-            Params::Op => {
-                "only $1 (the holder id, text), $2 (the TTL in seconds, double precision) and \
-                 $3 (the candidate's clock, timestamptz) are bound ($4, the candidate's epoch, \
-                 only with `epoch = true`)"
-            }
-            Params::OpEpoch => {
-                "only $1 (the holder id, text), $2 (the TTL in seconds, double precision), \
-                 $3 (the candidate's clock, timestamptz) and $4 (the candidate's epoch, bigint) \
-                 are bound"
+            Params::Op { .. } => {
+                "an operation binds $1 (the holder id, text), $2 (the TTL in seconds, double \
+                 precision) and $3 (the candidate's clock, timestamptz); $4 (the candidate's \
+                 epoch, bigint) only with `epoch = true`, and $5 (the value carried from the \
+                 candidate's last winning call, text) only with `carry = true`"
             }
             Params::Age => "age binds only $1 (the seconds to age by, double precision)",
             Params::None => "reset takes no parameters",
@@ -281,6 +317,54 @@ impl Parser<'_> {
             Value::Boolean(b) => Ok(b),
             other => Err(self.type_error(field.to_string(), line, "true or false", &other)),
         }
+    }
+
+    /// The `[semantics]` table: known fields only, each `true` or `false`,
+    /// and no contradiction between them.
+    fn semantics(&self, value: Spanned<Value>) -> Result<Semantics, SpecError> {
+        let line = self.line(value.span().start);
+        let table = match value.into_inner() {
+            Value::Table(t) => t,
+            other => {
+                return Err(self.type_error(
+                    "semantics".to_string(),
+                    line,
+                    "a table ([semantics] with fields such as `reentrant_acquire = true`)",
+                    &other,
+                ))
+            }
+        };
+        let mut semantics = Semantics::REFERENCE;
+        for (key, v) in table {
+            let field = format!("semantics.{key}");
+            let flag = match v {
+                Value::Boolean(b) => b,
+                other => return Err(self.type_error(field, line, "true or false", &other)),
+            };
+            let slot = match key.as_str() {
+                "reentrant_acquire" => &mut semantics.reentrant_acquire,
+                "stale_renew" => &mut semantics.stale_renew,
+                "renew_acquires" => &mut semantics.renew_acquires,
+                "renew" => &mut semantics.renew,
+                "expiry" => &mut semantics.expiry,
+                "idempotent_release" => &mut semantics.idempotent_release,
+                _ => {
+                    return Err(self.invalid(
+                        &field,
+                        line,
+                        format!(
+                            "is not a declaration leasecheck knows; the [semantics] table takes {}",
+                            Semantics::FIELDS.join(", ")
+                        ),
+                    ))
+                }
+            };
+            *slot = flag;
+        }
+        semantics
+            .validate()
+            .map_err(|c| self.invalid("semantics", line, format!("contradicts itself: {c}")))?;
+        Ok(semantics)
     }
 
     fn isolation(&self, value: Spanned<Value>) -> Result<Isolation, SpecError> {
@@ -396,7 +480,7 @@ impl Parser<'_> {
         }
         if scan.several && !matches!(params, Params::Batch) {
             let hint = match params {
-                Params::Op | Params::OpEpoch => {
+                Params::Op { .. } => {
                     "use an array of strings instead, one statement each (they run in order in one transaction)"
                 }
                 _ => "give exactly one statement",
@@ -407,11 +491,7 @@ impl Parser<'_> {
                 format!("holds several statements separated by `;`: {hint}"),
             ));
         }
-        if let Some(placeholder) = scan
-            .placeholders
-            .iter()
-            .find(|(n, _)| *n == 0 || *n > params.max())
-        {
+        if let Some(placeholder) = scan.placeholders.iter().find(|(n, _)| !params.binds(*n)) {
             return Err(SpecError::Placeholder {
                 origin: self.origin.to_string(),
                 line,

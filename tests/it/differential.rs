@@ -8,7 +8,7 @@
 //! both sides always agree on which side of the TTL a tenure is.
 
 use crate::support::db;
-use leasecheck::model::{Candidate, Lease as Model, Op, Span, Time};
+use leasecheck::model::{Candidate, Lease as Model, Op, Semantics, Span, Time};
 use leasecheck::Lease;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
@@ -214,5 +214,147 @@ fn the_fenced_postgres_lease_and_the_model_agree_on_every_step_and_every_epoch()
     });
     if let Err(e) = result {
         panic!("the fenced Postgres lease and the model diverge: {e}");
+    }
+}
+
+/// The reference lease's SQL rewritten to follow `s`: what a lease with
+/// those declared semantics looks like, one conditional statement per
+/// operation on the reference's table.
+fn spec_for(s: Semantics) -> String {
+    let stale = if s.expiry {
+        "acquired_at < now() - make_interval(secs => $2)"
+    } else {
+        "false"
+    };
+    let mut takes = format!("leader = '' OR {stale}");
+    if s.reentrant_acquire {
+        takes.push_str(" OR leader = $1");
+    }
+    let mut keeps = if s.stale_renew {
+        "leader = $1".to_string()
+    } else {
+        format!("(leader = $1 AND NOT ({stale}))")
+    };
+    if s.renew_acquires {
+        keeps.push_str(&format!(" OR leader = '' OR {stale}"));
+    }
+    let frees =
+        "UPDATE lease_lock SET leader = '', acquired_at = now() WHERE id = 1 AND leader = $1";
+    let release = if s.idempotent_release {
+        format!("WITH freed AS ({frees} RETURNING id) SELECT true")
+    } else {
+        format!("{frees} RETURNING id")
+    };
+    let renew = if s.renew {
+        format!(
+            "renew = \"UPDATE lease_lock SET leader = $1, acquired_at = now() WHERE id = 1 AND ({keeps}) RETURNING id\"\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "name = \"generated\"\n\
+         schema = \"\"\"\n\
+         CREATE TABLE lease_lock (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),\n\
+           leader text NOT NULL DEFAULT '', acquired_at timestamptz NOT NULL DEFAULT now());\n\
+         INSERT INTO lease_lock DEFAULT VALUES;\"\"\"\n\
+         reset = \"UPDATE lease_lock SET leader = '', acquired_at = now()\"\n\
+         age = \"UPDATE lease_lock SET acquired_at = acquired_at - make_interval(secs => $1)\"\n\
+         try_acquire = \"UPDATE lease_lock SET leader = $1, acquired_at = now() WHERE id = 1 AND ({takes}) RETURNING id\"\n\
+         {renew}\
+         release = \"{release}\"\n\
+         {}",
+        s.declaration()
+    )
+}
+
+/// Every combination of declared semantics, written as SQL that way
+/// ([`spec_for`]) and run as a spec on Postgres, gives the outcome the
+/// model with those semantics gives, on every step of random sequences.
+#[test]
+fn every_declared_semantics_written_as_sql_agrees_with_the_model_on_every_step() {
+    use leasecheck::lease::SpecLease;
+    use leasecheck::spec::Spec;
+    use leasecheck::{HolderId, Schema, Ttl};
+    use std::sync::Arc;
+    let db = db();
+    let per = (cases() / 16).max(4);
+    for (k, semantics) in Semantics::all().into_iter().enumerate() {
+        let spec = Arc::new(
+            Spec::parse(&spec_for(semantics), "generated.toml")
+                .unwrap_or_else(|e| panic!("{semantics}: {e}")),
+        );
+        assert_eq!(spec.semantics(), semantics);
+        let mut schema = Schema::create(db.connect()).expect("schema");
+        let name = schema.name().clone();
+        spec.install(schema.client(), &name)
+            .unwrap_or_else(|e| panic!("{semantics}: {e}"));
+        let ttl = Ttl::from_secs_f64(TTL_SECS).expect("ttl");
+        let leases: Vec<SpecLease> = (0..CANDIDATES)
+            .map(|c| {
+                let holder = HolderId::new(Candidate(c).to_string()).expect("holder");
+                SpecLease::connect(db.pg.url(), &name, Arc::clone(&spec), ttl, holder)
+                    .expect("connect")
+            })
+            .collect();
+        let state = RefCell::new((schema, leases));
+        let mut runner = TestRunner::new(Config {
+            cases: per,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(k as u64),
+            ..Config::default()
+        });
+        let result = runner.run(&prop::collection::vec(step(), 1..30), |steps| {
+            let mut state = state.borrow_mut();
+            let (schema, leases) = &mut *state;
+            spec.reset(schema.client(), &name).expect("reset");
+            let mut model =
+                Model::with_semantics(Span::from_micros((TTL_SECS * 1e6) as i64), semantics);
+            let mut now = Time::from_micros(0);
+            for (i, step) in steps.iter().enumerate() {
+                match *step {
+                    Step::Advance(secs) => {
+                        now = now + Span::from_secs(i64::from(secs));
+                        spec.age(schema.client(), &name, Duration::from_secs(u64::from(secs)))
+                            .expect("age");
+                    }
+                    Step::Call(_, op) if !semantics.has(op) => {}
+                    Step::Call(who, op) => {
+                        let real = leases[usize::from(who.0)].call(op).expect("the lease call");
+                        let expected = model.apply(who, op, now);
+                        prop_assert_eq!(
+                            real,
+                            expected,
+                            "{}: step {}: {} {} returned {} on Postgres, the model says {}",
+                            semantics,
+                            i,
+                            who,
+                            op,
+                            real,
+                            expected
+                        );
+                    }
+                }
+                let leader: String = schema
+                    .client()
+                    .query_one(&format!("SELECT leader FROM {name}.lease_lock"), &[])
+                    .expect("row")
+                    .get(0);
+                let modelled = model.leader().map(|c| c.to_string()).unwrap_or_default();
+                prop_assert_eq!(
+                    &leader,
+                    &modelled,
+                    "{}: after step {}: leader differs",
+                    semantics,
+                    i
+                );
+            }
+            Ok::<(), TestCaseError>(())
+        });
+        if let Err(e) = result {
+            panic!("semantics {semantics}: Postgres and the model diverge: {e}");
+        }
+        let (schema, _) = state.into_inner();
+        schema.drop_schema().expect("drop the schema");
     }
 }

@@ -262,6 +262,7 @@ fn full_report() -> Value {
     };
     let lease = |op| Call::Lease { op };
     let history = History {
+        semantics: Default::default(),
         ttl: Span::from_millis(200),
         events: vec![
             event(1, lease(Op::Renew), 0, Outcome::Fail),

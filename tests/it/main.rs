@@ -17,6 +17,7 @@ mod json_schema;
 mod lease;
 mod mutation;
 mod provision;
+mod real;
 mod recipes;
 mod report_page;
 mod spec;

@@ -153,7 +153,7 @@ fn the_reference_spec_parses_with_its_documented_contents() {
     assert_eq!(spec.ttl().map(|t| t.as_millis()), Some(1000));
     assert_eq!(spec.isolation(), Isolation::ReadCommitted);
     assert!(spec.can_age());
-    let release = spec.operation(Op::Release).statements();
+    let release = spec.operation(Op::Release).expect("a release").statements();
     assert_eq!(release.len(), 1);
     assert!(
         release[0].contains("acquired_at = now()"),
@@ -914,4 +914,163 @@ fn a_sql_error_while_running_is_an_error_naming_the_operation() {
         "{msg}"
     );
     assert!(!err.is_connection_loss());
+}
+
+// ---------------------------------------------------------------------------
+// Declared semantics and carried values
+
+const REF_ACQUIRE: &str = r#""UPDATE lease_lock SET leader = $1, acquired_at = now() WHERE id = 1 AND (leader = '' OR acquired_at < now() - make_interval(secs => $2)) RETURNING id""#;
+const REF_RENEW: &str =
+    r#""UPDATE lease_lock SET acquired_at = now() WHERE id = 1 AND leader = $1 RETURNING id""#;
+const REF_RELEASE: &str =
+    r#""UPDATE lease_lock SET leader = '' WHERE id = 1 AND leader = $1 RETURNING id""#;
+
+#[test]
+fn a_semantics_table_is_read_and_defaults_to_the_reference_rules() {
+    let spec = Spec::parse(
+        &spec_text(
+            REF_ACQUIRE,
+            REF_RENEW,
+            REF_RELEASE,
+            "[semantics]\nreentrant_acquire = true\nidempotent_release = true",
+        ),
+        "test.toml",
+    )
+    .expect("parses");
+    let s = spec.semantics();
+    assert!(s.reentrant_acquire && s.idempotent_release);
+    assert!(s.stale_renew && s.renew && s.expiry && !s.renew_acquires);
+    let plain = Spec::parse(
+        &spec_text(REF_ACQUIRE, REF_RENEW, REF_RELEASE, ""),
+        "test.toml",
+    )
+    .expect("parses");
+    assert!(plain.semantics().is_reference());
+}
+
+#[test]
+fn an_unknown_declaration_is_rejected_naming_it_and_listing_the_known_ones() {
+    let msg = parse_err(&spec_text(
+        REF_ACQUIRE,
+        REF_RENEW,
+        REF_RELEASE,
+        "[semantics]\nreentrant = true",
+    ));
+    assert!(msg.contains("semantics.reentrant"), "{msg}");
+    assert!(msg.contains("reentrant_acquire, stale_renew"), "{msg}");
+}
+
+#[test]
+fn a_declaration_that_is_not_a_boolean_is_rejected_naming_it() {
+    let msg = parse_err(&spec_text(
+        REF_ACQUIRE,
+        REF_RENEW,
+        REF_RELEASE,
+        "[semantics]\nexpiry = \"no\"",
+    ));
+    assert!(msg.contains("semantics.expiry"), "{msg}");
+    assert!(msg.contains("true or false"), "{msg}");
+}
+
+#[test]
+fn contradictory_declarations_are_rejected_saying_why() {
+    let msg = parse_err(&spec_text(
+        REF_ACQUIRE,
+        REF_RENEW,
+        REF_RELEASE,
+        "[semantics]\nexpiry = false\nstale_renew = false",
+    ));
+    assert!(msg.contains("contradicts itself"), "{msg}");
+    assert!(msg.contains("stale_renew"), "{msg}");
+}
+
+#[test]
+fn a_lease_without_renew_declares_it_and_then_must_not_give_one() {
+    let no_renew = reference_with("renew", "") + "\n[semantics]\nrenew = false\n";
+    let spec = Spec::parse(&no_renew, "test.toml").expect("parses");
+    assert!(spec.operation(leasecheck::model::Op::Renew).is_none());
+    let both = spec_text(
+        REF_ACQUIRE,
+        REF_RENEW,
+        REF_RELEASE,
+        "[semantics]\nrenew = false",
+    );
+    let msg = parse_err(&both);
+    assert!(msg.contains("`renew`"), "{msg}");
+    assert!(msg.contains("renew = false"), "{msg}");
+}
+
+#[test]
+fn carry_binds_dollar_5_and_refuses_it_without_carry_or_beside_epoch() {
+    let uses_5 = r#""UPDATE lease_lock SET acquired_at = now() WHERE id = 1 AND leader = $1 AND $5 IS NOT NULL RETURNING id""#;
+    let msg = parse_err(&spec_text(REF_ACQUIRE, uses_5, REF_RELEASE, ""));
+    assert!(msg.contains("$5"), "{msg}");
+    assert!(msg.contains("carry = true"), "{msg}");
+    let acquire_text = r#""UPDATE lease_lock SET leader = $1, acquired_at = now() WHERE id = 1 AND (leader = '' OR acquired_at < now() - make_interval(secs => $2)) RETURNING acquired_at::text""#;
+    Spec::parse(
+        &spec_text(acquire_text, uses_5, REF_RELEASE, "carry = true"),
+        "test.toml",
+    )
+    .expect("with carry = true, $5 is bound");
+    let msg = parse_err(&spec_text(
+        REF_ACQUIRE,
+        REF_RENEW,
+        REF_RELEASE,
+        "carry = true\nepoch = true",
+    ));
+    assert!(msg.contains("`carry`"), "{msg}");
+}
+
+/// A lease that takes over only with the value its win returned: the value
+/// is carried from the winning call into the holder's later ones (kept
+/// across a failed call), and a candidate that never won has none.
+#[test]
+fn a_carried_value_is_bound_into_the_holders_later_calls_and_survives_a_failed_call() {
+    let acquire = r#""UPDATE lease_lock SET leader = $1, acquired_at = clock_timestamp() WHERE id = 1 AND (leader = '' OR acquired_at < now() - make_interval(secs => $2)) RETURNING acquired_at::text""#;
+    let renew = r#""UPDATE lease_lock SET acquired_at = clock_timestamp() WHERE id = 1 AND leader = $1 AND acquired_at = $5::timestamptz RETURNING acquired_at::text""#;
+    let release = r#""UPDATE lease_lock SET leader = '' WHERE id = 1 AND acquired_at = $5::timestamptz RETURNING id""#;
+    let spec = Spec::parse(
+        &spec_text(acquire, renew, release, "carry = true"),
+        "test.toml",
+    )
+    .expect("parses");
+    let mut db = installed(spec);
+    db.reset();
+    let mut a = db.lease("a", 10.0);
+    let mut b = db.lease("b", 10.0);
+    assert!(
+        !b.renew().expect("renew"),
+        "b never won: it carries nothing"
+    );
+    assert!(a.try_acquire().expect("acquire"));
+    assert!(!a.try_acquire().expect("acquire"), "not re-entrant");
+    assert!(
+        a.renew().expect("renew"),
+        "the value survived the failed acquire"
+    );
+    assert!(
+        a.renew().expect("renew"),
+        "each renew hands back the new value"
+    );
+    assert!(!b.release().expect("release"), "b cannot name a's tenure");
+    assert!(a.release().expect("release"));
+    assert_eq!(db.leader(), "");
+}
+
+#[test]
+fn a_carried_value_that_is_not_text_is_refused_when_the_spec_is_installed() {
+    let spec = Spec::parse(
+        &spec_text(REF_ACQUIRE, REF_RENEW, REF_RELEASE, "carry = true"),
+        "test.toml",
+    )
+    .expect("parses");
+    let db = db();
+    let mut schema = Schema::create(db.connect()).expect("schema");
+    let name = schema.name().clone();
+    let msg = spec
+        .install(schema.client(), &name)
+        .expect_err("an int4 first column cannot be carried")
+        .to_string();
+    assert!(msg.contains("carry = true"), "{msg}");
+    assert!(msg.contains("::text"), "{msg}");
 }

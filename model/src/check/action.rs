@@ -92,6 +92,7 @@ pub struct ActionVerdict {
 /// // c0 leads and acts, then pauses past the TTL; c1 takes over and acts;
 /// // c0 wakes up and writes: accepted, though c0 had been deposed.
 /// let h = History {
+///     semantics: Default::default(),
 ///     ttl: Span::from_millis(100),
 ///     events: vec![
 ///         ev(0, acquire, 0, 1_000, Outcome::Ok),

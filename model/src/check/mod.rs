@@ -45,6 +45,7 @@
 //! };
 //! // Two candidates race on a free lease and both win: a split brain.
 //! let h = History {
+//!     semantics: Default::default(),
 //!     ttl: Span::from_secs(10),
 //!     events: vec![
 //!         acquire(1, 0, 900, Some(400), Outcome::Ok),
@@ -151,6 +152,53 @@ impl Property {
             Property::P7Linearizable => "P7 linearizable against the model",
             Property::P8FencingEpoch => "P8 fencing epoch",
             Property::P9AcknowledgedWriteSurvives => "P9 acknowledged write survives a crash",
+        }
+    }
+}
+
+/// What a property guards: the lease's safety, or its own declared contract.
+///
+/// A safety property holds for every correct lease, whatever it declares: a
+/// violation is a split brain or its cause. A contract property says the
+/// lease does what it declares (P5, P7): a violation is a lease that works
+/// differently from its declaration, safe or not, and is fixed by mending
+/// the lease *or* its declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Class {
+    /// Never relaxed by a declaration.
+    Safety,
+    /// Judged against the lease's declared semantics.
+    Contract,
+}
+
+impl Class {
+    /// `"safety"` or `"contract"`, as reports and `--json` write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Safety => "safety",
+            Class::Contract => "contract",
+        }
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Property {
+    /// Whether the property is safety or contract.
+    ///
+    /// ```
+    /// use leasecheck_model::check::{Class, Property};
+    /// assert_eq!(Property::P6NoOverlappingTenure.class(), Class::Safety);
+    /// assert_eq!(Property::P7Linearizable.class(), Class::Contract);
+    /// ```
+    pub fn class(self) -> Class {
+        match self {
+            Property::P5ReleaseFreesAtOnce | Property::P7Linearizable => Class::Contract,
+            _ => Class::Safety,
         }
     }
 }

@@ -28,7 +28,14 @@ use rustc_hash::FxHashMap;
 /// - a `Reset` (`Ok` or `Unknown`) ends every open claim at its `invoke`;
 /// - an `Age { by }` (`Ok` or `Unknown`) moves `by` earlier the end of
 ///   every claim still running at the age's `invoke`;
-/// - `Unknown` acquires and renews never open or extend a claim.
+/// - `Unknown` acquires and renews never open or extend a claim;
+/// - for a lease that declares `expiry = false`, the TTL above is endless:
+///   a claim runs until a release or reset ends it.
+///
+/// The other declared [`Semantics`](crate::Semantics) need no rule of their
+/// own: a re-entrant acquire or a renew that acquires is an `Ok` call that
+/// opens or extends the caller's claim like any other, and an idempotent
+/// release by a non-holder ends only the caller's own (absent) claim.
 ///
 /// Claims of different candidates must not overlap; one that starts at or
 /// after the other's end is fine. Every choice above errs towards shorter
@@ -50,10 +57,10 @@ use rustc_hash::FxHashMap;
 /// };
 /// let ttl = Span::from_secs(10);
 /// // c1 claims [1 ms, 10 s); c2 takes over at 5 s: they overlap.
-/// let h = History { ttl, events: vec![acquire(1, 0, 1_000), acquire(2, 5_000_000, 5_001_000)] };
+/// let h = History { semantics: Default::default(), ttl, events: vec![acquire(1, 0, 1_000), acquire(2, 5_000_000, 5_001_000)] };
 /// assert_eq!(check_tenures(&h).len(), 1);
 /// // c2 takes over after c1's claim ended: fine.
-/// let h = History { ttl, events: vec![acquire(1, 0, 1_000), acquire(2, 10_000_000, 10_001_000)] };
+/// let h = History { semantics: Default::default(), ttl, events: vec![acquire(1, 0, 1_000), acquire(2, 10_000_000, 10_001_000)] };
 /// assert!(check_tenures(&h).is_empty());
 /// ```
 pub fn check_tenures(history: &History) -> Vec<Violation> {
@@ -107,7 +114,12 @@ pub fn check_tenures(history: &History) -> Vec<Violation> {
 /// tenures a picture of the history shows. A claim an age moved past its
 /// own start (`end <= start`) is kept here; P6 ignores it.
 pub fn claims(history: &History) -> Vec<Claim> {
-    let ttl = history.ttl.as_micros();
+    // a lease that declares no expiry is held until it is released or reset
+    let ttl = if history.semantics.expiry {
+        history.ttl.as_micros()
+    } else {
+        i64::MAX / 4
+    };
     let events = &history.events;
     // (time, calls that open or extend a claim first, index): a call that
     // ends or shortens claims is placed at its completion, after every call

@@ -154,6 +154,7 @@ impl fmt::Display for Holder {
 /// use leasecheck_model::{Candidate, Op, Span, Time};
 ///
 /// let h = History {
+///     semantics: Default::default(),
 ///     ttl: Span::from_secs(10),
 ///     events: vec![Event {
 ///         candidate: Candidate(3),

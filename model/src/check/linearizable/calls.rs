@@ -12,6 +12,7 @@
 use crate::check::{minmax, ms, Options};
 use crate::history::{Call, History, Outcome};
 use crate::lease::Op;
+use crate::semantics::Semantics;
 
 /// Sentinel leader: the lease is free.
 pub(super) const NOBODY: u32 = u32::MAX;
@@ -80,24 +81,74 @@ impl St {
     }
 }
 
+/// What the search judges a call by: the TTL and the lease's declared rules.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rules {
+    pub(super) ttl: i64,
+    pub(super) semantics: Semantics,
+}
+
+/// `[lo, hi]` if it is not empty.
+fn range(lo: i64, hi: i64) -> Option<(i64, i64)> {
+    (lo <= hi).then_some((lo, hi))
+}
+
 impl Rec {
-    /// The state after the call took effect with result `true`, if the model
-    /// allows that result for some `now` in the window and some value of
-    /// `acquired_at` in the interval.
-    pub(super) fn effect_true(&self, s: St, ttl: i64) -> Option<St> {
-        match self.kind {
-            Kind::Acquire => {
-                if s.leader == NOBODY {
-                    Some(St::held(self.who, self.nlo, self.nhi))
-                } else if s.lo < self.nhi - ttl {
-                    // stale: acquired_at < now - ttl, i.e. now >= acquired_at + ttl + 1
-                    Some(St::held(self.who, self.nlo.max(s.lo + ttl + 1), self.nhi))
-                } else {
-                    None
-                }
+    /// The `now`s of this call at which the lease held in `s` can be stale
+    /// (`acquired_at < now - ttl` for some `acquired_at` in `[s.lo, s.hi]`).
+    fn stale_nows(&self, s: St, r: Rules) -> Option<(i64, i64)> {
+        if s.leader == NOBODY || !r.semantics.expiry {
+            return None;
+        }
+        range(self.nlo.max(s.lo + r.ttl + 1), self.nhi)
+    }
+
+    /// The `now`s of this call at which the lease held in `s` can be fresh.
+    fn fresh_nows(&self, s: St, r: Rules) -> Option<(i64, i64)> {
+        if s.leader == NOBODY {
+            return None;
+        }
+        if !r.semantics.expiry {
+            return range(self.nlo, self.nhi);
+        }
+        range(self.nlo, self.nhi.min(s.hi + r.ttl))
+    }
+
+    /// `s` narrowed to the values of `acquired_at` that leave the lease
+    /// fresh at some `now` of this call (already known to be possible).
+    fn as_fresh(&self, s: St, r: Rules) -> St {
+        if r.semantics.expiry {
+            St {
+                lo: s.lo.max(self.nlo - r.ttl),
+                ..s
             }
-            Kind::Renew => (s.leader == self.who).then(|| St::held(self.who, self.nlo, self.nhi)),
-            Kind::Release => (s.leader == self.who).then_some(St::FREE),
+        } else {
+            s
+        }
+    }
+
+    /// The state after the call took effect with result `true`, if the
+    /// declared rules allow that result for some `now` in the window and
+    /// some value of `acquired_at` in the interval.
+    pub(super) fn effect_true(&self, s: St, r: Rules) -> Option<St> {
+        let sem = r.semantics;
+        let mine = s.leader == self.who;
+        let all = (self.nlo, self.nhi);
+        let take = |nows: Option<(i64, i64)>| nows.map(|(lo, hi)| St::held(self.who, lo, hi));
+        match self.kind {
+            Kind::Acquire if s.leader == NOBODY || (mine && sem.reentrant_acquire) => {
+                take(Some(all))
+            }
+            Kind::Acquire => take(self.stale_nows(s, r)),
+            Kind::Renew if !sem.renew => None,
+            // fresh or stale, the holder's renew extends it (or takes it anew)
+            Kind::Renew if mine && (sem.stale_renew || sem.renew_acquires) => take(Some(all)),
+            Kind::Renew if mine => take(self.fresh_nows(s, r)),
+            Kind::Renew if sem.renew_acquires && s.leader == NOBODY => take(Some(all)),
+            Kind::Renew if sem.renew_acquires => take(self.stale_nows(s, r)),
+            Kind::Renew => None,
+            Kind::Release if mine => Some(St::FREE),
+            Kind::Release => sem.idempotent_release.then_some(s),
             Kind::Reset => Some(St::FREE),
             Kind::Age(by) => Some(if s.leader == NOBODY {
                 s
@@ -111,17 +162,31 @@ impl Rec {
         }
     }
 
-    /// The state after the call returned `false`, if the model allows that.
-    pub(super) fn effect_false(&self, s: St, ttl: i64) -> Option<St> {
+    /// The state after the call returned `false`, if the declared rules
+    /// allow that.
+    pub(super) fn effect_false(&self, s: St, r: Rules) -> Option<St> {
+        let sem = r.semantics;
+        let mine = s.leader == self.who;
         match self.kind {
-            Kind::Acquire => {
-                // held and fresh: acquired_at >= now - ttl for some now >= nlo
-                (s.leader != NOBODY && s.hi >= self.nlo - ttl).then(|| St {
-                    lo: s.lo.max(self.nlo - ttl),
+            Kind::Acquire if s.leader == NOBODY || (mine && sem.reentrant_acquire) => None,
+            // held and fresh: acquired_at >= now - ttl for some now >= nlo
+            Kind::Acquire => self.fresh_nows(s, r).map(|_| self.as_fresh(s, r)),
+            Kind::Renew if !sem.renew => Some(s),
+            Kind::Renew if mine => {
+                if sem.stale_renew || sem.renew_acquires {
+                    return None;
+                }
+                // stale: acquired_at < now - ttl for some now <= nhi
+                self.stale_nows(s, r).map(|_| St {
+                    hi: s.hi.min(self.nhi - r.ttl - 1),
                     ..s
                 })
             }
-            Kind::Renew | Kind::Release => (s.leader != self.who).then_some(s),
+            Kind::Renew if sem.renew_acquires && s.leader == NOBODY => None,
+            Kind::Renew if sem.renew_acquires => self.fresh_nows(s, r).map(|_| self.as_fresh(s, r)),
+            Kind::Renew => Some(s),
+            Kind::Release if mine || sem.idempotent_release => None,
+            Kind::Release => Some(s),
             Kind::Reset | Kind::Age(_) => Some(s),
         }
     }
@@ -146,13 +211,23 @@ impl Rec {
     }
 
     /// Why the call cannot go next in state `s` with its observed result.
-    pub(super) fn why_not(&self, s: St, ttl: i64) -> String {
+    pub(super) fn why_not(&self, s: St, r: Rules) -> String {
+        let (ttl, sem) = (r.ttl, r.semantics);
         let leader = if s.leader == NOBODY {
             "nobody".to_string()
         } else {
             format!("c{}", s.leader)
         };
+        let mine = s.leader == self.who;
         match (self.kind, self.outcome) {
+            (Kind::Acquire, Outcome::Ok) if mine => format!(
+                "c{} already held the lease and it was fresh, and the lease declares \
+                 reentrant_acquire = false: the holder's own acquire must fail",
+                self.who
+            ),
+            (Kind::Acquire | Kind::Renew, Outcome::Ok) if !sem.expiry => format!(
+                "{leader} held the lease, which declares expiry = false: it never goes stale"
+            ),
             (Kind::Acquire, Outcome::Ok) => format!(
                 "{leader} held the lease and it was fresh: its last acquire/renew was at most \
                  {} ms old at this call's latest possible now(), not older than the TTL {} ms",
@@ -162,15 +237,41 @@ impl Rec {
             (Kind::Acquire, _) if s.leader == NOBODY => {
                 "the lease was free, so try_acquire would have won".to_string()
             }
+            (Kind::Acquire, _) if mine && sem.reentrant_acquire => format!(
+                "c{} held the lease, which declares reentrant_acquire = true: its own \
+                 acquire would have succeeded",
+                self.who
+            ),
             (Kind::Acquire, _) => format!(
                 "{leader}'s lease was stale: at least {} ms old at this call's earliest \
                  possible now(), older than the TTL {} ms, so try_acquire would have won",
                 ms(self.nlo.saturating_sub(s.hi)),
                 ms(ttl)
             ),
+            (Kind::Renew, Outcome::Ok) if !sem.renew => {
+                "the lease declares renew = false: it has no renew".to_string()
+            }
+            (Kind::Renew, Outcome::Ok) if mine => format!(
+                "c{}'s lease was stale (older than the TTL {} ms), and the lease declares \
+                 stale_renew = false",
+                self.who,
+                ms(ttl)
+            ),
+            (Kind::Renew, Outcome::Ok) if sem.renew_acquires => format!(
+                "{leader} held the lease and it was fresh, so not even a renew that acquires \
+                 may take it"
+            ),
             (Kind::Renew | Kind::Release, Outcome::Ok) => {
                 format!("c{} was not the leader (leader: {leader})", self.who)
             }
+            (Kind::Release, _) if !mine => {
+                "the lease declares idempotent_release = true, so release reports success"
+                    .to_string()
+            }
+            (Kind::Renew, _) if !mine => format!(
+                "the lease was free or stale (leader: {leader}), and the lease declares \
+                 renew_acquires = true, so the renew would have taken it"
+            ),
             (Kind::Renew | Kind::Release, _) => {
                 format!(
                     "c{} was the leader, so the call would have succeeded",
@@ -186,7 +287,7 @@ impl Rec {
 /// resets and ages left out), sorted by the start of their order window.
 pub(super) struct Prepared {
     pub(super) recs: Vec<Rec>,
-    pub(super) ttl: i64,
+    pub(super) rules: Rules,
     /// Every candidate of a lease call.
     pub(super) leaders: Vec<u32>,
     /// The earliest time of the history (reports are relative to it).
@@ -257,7 +358,10 @@ pub(super) fn prepare(h: &History, o: &Options) -> Prepared {
     let t0 = recs.iter().map(|r| r.olo).min().unwrap_or(0);
     Prepared {
         recs,
-        ttl,
+        rules: Rules {
+            ttl,
+            semantics: h.semantics,
+        },
         leaders,
         t0,
     }

@@ -32,7 +32,11 @@
 //! `true`) at some position inside their window; a `false` result changes
 //! nothing, so it is the same as leaving the call out. `Reset` and `Age`
 //! take effect at some position in their window; a `Fail` one is ignored.
-//! Actions are not lease calls and are left out (P8 reads them). The initial
+//! Actions are not lease calls and are left out (P8 reads them). The rules
+//! are the history's declared [`Semantics`](crate::Semantics) (the
+//! reference's by default): a re-entrant acquire, a renew that refuses a
+//! stale lease or takes a free one, no expiry, an idempotent release are
+//! each exact rules on the interval, not relaxations. The initial
 //! state is a free lease (the seeded row), unless [`Options::start_free`] is
 //! false, in which case it is any state.
 //!
@@ -145,6 +149,7 @@ const FRONTIER_CAP: usize = 16;
 /// // A try_acquire that fails on a lease nobody could hold (the seed row is
 /// // missing, say) is a violation: the model lets it win.
 /// let h = History {
+///     semantics: Default::default(),
 ///     ttl: Span::from_secs(10),
 ///     events: vec![Event {
 ///         candidate: Candidate(1),
@@ -174,7 +179,7 @@ pub fn check_linearizable(history: &History, options: &Options) -> Verdict {
     }
     let prep = prepare(history, options);
     let recs = &prep.recs;
-    let ttl = prep.ttl;
+    let rules = prep.rules;
     let any: Vec<St> = std::iter::once(St::FREE)
         .chain(prep.leaders.iter().map(|&c| St::held(c, T_MIN, T_MAX)))
         .collect();
@@ -204,7 +209,7 @@ pub fn check_linearizable(history: &History, options: &Options) -> Verdict {
         let mut found = false;
         let mut exhausted = false;
         for &(s, origin) in &frontier {
-            match engine.run(seg, ttl, s, origin, !last, &mut ends) {
+            match engine.run(seg, rules, s, origin, !last, &mut ends) {
                 Ok(f) => found |= f,
                 Err(BudgetExhausted) => {
                     exhausted = true;
@@ -230,7 +235,7 @@ pub fn check_linearizable(history: &History, options: &Options) -> Verdict {
         } else if !found {
             verdict.violations.push(Violation {
                 property: Property::P7Linearizable,
-                message: engine.explain(seg, ttl, prep.t0),
+                message: engine.explain(seg, rules, prep.t0),
                 window: engine.window(seg),
             });
             frontier.clone_from(&any);

@@ -7,7 +7,7 @@
 //! and a state is skipped only when an explored one covers it. It never runs
 //! past its step budget; it gives up with [`BudgetExhausted`] instead.
 
-use super::calls::{Rec, St, NOBODY};
+use super::calls::{Rec, Rules, St, NOBODY};
 use super::{push_end, span_words, End};
 use crate::check::ms;
 use crate::history::Outcome;
@@ -112,7 +112,7 @@ impl Engine {
     pub(super) fn run(
         &mut self,
         recs: &[Rec],
-        ttl: i64,
+        rules: Rules,
         start: St,
         origin: Option<Rec>,
         enumerate: bool,
@@ -135,7 +135,7 @@ impl Engine {
             if self.steps > self.budget {
                 return Err(BudgetExhausted);
             }
-            self.pass(recs, ttl);
+            self.pass(recs, rules);
             if self.ndone == n {
                 found = true;
                 let last = self.writes.last().map(|&i| recs[i as usize]);
@@ -145,7 +145,7 @@ impl Engine {
                 }
             } else {
                 let c0 = self.choices.len();
-                self.gen_choices(recs, ttl);
+                self.gen_choices(recs, rules);
                 let k = self.choices.len() - c0;
                 if k == 0 {
                     self.note_dead_end(recs);
@@ -218,7 +218,7 @@ impl Engine {
 
     /// Collect the minimal pending calls, applying at once every minimal
     /// `Fail` call that the state allows and that changes nothing.
-    fn pass(&mut self, recs: &[Rec], ttl: i64) {
+    fn pass(&mut self, recs: &[Rec], rules: Rules) {
         let n = recs.len();
         self.minimal.clear();
         let mut m = i64::MAX;
@@ -228,7 +228,7 @@ impl Engine {
             if r.olo > m {
                 break;
             }
-            if r.outcome == Outcome::Fail && r.effect_false(self.st, ttl) == Some(self.st) {
+            if r.outcome == Outcome::Fail && r.effect_false(self.st, rules) == Some(self.st) {
                 self.mark(i);
             } else {
                 m = m.min(r.ohi);
@@ -240,7 +240,7 @@ impl Engine {
         self.p = self.next_undone(self.p, n);
     }
 
-    fn gen_choices(&mut self, recs: &[Rec], ttl: i64) {
+    fn gen_choices(&mut self, recs: &[Rec], rules: Rules) {
         let c0 = self.choices.len();
         let st = self.st;
         for k in 0..self.minimal.len() {
@@ -248,7 +248,7 @@ impl Engine {
             let r = &recs[idx as usize];
             match r.outcome {
                 Outcome::Ok => {
-                    if let Some(next) = r.effect_true(st, ttl) {
+                    if let Some(next) = r.effect_true(st, rules) {
                         self.choices.push(Choice {
                             idx,
                             mode: Mode::Apply,
@@ -258,7 +258,7 @@ impl Engine {
                     }
                 }
                 Outcome::Fail => {
-                    if let Some(next) = r.effect_false(st, ttl) {
+                    if let Some(next) = r.effect_false(st, rules) {
                         self.choices.push(Choice {
                             idx,
                             mode: Mode::Narrow,
@@ -274,7 +274,7 @@ impl Engine {
                         next: st,
                         rank: (0, r.ohi, idx),
                     });
-                    if let Some(next) = r.effect_true(st, ttl) {
+                    if let Some(next) = r.effect_true(st, rules) {
                         self.choices.push(Choice {
                             idx,
                             mode: Mode::Apply,
@@ -377,12 +377,12 @@ impl Engine {
         w
     }
 
-    pub(super) fn explain(&self, seg: &[Rec], ttl: i64, t0: i64) -> String {
+    pub(super) fn explain(&self, seg: &[Rec], rules: Rules, t0: i64) -> String {
         let mut msg = format!(
             "no order of the {} calls {} explains their outcomes (TTL {} ms)",
             seg.len(),
             span_words(seg, t0),
-            ms(ttl)
+            ms(rules.ttl)
         );
         let Some(d) = &self.deepest else {
             return msg;
@@ -399,7 +399,7 @@ impl Engine {
         }
         msg.push_str("; then none of these could go next:");
         for r in &d.blocked {
-            let _ = write!(msg, " {} ({});", r.label(), r.why_not(d.st, ttl));
+            let _ = write!(msg, " {} ({});", r.label(), r.why_not(d.st, rules));
         }
         msg.pop();
         msg

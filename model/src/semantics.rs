@@ -1,0 +1,376 @@
+//! Declared semantics: the rules a lease says it follows, where real leases
+//! differ from the reference on purpose.
+//!
+//! The reference lease's rules ([`Semantics::REFERENCE`], the default) are
+//! one choice among several safe ones. Real leases differ: an acquire that is
+//! re-entrant (the holder's acquire of its own fresh lease extends it), a
+//! renew that refuses a lease gone stale even when nobody took it, one
+//! statement that both acquires and renews, no renew at all, no expiry, a
+//! release that reports success twice. None of these is a split brain, so
+//! none may be reported as one: the model, the checker and the runners take
+//! a [`Semantics`] and judge the lease by the rules it declares.
+//!
+//! [`Semantics::step`] is the one transition function of the model: the pure
+//! [`Lease`](crate::Lease) and the concurrent
+//! [`AtomicLease`](crate::AtomicLease) both call it.
+//!
+//! # What no declaration changes
+//!
+//! The safety properties hold under every declaration: no candidate takes a
+//! *fresh* lease held by another; at most one holder at a time; a renew or
+//! release by a non-holder never changes who holds the lease. A declaration
+//! only says what a call returns to its own caller, and whether a lease ever
+//! expires.
+
+use crate::lease::{Candidate, Op};
+use crate::time::{Span, Time};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The rules a lease declares (see the module notes). Every field's default
+/// is the reference lease's rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Semantics {
+    /// `true`: the holder's `try_acquire` of its own *fresh* lease succeeds
+    /// and extends it (the same tenure). `false` (reference): it fails.
+    pub reentrant_acquire: bool,
+    /// `true` (reference): the holder's `renew` succeeds whether or not its
+    /// lease went stale, as long as nobody took it. `false`: a stale lease
+    /// is not renewed.
+    pub stale_renew: bool,
+    /// `true`: `renew` also takes a free or stale lease (a new tenure), as
+    /// one statement that both acquires and renews. `false` (reference):
+    /// only the holder renews.
+    pub renew_acquires: bool,
+    /// `false`: the lease has no `renew` operation at all.
+    pub renew: bool,
+    /// `false`: the lease never expires; only `release` (or a reset) frees
+    /// it, so takeover (P3) does not apply.
+    pub expiry: bool,
+    /// `true`: `release` reports success whoever calls it (it still frees
+    /// the lease only for its holder). `false` (reference): it reports
+    /// whether the caller held the lease.
+    pub idempotent_release: bool,
+}
+
+impl Default for Semantics {
+    fn default() -> Semantics {
+        Semantics::REFERENCE
+    }
+}
+
+/// What a call that reported success did to the lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Effect {
+    /// The holder afterwards.
+    pub leader: Option<Candidate>,
+    /// `acquired_at` afterwards.
+    pub acquired_at: Time,
+    /// True iff the call began a new tenure (the fencing epoch grows).
+    pub new_tenure: bool,
+}
+
+/// A combination of declarations that means nothing (see
+/// [`Semantics::validate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Contradiction {
+    /// The field that needs another.
+    pub field: &'static str,
+    /// Why, in words.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for Contradiction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` {}", self.field, self.reason)
+    }
+}
+
+impl Semantics {
+    /// The reference lease's rules.
+    pub const REFERENCE: Semantics = Semantics {
+        reentrant_acquire: false,
+        stale_renew: true,
+        renew_acquires: false,
+        renew: true,
+        expiry: true,
+        idempotent_release: false,
+    };
+
+    /// The field names, in the order of the declaration.
+    pub const FIELDS: [&'static str; 6] = [
+        "reentrant_acquire",
+        "stale_renew",
+        "renew_acquires",
+        "renew",
+        "expiry",
+        "idempotent_release",
+    ];
+
+    /// Refuse a declaration whose parts contradict each other: a renew rule
+    /// without a renew, a staleness rule without expiry.
+    ///
+    /// ```
+    /// use leasecheck_model::Semantics;
+    /// let no_renew = Semantics { renew: false, renew_acquires: true, ..Semantics::REFERENCE };
+    /// assert_eq!(no_renew.validate().unwrap_err().field, "renew_acquires");
+    /// assert!(Semantics::REFERENCE.validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<(), Contradiction> {
+        if !self.renew && self.renew_acquires {
+            return Err(Contradiction {
+                field: "renew_acquires",
+                reason: "= true needs a renew, but the lease declares `renew = false`",
+            });
+        }
+        if !self.renew && !self.stale_renew {
+            return Err(Contradiction {
+                field: "stale_renew",
+                reason: "= false needs a renew, but the lease declares `renew = false`",
+            });
+        }
+        if !self.expiry && !self.stale_renew {
+            return Err(Contradiction {
+                field: "stale_renew",
+                reason: "= false needs an expiry (a lease that never expires is never stale), \
+                         but the lease declares `expiry = false`",
+            });
+        }
+        Ok(())
+    }
+
+    /// Every valid declaration (32 of them), the reference first.
+    ///
+    /// ```
+    /// use leasecheck_model::Semantics;
+    /// let all = Semantics::all();
+    /// assert_eq!(all.len(), 32);
+    /// assert_eq!(all[0], Semantics::REFERENCE);
+    /// assert!(all.iter().all(|s| s.validate().is_ok()));
+    /// ```
+    pub fn all() -> Vec<Semantics> {
+        let mut all = Vec::new();
+        for bits in 0u8..64 {
+            let flip = |i: u8| bits & (1 << i) != 0;
+            let s = Semantics {
+                reentrant_acquire: flip(0),
+                stale_renew: !flip(1),
+                renew_acquires: flip(2),
+                renew: !flip(3),
+                expiry: !flip(4),
+                idempotent_release: flip(5),
+            };
+            if s.validate().is_ok() {
+                all.push(s);
+            }
+        }
+        all
+    }
+
+    /// True iff `op` exists in a lease with these rules (only `renew` may not).
+    pub fn has(&self, op: Op) -> bool {
+        op != Op::Renew || self.renew
+    }
+
+    /// True iff a lease last acquired, renewed or released at `acquired_at`
+    /// is stale at `now`: strictly older than `ttl`, and never without expiry.
+    pub fn is_stale(&self, ttl: Span, acquired_at: Time, now: Time) -> bool {
+        self.expiry && acquired_at < now - ttl
+    }
+
+    /// The one transition of the model: `op` by `who` at `now` on a lease
+    /// held by `leader` (`None`: free) since `acquired_at`. `Some` iff the
+    /// call reports success, with what it did; `None` iff it reports failure,
+    /// which never changes the lease.
+    ///
+    /// ```
+    /// use leasecheck_model::{Candidate, Op, Semantics, Span, Time};
+    /// let (a, b, ttl) = (Candidate(1), Candidate(2), Span(10));
+    /// let reentrant = Semantics { reentrant_acquire: true, ..Semantics::REFERENCE };
+    /// // the holder's acquire of its own fresh lease: refused by the reference, an extension here
+    /// assert!(Semantics::REFERENCE.step(ttl, Some(a), Time(0), a, Op::TryAcquire, Time(5)).is_none());
+    /// let e = reentrant.step(ttl, Some(a), Time(0), a, Op::TryAcquire, Time(5)).unwrap();
+    /// assert_eq!((e.leader, e.acquired_at, e.new_tenure), (Some(a), Time(5), false));
+    /// // nobody else takes a fresh lease, whatever the declaration
+    /// assert!(reentrant.step(ttl, Some(a), Time(0), b, Op::TryAcquire, Time(5)).is_none());
+    /// ```
+    pub fn step(
+        &self,
+        ttl: Span,
+        leader: Option<Candidate>,
+        acquired_at: Time,
+        who: Candidate,
+        op: Op,
+        now: Time,
+    ) -> Option<Effect> {
+        let stale = self.is_stale(ttl, acquired_at, now);
+        let available = leader.is_none() || stale;
+        let mine = leader == Some(who);
+        let take = Effect {
+            leader: Some(who),
+            acquired_at: now,
+            new_tenure: true,
+        };
+        let extend = Effect {
+            new_tenure: false,
+            ..take
+        };
+        match op {
+            Op::TryAcquire if available => Some(take),
+            Op::TryAcquire => (mine && self.reentrant_acquire).then_some(extend),
+            Op::Renew if !self.renew => None,
+            Op::Renew if mine && (!stale || self.stale_renew) => Some(extend),
+            Op::Renew => (self.renew_acquires && available).then_some(take),
+            Op::Release if mine => Some(Effect {
+                leader: None,
+                acquired_at: now,
+                new_tenure: false,
+            }),
+            Op::Release => self.idempotent_release.then_some(Effect {
+                leader,
+                acquired_at,
+                new_tenure: false,
+            }),
+        }
+    }
+
+    /// The declarations that differ from the reference, as `field = value`.
+    ///
+    /// ```
+    /// use leasecheck_model::Semantics;
+    /// let s = Semantics { expiry: false, ..Semantics::REFERENCE };
+    /// assert_eq!(s.differences(), vec!["expiry = false".to_string()]);
+    /// assert!(Semantics::REFERENCE.differences().is_empty());
+    /// ```
+    pub fn differences(&self) -> Vec<String> {
+        Semantics::FIELDS
+            .iter()
+            .zip(self.values())
+            .zip(Semantics::REFERENCE.values())
+            .filter(|((_, v), r)| v != r)
+            .map(|((name, v), _)| format!("{name} = {v}"))
+            .collect()
+    }
+
+    /// The values in the order of [`Semantics::FIELDS`].
+    pub fn values(&self) -> [bool; 6] {
+        [
+            self.reentrant_acquire,
+            self.stale_renew,
+            self.renew_acquires,
+            self.renew,
+            self.expiry,
+            self.idempotent_release,
+        ]
+    }
+
+    /// The `[semantics]` table that declares these rules in a spec file,
+    /// every field written out.
+    ///
+    /// ```
+    /// use leasecheck_model::Semantics;
+    /// let text = Semantics::REFERENCE.declaration();
+    /// assert!(text.starts_with("[semantics]\nreentrant_acquire = false\n"));
+    /// ```
+    pub fn declaration(&self) -> String {
+        let mut out = String::from("[semantics]\n");
+        for (name, v) in Semantics::FIELDS.iter().zip(self.values()) {
+            out.push_str(&format!("{name} = {v}\n"));
+        }
+        out
+    }
+
+    /// True iff these are the reference's rules.
+    pub fn is_reference(&self) -> bool {
+        *self == Semantics::REFERENCE
+    }
+}
+
+/// `reference`, or the declarations that differ from it, comma-separated.
+impl fmt::Display for Semantics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_reference() {
+            f.write_str("reference")
+        } else {
+            f.write_str(&self.differences().join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Candidate = Candidate(1);
+    const B: Candidate = Candidate(2);
+    const TTL: Span = Span(10);
+
+    #[test]
+    fn no_declaration_lets_another_candidate_take_a_fresh_lease() {
+        for s in Semantics::all() {
+            for op in Op::ALL {
+                if let Some(e) = s.step(TTL, Some(A), Time(0), B, op, Time(10)) {
+                    assert_eq!(e.leader, Some(A), "{s}: {op} by B moved a fresh lease");
+                    assert_eq!(e.acquired_at, Time(0), "{s}: {op} by B touched it");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn without_expiry_a_lease_never_goes_stale() {
+        let s = Semantics {
+            expiry: false,
+            ..Semantics::REFERENCE
+        };
+        assert!(s
+            .step(TTL, Some(A), Time(0), B, Op::TryAcquire, Time(1_000_000))
+            .is_none());
+    }
+
+    #[test]
+    fn a_renew_that_acquires_begins_a_new_tenure_only_when_it_takes() {
+        let s = Semantics {
+            renew_acquires: true,
+            ..Semantics::REFERENCE
+        };
+        let took = s.step(TTL, None, Time(0), A, Op::Renew, Time(1)).unwrap();
+        assert!(took.new_tenure);
+        let kept = s
+            .step(TTL, Some(A), Time(1), A, Op::Renew, Time(2))
+            .unwrap();
+        assert!(!kept.new_tenure);
+        assert!(s
+            .step(TTL, Some(A), Time(2), B, Op::Renew, Time(3))
+            .is_none());
+    }
+
+    #[test]
+    fn a_renew_that_refuses_stale_leases_refuses_only_stale_ones() {
+        let s = Semantics {
+            stale_renew: false,
+            ..Semantics::REFERENCE
+        };
+        assert!(s
+            .step(TTL, Some(A), Time(0), A, Op::Renew, Time(10))
+            .is_some());
+        assert!(s
+            .step(TTL, Some(A), Time(0), A, Op::Renew, Time(11))
+            .is_none());
+    }
+
+    #[test]
+    fn an_idempotent_release_reports_success_but_frees_only_for_the_holder() {
+        let s = Semantics {
+            idempotent_release: true,
+            ..Semantics::REFERENCE
+        };
+        let e = s
+            .step(TTL, Some(A), Time(0), B, Op::Release, Time(1))
+            .unwrap();
+        assert_eq!(e.leader, Some(A));
+        let e = s.step(TTL, None, Time(0), B, Op::Release, Time(1)).unwrap();
+        assert_eq!(e.leader, None);
+    }
+}

@@ -1,0 +1,254 @@
+//! The catalogue of real-world leases (`specs/real/`): each entry's verdict,
+//! directly, through PgBouncer and under client clock skew, as the README's
+//! table states it. A safe lease with non-reference semantics passes once
+//! they are declared; every real split brain is caught with the property
+//! it breaks named.
+
+use crate::support::leasecheck;
+use std::collections::BTreeSet;
+
+/// How an entry is run: a short battery, fixed seed, and `extra` flags.
+fn verdict(file: &str, extra: &[&str]) -> (i32, BTreeSet<String>, serde_json::Value) {
+    let path = format!("specs/real/{file}.toml");
+    let mut args = vec![
+        "check",
+        "--spec",
+        &path,
+        "--candidates",
+        "4",
+        "--rounds",
+        "4",
+        "--trials",
+        "1",
+        "--zombie-rounds",
+        "1",
+        "--seed",
+        "7",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = leasecheck(&args);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{file}: --json must print JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let broken = report["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["findings"].as_array().into_iter().flatten())
+        .filter_map(|f| f["property"].as_str())
+        .filter_map(|p| p.split(' ').next().map(str::to_string))
+        .collect();
+    (o.status.code().unwrap_or(-1), broken, report)
+}
+
+/// The entry passes: exit 0, nothing violated.
+fn safe(file: &str, extra: &[&str]) {
+    let (code, broken, report) = verdict(file, extra);
+    assert_eq!(
+        (code, broken.len()),
+        (0, 0),
+        "{file} {extra:?} must pass; it broke {broken:?}:\n{report:#}"
+    );
+}
+
+/// The entry is caught: exit 1, naming at least every property of `breaks`.
+fn caught(file: &str, extra: &[&str], breaks: &[&str]) {
+    let (code, broken, report) = verdict(file, extra);
+    assert_eq!(code, 1, "{file} {extra:?} must be caught:\n{report:#}");
+    for p in breaks {
+        assert!(
+            broken.contains(*p),
+            "{file} {extra:?} must break {p}; it broke {broken:?}:\n{report:#}"
+        );
+    }
+}
+
+const PAUSE: [&str; 2] = ["--faults", "client-pause"];
+const SKEW: [&str; 4] = ["--faults", "client-pause", "--skew", "3000"];
+const POOLED: [&str; 4] = ["--faults", "client-pause", "--via", "pgbouncer"];
+const LOST_REPLY: [&str; 2] = ["--faults", "client-pause,connection-drop"];
+
+#[test]
+fn river_current_term_scoped_lease_is_safe_directly_pooled_and_under_skew() {
+    safe("river-current", &PAUSE);
+    safe("river-current", &POOLED);
+    safe("river-current", &SKEW);
+}
+
+#[test]
+fn river_before_its_term_scoped_reelect_is_safe_once_its_renew_that_acquires_is_declared() {
+    safe("river-before-term", &PAUSE);
+}
+
+#[test]
+fn oban_before_1488_renew_matched_by_name_only_is_a_split_brain_p4_p5_p6() {
+    caught("oban-before-1488", &PAUSE, &["P4", "P5", "P6"]);
+}
+
+#[test]
+fn oban_after_1488_is_safe_on_one_clock_and_splits_under_client_clock_skew() {
+    safe("oban-after-1488", &PAUSE);
+    caught("oban-after-1488", &SKEW, &["P2", "P6"]);
+}
+
+#[test]
+fn shedlock_client_clock_loses_a_won_lock_on_a_lost_reply_and_splits_under_skew() {
+    caught("shedlock-client-clock", &LOST_REPLY, &["P1"]);
+    caught("shedlock-client-clock", &SKEW, &["P2", "P6"]);
+}
+
+#[test]
+fn shedlock_using_db_time_is_immune_to_skew_but_loses_a_won_lock_on_a_lost_reply() {
+    safe("shedlock-db-time", &SKEW);
+    caught("shedlock-db-time", &LOST_REPLY, &["P1"]);
+}
+
+#[test]
+fn spring_jdbc_lock_registry_is_safe_on_one_clock_and_splits_under_skew() {
+    safe("spring-jdbc-lock", &PAUSE);
+    caught("spring-jdbc-lock", &SKEW, &["P2", "P6"]);
+}
+
+#[test]
+fn vault_postgresql_ha_lock_is_safe_directly_pooled_and_under_skew() {
+    safe("vault-postgresql-ha", &PAUSE);
+    safe("vault-postgresql-ha", &POOLED);
+    safe("vault-postgresql-ha", &SKEW);
+}
+
+#[test]
+fn pglock_record_version_lease_carrying_its_rvn_is_safe() {
+    safe("pglock", &PAUSE);
+}
+
+#[test]
+fn hangfire_unlock_by_name_only_lets_another_take_a_fresh_lock_p2() {
+    caught("hangfire-postgresql-lock", &PAUSE, &["P2"]);
+}
+
+/// The README's table lists every entry of `specs/real/`, and nothing else.
+#[test]
+fn the_readme_table_lists_every_real_world_lease() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/real");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .expect("specs/real")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 8,
+        "at least eight real-world leases: {files:?}"
+    );
+    for f in &files {
+        assert!(
+            readme.contains(&format!("specs/real/{f}")),
+            "README's table of real-world leases does not list specs/real/{f}"
+        );
+    }
+}
+
+/// `path`'s text without its `[semantics]` table, in a file of its own.
+fn undeclared(file: &str) -> tempfile::TempPath {
+    let text = std::fs::read_to_string(format!(
+        "{}/specs/real/{file}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("read the spec");
+    let cut = text
+        .find("\n[semantics]")
+        .expect("the spec declares its semantics");
+    let mut f = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    std::io::Write::write_all(&mut f, &text.as_bytes()[..cut]).expect("write");
+    f.into_temp_path()
+}
+
+/// Spring's lock is re-entrant: undeclared, it fails its contract (P7, with
+/// the declaration to mend it named), never as a takeover (P2) or any other
+/// safety property.
+#[test]
+fn an_undeclared_reentrant_acquire_is_a_contract_finding_never_a_takeover() {
+    let path = undeclared("spring-jdbc-lock");
+    let o = leasecheck(&[
+        "check",
+        "--spec",
+        path.to_str().expect("utf-8 path"),
+        "--candidates",
+        "4",
+        "--rounds",
+        "4",
+        "--trials",
+        "1",
+        "--zombie-rounds",
+        "1",
+        "--faults",
+        "client-pause",
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let findings: Vec<&serde_json::Value> = report["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["findings"].as_array().into_iter().flatten())
+        .collect();
+    assert!(!findings.is_empty());
+    for f in &findings {
+        assert_eq!(f["class"], "contract", "only the contract is broken: {f:#}");
+    }
+    assert!(
+        findings.iter().any(|f| f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("reentrant_acquire = false"))),
+        "the finding names the declaration: {findings:#?}"
+    );
+}
+
+#[test]
+fn characterize_proposes_the_declaration_an_undeclared_lease_needs() {
+    let path = undeclared("vault-postgresql-ha");
+    let o = leasecheck(&["characterize", "--spec", path.to_str().expect("utf-8 path")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let declaration = "[semantics]\nreentrant_acquire = true\nstale_renew = true\n\
+                       renew_acquires = true\nrenew = true\nexpiry = true\nidempotent_release = true\n";
+    assert!(out.contains(declaration), "{out}");
+}
+
+#[test]
+fn characterize_recognises_a_declared_lease_and_exits_1_on_an_unsafe_one() {
+    let o = leasecheck(&["characterize", "--spec", "specs/real/river-current.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("already declares these semantics"), "{out}");
+    let o = leasecheck(&["characterize", "--spec", "specs/real/oban-before-1488.toml"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("UNSAFE (P6 no overlapping tenure)"), "{out}");
+    assert!(
+        out.contains("replay: leasecheck characterize --spec specs/real/oban-before-1488.toml"),
+        "{out}"
+    );
+}
