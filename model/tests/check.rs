@@ -929,6 +929,21 @@ fn small_history(
     }
 }
 
+/// P7's verdict on `h` is the brute force's (asserted, naming `case`);
+/// returns whether `h` is legal.
+fn agrees_with_brute_force(h: &History, case: &str) -> bool {
+    let expected = brute_force(h);
+    let v = check_linearizable(h, &Options::default());
+    assert!(v.inconclusive.is_empty(), "{v:#?}");
+    assert_eq!(
+        v.violations.is_empty(),
+        expected,
+        "{case}: brute force says {expected}, checker says {v:#?}\n{h:#?}\n{}",
+        timeline(h, &(0..h.events.len()).collect::<Vec<_>>())
+    );
+    expected
+}
+
 #[test]
 fn p7_agrees_with_brute_force_on_small_random_histories() {
     let mut rng = Rng(2024);
@@ -943,16 +958,7 @@ fn p7_agrees_with_brute_force_on_small_random_histories() {
             case % 2 == 1,
             Semantics::REFERENCE,
         );
-        let expected = brute_force(&h);
-        let v = check_linearizable(&h, &Options::default());
-        assert!(v.inconclusive.is_empty(), "{v:#?}");
-        assert_eq!(
-            v.violations.is_empty(),
-            expected,
-            "case {case}: brute force says {expected}, checker says {v:#?}\n{h:#?}\n{}",
-            timeline(&h, &(0..h.events.len()).collect::<Vec<_>>())
-        );
-        if expected {
+        if agrees_with_brute_force(&h, &format!("case {case}")) {
             legal += 1;
         } else {
             illegal += 1;
@@ -975,17 +981,7 @@ fn p7_agrees_with_brute_force_under_every_declared_semantics() {
         for case in 0..600 {
             let shape = [(16, 4, 7), (8, 6, 8), (5, 8, 8)][case % 3];
             let h = small_history(&mut rng, shape, case % 5 == 0, case % 2 == 1, semantics);
-            let expected = brute_force(&h);
-            let v = check_linearizable(&h, &Options::default());
-            assert!(v.inconclusive.is_empty(), "{v:#?}");
-            assert_eq!(
-                v.violations.is_empty(),
-                expected,
-                "semantics #{k} ({semantics}), case {case}: brute force says {expected}, \
-                 checker says {v:#?}\n{h:#?}\n{}",
-                timeline(&h, &(0..h.events.len()).collect::<Vec<_>>())
-            );
-            if expected {
+            if agrees_with_brute_force(&h, &format!("semantics #{k} ({semantics}), case {case}")) {
                 legal += 1;
             } else {
                 illegal += 1;

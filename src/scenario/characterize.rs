@@ -75,32 +75,9 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
         remarks: Vec::new(),
     };
     found.semantics.renew = has_renew;
-    let ask = |found: &mut Characterization,
-               seq: &mut Sequence,
-               who,
-               op,
-               question: &'static str,
-               field: Option<&'static str>|
-     -> Result<bool, RunError> {
-        let answer = seq.call(who, op)?;
-        found.probes.push(Probe {
-            question,
-            answer,
-            declares: field.map(|f| (f, answer)),
-        });
-        Ok(answer)
-    };
 
     // The holder, another candidate, and release.
-    seq.reset()?;
-    if !ask(
-        &mut found,
-        &mut seq,
-        A,
-        Op::TryAcquire,
-        "try_acquire of a free lease",
-        None,
-    )? {
+    if !hold(&mut found, &mut seq)? {
         return Err(RunError::Settings(
             "the lease's try_acquire of a free lease (right after its reset) returned false: \
              it cannot be characterized (check its reset and try_acquire with `leasecheck \
@@ -171,15 +148,7 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
     }
 
     // A second release.
-    seq.reset()?;
-    ask(
-        &mut found,
-        &mut seq,
-        A,
-        Op::TryAcquire,
-        "try_acquire of a free lease",
-        None,
-    )?;
+    hold(&mut found, &mut seq)?;
     if !ask(
         &mut found,
         &mut seq,
@@ -232,15 +201,7 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
             Ok(())
         }
     };
-    seq.reset()?;
-    ask(
-        &mut found,
-        &mut seq,
-        A,
-        Op::TryAcquire,
-        "try_acquire of a free lease",
-        None,
-    )?;
+    hold(&mut found, &mut seq)?;
     age(&mut seq, past * 10)?;
     found.semantics.expiry = ask(
         &mut found,
@@ -251,15 +212,7 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
         Some("expiry"),
     )?;
     if has_renew && found.semantics.expiry && !found.semantics.renew_acquires {
-        seq.reset()?;
-        ask(
-            &mut found,
-            &mut seq,
-            A,
-            Op::TryAcquire,
-            "try_acquire of a free lease",
-            None,
-        )?;
+        hold(&mut found, &mut seq)?;
         age(&mut seq, past)?;
         found.semantics.stale_renew = ask(
             &mut found,
@@ -278,4 +231,35 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
     }
     seq.reset()?;
     Ok(found)
+}
+
+/// Ask one question: `who` calls `op`; the answer decides `field` if given.
+fn ask(
+    found: &mut Characterization,
+    seq: &mut Sequence,
+    who: leasecheck_model::Candidate,
+    op: Op,
+    question: &'static str,
+    field: Option<&'static str>,
+) -> Result<bool, RunError> {
+    let answer = seq.call(who, op)?;
+    found.probes.push(Probe {
+        question,
+        answer,
+        declares: field.map(|f| (f, answer)),
+    });
+    Ok(answer)
+}
+
+/// Start a sequence: reset, then the first candidate takes the free lease.
+fn hold(found: &mut Characterization, seq: &mut Sequence) -> Result<bool, RunError> {
+    seq.reset()?;
+    ask(
+        found,
+        seq,
+        A,
+        Op::TryAcquire,
+        "try_acquire of a free lease",
+        None,
+    )
 }

@@ -145,15 +145,19 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
         what,
         declared: Some((field, value)),
     };
-    let mut sequences: Vec<(Option<Duration>, Vec<Expect>)> = Vec::new();
-    let mut basic = vec![
+    // every sequence opens with the first candidate taking the free lease
+    let free = || {
         step(
             A,
             Op::TryAcquire,
             true,
             Property::P1ExactlyOneWinner,
             "acquire of a free lease",
-        ),
+        )
+    };
+    let mut sequences: Vec<(Option<Duration>, Vec<Expect>)> = Vec::new();
+    let mut basic = vec![
+        free(),
         declared(
             A,
             Op::TryAcquire,
@@ -215,13 +219,7 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
     sequences.push((
         None,
         vec![
-            step(
-                A,
-                Op::TryAcquire,
-                true,
-                Property::P1ExactlyOneWinner,
-                "acquire of a free lease",
-            ),
+            free(),
             step(
                 A,
                 Op::Release,
@@ -262,13 +260,7 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
             sequences.push((
                 Some(past),
                 vec![
-                    step(
-                        A,
-                        Op::TryAcquire,
-                        true,
-                        Property::P1ExactlyOneWinner,
-                        "acquire of a free lease",
-                    ),
+                    free(),
                     declared(
                         A,
                         Op::Renew,
@@ -283,13 +275,7 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
             sequences.push((
                 Some(past * 10),
                 vec![
-                    step(
-                        A,
-                        Op::TryAcquire,
-                        true,
-                        Property::P1ExactlyOneWinner,
-                        "acquire of a free lease",
-                    ),
+                    free(),
                     declared(
                         B,
                         Op::TryAcquire,

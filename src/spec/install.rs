@@ -90,35 +90,36 @@ impl Spec {
                     });
                 }
                 let last = i + 1 == operation.statements.len();
-                if self.carry && op == Op::TryAcquire && last {
+                // with `carry` or `epoch`, try_acquire's row hands a value back
+                let wanted = match (self.carry, self.epoch) {
+                    (true, _) => Some((
+                        &[Type::TEXT, Type::VARCHAR][..],
+                        "`carry = true`",
+                        "the value to carry as its first column, as text",
+                        "cast it, e.g. `RETURNING version::text`",
+                    )),
+                    (_, true) => Some((
+                        &[Type::INT2, Type::INT4, Type::INT8][..],
+                        "`epoch = true`",
+                        "the new tenure's epoch as its first column, an integer (smallint, \
+                         int or bigint)",
+                        "e.g. `RETURNING epoch`",
+                    )),
+                    _ => None,
+                };
+                if let (Some((types, with, what, hint)), true) =
+                    (wanted, op == Op::TryAcquire && last)
+                {
                     let ty = statement.columns()[0].type_();
-                    if ![Type::TEXT, Type::VARCHAR].contains(ty) {
+                    if !types.contains(ty) {
                         return Err(SpecError::Statement {
                             origin: self.origin.clone(),
                             line: self.error_line(&field, sql, None),
                             field,
                             sql: sql.clone(),
                             message: format!(
-                                "with `carry = true`, try_acquire's last statement must return \
-                                 the value to carry as its first column, as text; it returns \
-                                 {ty} (cast it, e.g. `RETURNING version::text`)"
-                            ),
-                            source: None,
-                        });
-                    }
-                }
-                if self.epoch && op == Op::TryAcquire && last {
-                    let ty = statement.columns()[0].type_();
-                    if ![Type::INT2, Type::INT4, Type::INT8].contains(ty) {
-                        return Err(SpecError::Statement {
-                            origin: self.origin.clone(),
-                            line: self.error_line(&field, sql, None),
-                            field,
-                            sql: sql.clone(),
-                            message: format!(
-                                "with `epoch = true`, try_acquire's last statement must return \
-                                 the new tenure's epoch as its first column, an integer \
-                                 (smallint, int or bigint); it returns {ty} (e.g. `RETURNING epoch`)"
+                                "with {with}, try_acquire's last statement must return {what}; \
+                                 it returns {ty} ({hint})"
                             ),
                             source: None,
                         });

@@ -206,7 +206,7 @@ impl Operation {
     ///
     /// ```no_run
     /// # let spec = leasecheck::spec::Spec::reference();
-    /// let first = &spec.operation(leasecheck::model::Op::Renew).statements()[0];
+    /// let first = spec.operation(leasecheck::model::Op::Renew).map(|o| &o.statements()[0]);
     /// ```
     pub fn statements(&self) -> &[String] {
         &self.statements
@@ -217,7 +217,7 @@ impl Operation {
     ///
     /// ```no_run
     /// # let spec = leasecheck::spec::Spec::reference();
-    /// let isolated = spec.operation(leasecheck::model::Op::TryAcquire).is_array();
+    /// let isolated = spec.operation(leasecheck::model::Op::TryAcquire).is_some_and(|o| o.is_array());
     /// ```
     pub fn is_array(&self) -> bool {
         self.array

@@ -176,7 +176,7 @@ fn zombie_on_the_reference_lease_shows_the_stale_write_with_a_timeline_and_exits
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("FAIL zombie/client-pause"), "{out}");
     assert!(
-        out.contains("VIOLATION P8 fencing epoch in zombie/client-pause")
+        out.contains("VIOLATION P8 fencing epoch (safety) in zombie/client-pause")
             && out.contains("was accepted after its tenure had ended")
             && out.contains("acted at once"),
         "{out}"
