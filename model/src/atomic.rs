@@ -32,7 +32,8 @@
 //! not track it; [`Lease`](crate::Lease) does. Every other observable
 //! (each call's result, the leader, `acquired_at`) matches `Lease` exactly.
 
-use crate::lease::{Candidate, Op};
+use crate::candidate::Candidate;
+use crate::op::Op;
 use crate::semantics::Semantics;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::time::{Span, Time};

@@ -23,7 +23,8 @@
 //! Nothing here reads a clock (the lease is given its `now`), and a fence
 //! never accepts an epoch lower than one it accepted.
 
-use crate::lease::{Candidate, LeaseState};
+use crate::candidate::Candidate;
+use crate::lease::LeaseState;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::time::{Span, Time};
 use std::fmt;

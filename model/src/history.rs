@@ -64,7 +64,8 @@
 //! own, each opened by a scenario header: see [`crate::recording`]. A file
 //! in the form above is one such section.
 
-use crate::lease::{Candidate, Op};
+use crate::candidate::Candidate;
+use crate::op::Op;
 use crate::semantics::Semantics;
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};

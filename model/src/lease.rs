@@ -23,63 +23,11 @@
 //!
 //! The model never reads the wall clock: every call is given its `now`.
 
+use crate::candidate::Candidate;
+use crate::op::Op;
 use crate::semantics::Semantics;
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// A candidate for leadership: a small integer standing for a holder id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Candidate(pub u16);
-
-impl Candidate {
-    /// The id the harness's own calls (reset, age) are recorded under.
-    pub const HARNESS: Candidate = Candidate(u16::MAX);
-}
-
-/// `c<N>`, or `harness` for [`Candidate::HARNESS`].
-impl fmt::Display for Candidate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if *self == Candidate::HARNESS {
-            f.write_str("harness")
-        } else {
-            write!(f, "c{}", self.0)
-        }
-    }
-}
-
-/// The three operations of a lease.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Op {
-    /// Take the lease if it is free or stale.
-    TryAcquire,
-    /// Extend the caller's own tenure.
-    Renew,
-    /// Give the lease up.
-    Release,
-}
-
-impl Op {
-    /// All operations, in a fixed order.
-    pub const ALL: [Op; 3] = [Op::TryAcquire, Op::Renew, Op::Release];
-
-    /// The operation's name as used in histories and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Op::TryAcquire => "try_acquire",
-            Op::Renew => "renew",
-            Op::Release => "release",
-        }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// The state of one lease row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -24,10 +24,12 @@
 //! `RUSTFLAGS="--cfg loom"` without compiling any Postgres code.
 
 mod atomic;
+mod candidate;
 pub mod check;
 mod fence;
 pub mod history;
 mod lease;
+mod op;
 pub mod recording;
 mod semantics;
 pub mod sync;
@@ -35,8 +37,10 @@ mod time;
 mod trust;
 
 pub use atomic::AtomicLease;
+pub use candidate::Candidate;
 pub use fence::{AtomicFence, AtomicFencedLease, Fence};
-pub use lease::{Candidate, Lease, LeaseState, Op};
+pub use lease::{Lease, LeaseState};
+pub use op::Op;
 pub use semantics::{Contradiction, Effect, Semantics};
 pub use time::{Span, Time};
 pub use trust::TrustWindow;

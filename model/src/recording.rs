@@ -70,9 +70,9 @@
 //! section therefore gives the verdict the run gave, and a newer checker can
 //! re-judge old files.
 
+use crate::candidate::Candidate;
 use crate::check::Property;
 use crate::history::{Event, History, HistoryError};
-use crate::lease::Candidate;
 use crate::semantics::Semantics;
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};

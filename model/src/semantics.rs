@@ -22,7 +22,8 @@
 //! only says what a call returns to its own caller, and whether a lease ever
 //! expires.
 
-use crate::lease::{Candidate, Op};
+use crate::candidate::Candidate;
+use crate::op::Op;
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};
 use std::fmt;

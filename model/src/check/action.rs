@@ -8,7 +8,7 @@
 
 use super::{minmax, ms, Property, Violation};
 use crate::history::{Call, History, Outcome};
-use crate::lease::Op;
+use crate::op::Op;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What [`check_actions`] found in a history's actions.

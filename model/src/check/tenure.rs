@@ -8,7 +8,7 @@
 
 use super::{minmax, ms, Property, Violation};
 use crate::history::{Call, History, Outcome};
-use crate::lease::Op;
+use crate::op::Op;
 use rustc_hash::FxHashMap;
 
 /// Check P6 only: do the claims of different candidates overlap?

@@ -8,8 +8,9 @@
 //! reorders an event of the window other than sorting by invoke.
 
 use super::ms;
+use crate::candidate::Candidate;
 use crate::history::{Call, History, Outcome};
-use crate::lease::{Candidate, Op};
+use crate::op::Op;
 use serde::Serialize;
 use std::fmt::{self, Write as _};
 

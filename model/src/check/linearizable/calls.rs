@@ -11,7 +11,7 @@
 
 use crate::check::{minmax, ms, Options};
 use crate::history::{Call, History, Outcome};
-use crate::lease::Op;
+use crate::op::Op;
 use crate::semantics::Semantics;
 
 /// Sentinel leader: the lease is free.
