@@ -75,6 +75,12 @@ enum Command {
         /// The spec file.
         #[arg(long, value_name = "FILE")]
         spec: PathBuf,
+        /// Probe a lease in any language instead of the spec's SQL: start CMD once per candidate and speak the adapter protocol (the spec still gives the schema, reset and age).
+        #[arg(long, value_name = "CMD")]
+        exec: Option<String>,
+        /// How long an --exec adapter may take for its hello and for each answer, milliseconds (default: 30 s over the stall).
+        #[arg(long, value_name = "MS", requires = "exec")]
+        exec_timeout: Option<u64>,
         /// Lease TTL in seconds (default: LEASECHECK_LEASE_SECONDS, else the spec's ttl_seconds, else 0.2).
         #[arg(long, value_name = "SECONDS")]
         ttl: Option<String>,
@@ -327,9 +333,17 @@ fn run(cli: Cli) -> Result<u8> {
         } => validate(&file, offline, database_url.as_deref()),
         Command::Characterize {
             spec,
+            exec,
+            exec_timeout,
             ttl,
             database_url,
-        } => characterize(&spec, ttl, database_url.as_deref()),
+        } => characterize(
+            &spec,
+            exec.as_deref(),
+            exec_timeout,
+            ttl,
+            database_url.as_deref(),
+        ),
         Command::Init { file, force } => init(&file, force),
         Command::Adapter { .. } => unreachable!("served before the handler is installed"),
         Command::Doctor => {
@@ -405,6 +419,8 @@ fn validate(file: &std::path::Path, offline: bool, database_url: Option<&str>) -
 
 fn characterize(
     file: &std::path::Path,
+    exec: Option<&str>,
+    exec_timeout_ms: Option<u64>,
     ttl: Option<String>,
     database_url: Option<&str>,
 ) -> Result<u8> {
@@ -413,24 +429,45 @@ fn characterize(
         &Flags {
             ttl,
             ttl_env: ttl_env(),
+            exec_timeout_ms,
             ..Flags::default()
         },
         Some(&spec),
     )?;
+    let command = exec
+        .map(leasecheck::adapter::AdapterCommand::parse)
+        .transpose()?;
     let pg = match database_url {
         Some(url) => Postgres::from_url(url)?,
         None => Postgres::provision()?,
     };
-    let mut subject = Subject::from_spec(&pg, spec.clone(), settings.ttl)?;
+    let mut subject = match command {
+        Some(command) => Subject::exec(
+            &pg,
+            spec.clone(),
+            command,
+            settings.ttl,
+            settings.exec_timeout,
+        )?,
+        None => Subject::from_spec(&pg, spec.clone(), settings.ttl)?,
+    };
     let rec = leasecheck::Recorder::new(settings.ttl, false);
     let probed = characterize::probe(&mut subject, &rec);
+    // an adapter that broke the protocol makes the probes an error
+    let probed = match subject.adapter_failure() {
+        Some(reason) => probed.and(Err(leasecheck::RunError::Adapter(reason))),
+        None => probed,
+    };
+    let name = subject.name().to_string();
     subject.drop_schema()?;
     let found = probed?;
-    let replay = format!("leasecheck characterize --spec {}", file.display());
+    let lease = match exec {
+        Some(command) => format!("--spec {} --exec {}", file.display(), shell_quote(command)),
+        None => format!("--spec {}", file.display()),
+    };
+    let replay = format!("leasecheck characterize {lease}");
     println!(
-        "leasecheck characterize: {} ({}), ttl {}s, on {}",
-        spec.name(),
-        file.display(),
+        "leasecheck characterize: {name}, ttl {}s, on {}",
         settings.ttl.as_secs_f64(),
         pg.target()
     );
@@ -449,9 +486,8 @@ fn characterize(
             println!("\nUNSAFE ({}): {}", u.property, u.what);
         }
         println!(
-            "\nno declaration makes this lease safe: `leasecheck check --spec {}` shows it \
-             under concurrency, with a timeline",
-            file.display()
+            "\nno declaration makes this lease safe: `leasecheck check {lease}` shows it \
+             under concurrency, with a timeline"
         );
         println!("replay: {replay}");
         return Ok(1);
@@ -473,7 +509,7 @@ fn characterize(
         );
         print!("{}", found.semantics.declaration());
     }
-    println!("\nthen: leasecheck check --spec {}", file.display());
+    println!("\nthen: leasecheck check {lease}");
     Ok(0)
 }
 

@@ -142,7 +142,8 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
         found.unsafe_findings.push(Unsafe {
             property: Property::P6NoOverlappingTenure,
             what: "a non-holder's release freed the holder's lease, and another candidate \
-                   took it while the holder still believed it led (an unlock by name only)"
+                   took it while the holder still believed it led (a release not scoped to \
+                   its holder, as an unlock by name only)"
                 .into(),
         });
     }

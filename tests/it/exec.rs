@@ -520,3 +520,31 @@ fn client_pause_stops_the_adapter_process_and_its_end_continues_it() {
         "killed and reaped when dropped"
     );
 }
+
+/// `characterize --exec` probes the adapter's own code: the Python example
+/// has the reference's semantics, and the variant whose processes share a
+/// holder id is unsafe (exit 1, the replay naming the adapter).
+#[test]
+fn characterize_probes_the_adapters_own_code() {
+    let exec = python_adapter(None);
+    let out = run_marked(&["characterize", "--spec", SPEC, "--exec", &exec]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert!(
+        s.contains("already declares these semantics (reference)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("then: leasecheck check --spec examples/python/lease.toml --exec"),
+        "{s}"
+    );
+    let shared = python_adapter(Some("broken.shared_holder:SharedHolderLease"));
+    let out = run_marked(&["characterize", "--spec", SPEC, "--exec", &shared]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("UNSAFE (P6 no overlapping tenure)"), "{s}");
+    assert!(
+        s.contains("replay: leasecheck characterize --spec examples/python/lease.toml --exec"),
+        "{s}"
+    );
+}
