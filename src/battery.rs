@@ -224,10 +224,7 @@ pub fn run(
                 // An adapter that broke the protocol makes the scenario an
                 // error, whatever the runner made of the call that saw it
                 // (an unknown outcome, a lost P4 check).
-                let ran = match subject.adapter_failure() {
-                    Some(reason) => ran.and(Err(RunError::Adapter(reason))),
-                    None => ran,
-                };
+                let ran = subject.unless_adapter_broke(ran);
                 tick();
                 // What the runner found stands, whatever happened after.
                 observed.findings.extend(rec.findings());

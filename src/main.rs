@@ -395,10 +395,7 @@ fn validate(file: &std::path::Path, offline: bool, database_url: Option<&str>) -
     let how = if offline {
         "parsed (not installed: --offline)".to_string()
     } else {
-        let pg = match database_url {
-            Some(url) => Postgres::from_url(url)?,
-            None => Postgres::provision()?,
-        };
+        let pg = postgres(database_url)?;
         // What `check` does before any run: install it in a schema of its
         // own (Postgres prepares every statement), then drop that schema.
         Subject::from_spec(&pg, spec.clone(), settings.ttl)?.drop_schema()?;
@@ -415,6 +412,15 @@ fn validate(file: &std::path::Path, offline: bool, database_url: Option<&str>) -
         settings.ttl.as_secs_f64()
     );
     Ok(0)
+}
+
+/// The server of `--database-url URL`, else what `Postgres::provision`
+/// finds (DATABASE_URL, a throwaway local cluster, a container).
+fn postgres(database_url: Option<&str>) -> Result<Postgres> {
+    Ok(match database_url {
+        Some(url) => Postgres::from_url(url)?,
+        None => Postgres::provision()?,
+    })
 }
 
 fn characterize(
@@ -437,10 +443,7 @@ fn characterize(
     let command = exec
         .map(leasecheck::adapter::AdapterCommand::parse)
         .transpose()?;
-    let pg = match database_url {
-        Some(url) => Postgres::from_url(url)?,
-        None => Postgres::provision()?,
-    };
+    let pg = postgres(database_url)?;
     let mut subject = match command {
         Some(command) => Subject::exec(
             &pg,
@@ -453,11 +456,7 @@ fn characterize(
     };
     let rec = leasecheck::Recorder::new(settings.ttl, false);
     let probed = characterize::probe(&mut subject, &rec);
-    // an adapter that broke the protocol makes the probes an error
-    let probed = match subject.adapter_failure() {
-        Some(reason) => probed.and(Err(leasecheck::RunError::Adapter(reason))),
-        None => probed,
-    };
+    let probed = subject.unless_adapter_broke(probed);
     let name = subject.name().to_string();
     subject.drop_schema()?;
     let found = probed?;
@@ -674,10 +673,7 @@ fn battery_command(
         bail!("--report draws what the run records: drop --no-record");
     }
 
-    let pg = match &args.database_url {
-        Some(url) => Postgres::from_url(url)?,
-        None => Postgres::provision()?,
-    };
+    let pg = postgres(args.database_url.as_deref())?;
     let database = format!("{} ({})", pg.target(), pg.source());
 
     let total = battery.progress_total(&settings);

@@ -174,6 +174,27 @@ impl Semantics {
         op != Op::Renew || self.renew
     }
 
+    /// The call a holder keeps its lease with: `renew`, or for a lease
+    /// without one whose acquire is re-entrant, `try_acquire`; `None` when
+    /// it has neither (it holds its lease until it expires).
+    ///
+    /// ```
+    /// use leasecheck_model::{Op, Semantics};
+    /// assert_eq!(Semantics::REFERENCE.keepalive(), Some(Op::Renew));
+    /// let lock = Semantics { renew: false, ..Semantics::REFERENCE };
+    /// assert_eq!(lock.keepalive(), None);
+    /// assert_eq!(Semantics { reentrant_acquire: true, ..lock }.keepalive(), Some(Op::TryAcquire));
+    /// ```
+    pub fn keepalive(&self) -> Option<Op> {
+        if self.renew {
+            Some(Op::Renew)
+        } else if self.reentrant_acquire {
+            Some(Op::TryAcquire)
+        } else {
+            None
+        }
+    }
+
     /// True iff a lease last acquired, renewed or released at `acquired_at`
     /// is stale at `now`: strictly older than `ttl`, and never without expiry.
     pub fn is_stale(&self, ttl: Span, acquired_at: Time, now: Time) -> bool {
@@ -266,6 +287,28 @@ impl Semantics {
         ]
     }
 
+    /// The declaration named `name` (one of [`Semantics::FIELDS`]), to set
+    /// it; `None` for a name that is not a declaration.
+    ///
+    /// ```
+    /// use leasecheck_model::Semantics;
+    /// let mut s = Semantics::REFERENCE;
+    /// *s.field_mut("expiry").unwrap() = false;
+    /// assert!(!s.expiry);
+    /// assert!(s.field_mut("reentrant").is_none());
+    /// ```
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut bool> {
+        match name {
+            "reentrant_acquire" => Some(&mut self.reentrant_acquire),
+            "stale_renew" => Some(&mut self.stale_renew),
+            "renew_acquires" => Some(&mut self.renew_acquires),
+            "renew" => Some(&mut self.renew),
+            "expiry" => Some(&mut self.expiry),
+            "idempotent_release" => Some(&mut self.idempotent_release),
+            _ => None,
+        }
+    }
+
     /// The `[semantics]` table that declares these rules in a spec file,
     /// every field written out.
     ///
@@ -306,6 +349,19 @@ mod tests {
     const A: Candidate = Candidate(1);
     const B: Candidate = Candidate(2);
     const TTL: Span = Span(10);
+
+    #[test]
+    fn fields_values_and_field_mut_name_the_same_declarations_in_order() {
+        for (i, name) in Semantics::FIELDS.iter().enumerate() {
+            let mut s = Semantics::REFERENCE;
+            let slot = s.field_mut(name).expect("every field is settable");
+            *slot = !*slot;
+            let flipped: Vec<usize> = (0..6)
+                .filter(|&j| s.values()[j] != Semantics::REFERENCE.values()[j])
+                .collect();
+            assert_eq!(flipped, vec![i], "{name}");
+        }
+    }
 
     #[test]
     fn no_declaration_lets_another_candidate_take_a_fresh_lease() {

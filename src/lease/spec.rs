@@ -9,7 +9,7 @@
 use super::connection::{backend_pid, Reconnecting};
 use super::error::LeaseError;
 use crate::input::{HolderId, Ident, Ttl};
-use crate::spec::{field_name, set_local, Spec};
+use crate::spec::{field_name, set_local, Spec, CARRIED_TYPES};
 use leasecheck_model::Op;
 use postgres::error::SqlState;
 use postgres::types::{FromSql, Kind, ToSql, Type};
@@ -462,7 +462,7 @@ fn run_operation(
                     let text = row
                         .columns()
                         .first()
-                        .is_some_and(|c| [Type::TEXT, Type::VARCHAR].contains(c.type_()));
+                        .is_some_and(|c| CARRIED_TYPES.contains(c.type_()));
                     last.carried = (wants.carry && success && text)
                         .then(|| row.try_get::<_, Option<String>>(0))
                         .transpose()?

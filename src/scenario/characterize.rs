@@ -224,12 +224,9 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
             Some("stale_renew"),
         )?;
     }
-    if let Err(c) = found.semantics.validate() {
-        // cannot happen by construction; say so rather than propose nonsense
-        return Err(RunError::Settings(format!(
-            "the answers make a declaration that contradicts itself ({c}): please report this"
-        )));
-    }
+    // the renew and staleness rules are asked only where the lease has a
+    // renew and an expiry, so the answers never contradict each other
+    debug_assert!(found.semantics.validate().is_ok(), "{}", found.semantics);
     seq.reset()?;
     Ok(found)
 }

@@ -12,7 +12,7 @@ use crate::adapter::{AdapterCommand, Breakage, Candidacy, Hello};
 use crate::database::{Postgres, Schema};
 use crate::input::{HolderId, Ttl};
 use crate::lease::{Contender, ExecLease, Lease, LeaseError, ReferenceSql};
-use leasecheck_model::{Candidate, Op, Semantics};
+use leasecheck_model::{Candidate, Semantics};
 use std::time::Duration;
 
 enum Kind {
@@ -197,6 +197,16 @@ impl Subject {
         }
     }
 
+    /// `result`, unless one of this subject's adapter processes broke the
+    /// protocol ([`Subject::adapter_failure`]): then an error, whatever the
+    /// caller made of the call that saw it (an unknown outcome, a lost check).
+    pub fn unless_adapter_broke<T>(&self, result: Result<T, RunError>) -> Result<T, RunError> {
+        match self.adapter_failure() {
+            Some(reason) => result.and(Err(RunError::Adapter(reason))),
+            None => result,
+        }
+    }
+
     /// Whether each candidate is a process of its own (`--exec`).
     pub fn is_exec(&self) -> bool {
         matches!(self.kind, Kind::Exec(..))
@@ -327,20 +337,6 @@ impl Subject {
         match &self.kind {
             Kind::Reference | Kind::Fenced => Semantics::REFERENCE,
             Kind::Spec(spec) | Kind::Exec(spec, _) => spec.semantics(),
-        }
-    }
-
-    /// The call a leader keeps its lease with: `renew`, or for a lease
-    /// without one whose acquire is re-entrant, `try_acquire`; `None` when
-    /// it has neither (it holds its lease until it expires).
-    pub fn keepalive(&self) -> Option<Op> {
-        let s = self.semantics();
-        if s.renew {
-            Some(Op::Renew)
-        } else if s.reentrant_acquire {
-            Some(Op::TryAcquire)
-        } else {
-            None
         }
     }
 

@@ -396,18 +396,19 @@ pub fn trial(
     Ok(result)
 }
 
-/// The call a leader keeps its lease with ([`Subject::keepalive`]), or why
+/// The call a leader keeps its lease with ([`Semantics::keepalive`](leasecheck_model::Semantics::keepalive)), or why
 /// a takeover does not apply to this lease: one that never expires (P3 does
 /// not apply), or one a leader cannot keep (no renew, no re-entrant acquire).
 pub(crate) fn keeping(subject: &Subject) -> Result<Op, RunError> {
-    if !subject.semantics().expiry {
+    let semantics = subject.semantics();
+    if !semantics.expiry {
         return Err(RunError::NotApplicable(
             "the lease declares expiry = false: a stalled leader keeps it until it releases, \
              so takeover (P3) does not apply"
                 .into(),
         ));
     }
-    subject.keepalive().ok_or_else(|| {
+    semantics.keepalive().ok_or_else(|| {
         RunError::NotApplicable(
             "the lease declares renew = false and its acquire is not re-entrant: a leader \
              cannot keep its lease, so there is no stalled leader to take over from"

@@ -93,7 +93,7 @@ impl Spec {
                 // with `carry` or `epoch`, try_acquire's row hands a value back
                 let wanted = match (self.carry, self.epoch) {
                     (true, _) => Some((
-                        &[Type::TEXT, Type::VARCHAR][..],
+                        &super::CARRIED_TYPES[..],
                         "`carry = true`",
                         "the value to carry as its first column, as text",
                         "cast it, e.g. `RETURNING version::text`",

@@ -106,6 +106,9 @@ const OP_PARAMS: [Type; 5] = [
     Type::TEXT,
 ];
 
+/// The types a carried value (`carry = true`) may be returned as.
+pub(crate) const CARRIED_TYPES: [Type; 2] = [Type::TEXT, Type::VARCHAR];
+
 /// The isolation level of array operations.
 ///
 /// ```no_run

@@ -341,23 +341,15 @@ impl Parser<'_> {
                 Value::Boolean(b) => b,
                 other => return Err(self.type_error(field, line, "true or false", &other)),
             };
-            let slot = match key.as_str() {
-                "reentrant_acquire" => &mut semantics.reentrant_acquire,
-                "stale_renew" => &mut semantics.stale_renew,
-                "renew_acquires" => &mut semantics.renew_acquires,
-                "renew" => &mut semantics.renew,
-                "expiry" => &mut semantics.expiry,
-                "idempotent_release" => &mut semantics.idempotent_release,
-                _ => {
-                    return Err(self.invalid(
-                        &field,
-                        line,
-                        format!(
-                            "is not a declaration leasecheck knows; the [semantics] table takes {}",
-                            Semantics::FIELDS.join(", ")
-                        ),
-                    ))
-                }
+            let Some(slot) = semantics.field_mut(&key) else {
+                return Err(self.invalid(
+                    &field,
+                    line,
+                    format!(
+                        "is not a declaration leasecheck knows; the [semantics] table takes {}",
+                        Semantics::FIELDS.join(", ")
+                    ),
+                ));
             };
             *slot = flag;
         }
