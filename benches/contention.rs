@@ -47,6 +47,7 @@
 
 use criterion::{black_box, BenchmarkId, Criterion, SamplingMode};
 use hdrhistogram::Histogram;
+use leasecheck::database::Client;
 use leasecheck::fault::Fault;
 use leasecheck::lease::ReferenceSql;
 use leasecheck::model::history::Call;
@@ -55,7 +56,7 @@ use leasecheck::plot::{LineChart, Series};
 use leasecheck::scenario::race::{self as stress, RaceOptions};
 use leasecheck::scenario::takeover::{self, TakeoverOptions};
 use leasecheck::{HolderId, Lease, Postgres, Recorder, Reply, Schema, Subject, TableName, Ttl};
-use postgres::{Client, Statement};
+use postgres::Statement;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

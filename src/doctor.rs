@@ -9,6 +9,7 @@
 
 use crate::database::{find_bindir, find_pgbouncer, redact_url, Postgres, DATABASE_URL_ENV};
 use crate::fault::Fault;
+use crate::process::{Tool, ToolError};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -124,15 +125,20 @@ impl Examination {
     }
 }
 
+/// How long `PROGRAM --version` may take.
+const VERSION_ANSWERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `PROGRAM --version`, first line, or why it could not be had.
 fn program_version(program: &Path) -> String {
-    match Command::new(program).arg("--version").output() {
+    let mut cmd = Command::new(program);
+    cmd.arg("--version");
+    match Tool::new(&mut cmd, VERSION_ANSWERS_WITHIN).output() {
         Ok(out) if out.status.success() => first_line(&String::from_utf8_lossy(&out.stdout)),
         Ok(out) => format!(
             "--version failed: {}",
             first_line(&String::from_utf8_lossy(&out.stderr))
         ),
-        Err(e) => format!("cannot run it: {e}"),
+        Err(e) => e.to_string(),
     }
 }
 
@@ -147,27 +153,16 @@ const DOCKER_ANSWERS_WITHIN: std::time::Duration = std::time::Duration::from_sec
 /// A daemon that does not answer within `within` (a stuck socket, a hung
 /// engine) is reported as such; the command is killed, never waited on.
 fn docker_info(within: std::time::Duration) -> Result<String, String> {
-    use std::process::Stdio;
-    use wait_timeout::ChildExt;
-    let mut child = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("no `docker` command: {e}"))?;
-    if !matches!(child.wait_timeout(within), Ok(Some(_))) {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!(
+    let mut cmd = Command::new("docker");
+    cmd.args(["info", "--format", "{{.ServerVersion}}"]);
+    let out = Tool::new(&mut cmd, within).output().map_err(|e| match e {
+        ToolError::Spawn { source, .. } => format!("no `docker` command: {source}"),
+        ToolError::Timeout { .. } => format!(
             "`docker info` did not answer within {} s (is the daemon stuck?)",
             within.as_secs()
-        ));
-    }
-    // It has exited: this only reads what it wrote.
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("cannot read what `docker info` said: {e}"))?;
+        ),
+        other => other.to_string(),
+    })?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {

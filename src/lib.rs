@@ -17,6 +17,8 @@
 //!   [`plot`] draws (timelines, charts), [`catalogue`] lists known-broken
 //!   leases.
 //! - [`doctor`]: what this machine offers a run.
+//! - [`process`]: external tools run within a deadline, and the watchdog
+//!   that undoes what leasecheck made if leasecheck is killed.
 //! - [`database`]: a real server from `DATABASE_URL`, a throwaway local
 //!   cluster, or a container; PgBouncer; the harness's own [`Schema`].
 //! - [`Ttl`], [`HolderId`], [`Ident`], [`TableName`]: validated inputs.
@@ -32,6 +34,7 @@ pub mod fault;
 mod input;
 pub mod lease;
 pub mod plot;
+pub mod process;
 mod recorder;
 pub mod report;
 pub mod scenario;

@@ -50,10 +50,11 @@ pub const DURABILITY_ROUNDS: usize = 3;
 /// than a restart, so that a lease acquired just before the crash is still
 /// fresh after it (the scenario never waits for the TTL).
 pub const DURABILITY_MIN_TTL_SECS: f64 = 30.0;
-/// How long the harness waits for an adapter's hello and for each of its
-/// answers (`--exec-timeout`), in seconds over the stall (a call stalled by
-/// a fault legitimately waits out the stall).
-pub const DEFAULT_EXEC_TIMEOUT_OVER_STALL_SECS: u64 = 30;
+/// How long the harness waits for any one call to answer (`--call-timeout`):
+/// a statement sent to Postgres, a connection being opened, an adapter's
+/// hello or answer; in seconds over the stall (a call stalled by a fault
+/// legitimately waits out the stall).
+pub const DEFAULT_CALL_TIMEOUT_OVER_STALL_SECS: u64 = 30;
 
 /// What a user set for a run, as given (`None`: not set). The binary fills
 /// it from its flags; [`Settings::build`] validates it.
@@ -93,8 +94,8 @@ pub struct Flags {
     pub replication: Option<Replication>,
     /// `--synchronous-commit`: how the crashed server commits.
     pub durability: Option<Durability>,
-    /// `--exec-timeout`, milliseconds.
-    pub exec_timeout_ms: Option<u64>,
+    /// `--call-timeout`, milliseconds.
+    pub call_timeout_ms: Option<u64>,
 }
 
 /// Why the settings were refused. Every message names the flag.
@@ -125,9 +126,9 @@ pub enum SettingsError {
         /// The flag.
         flag: &'static str,
     },
-    /// `--exec-timeout` is not longer than the stall.
-    #[error("--exec-timeout ({}s) must be longer than the stall ({}s): a call stalled by a fault waits that long for its answer", .timeout.as_secs_f64(), .stall.as_secs_f64())]
-    ExecTimeout {
+    /// `--call-timeout` is not longer than the stall.
+    #[error("--call-timeout ({}s) must be longer than the stall ({}s): a call stalled by a fault waits that long for its answer", .timeout.as_secs_f64(), .stall.as_secs_f64())]
+    CallTimeout {
         /// The timeout.
         timeout: Duration,
         /// The stall.
@@ -171,8 +172,11 @@ pub struct Settings {
     pub record: bool,
     /// Each candidate's clock offset bound (`--skew`).
     pub skew: Option<Duration>,
-    /// How long an adapter may take for its hello and each answer (`--exec`).
-    pub exec_timeout: Duration,
+    /// The deadline of every call: a statement to Postgres, a connection
+    /// being opened, an adapter's hello or answer (`--call-timeout`). A call
+    /// past it is given up: a lease call's outcome is then unknown, a
+    /// harness call is an error that names what hung.
+    pub call_timeout: Duration,
 }
 
 impl Settings {
@@ -215,13 +219,13 @@ impl Settings {
                 ttl,
             });
         }
-        let exec_timeout = flags.exec_timeout_ms.map_or(
-            stall + Duration::from_secs(DEFAULT_EXEC_TIMEOUT_OVER_STALL_SECS),
+        let call_timeout = flags.call_timeout_ms.map_or(
+            stall + Duration::from_secs(DEFAULT_CALL_TIMEOUT_OVER_STALL_SECS),
             ms,
         );
-        if exec_timeout <= stall {
-            return Err(SettingsError::ExecTimeout {
-                timeout: exec_timeout,
+        if call_timeout <= stall {
+            return Err(SettingsError::CallTimeout {
+                timeout: call_timeout,
                 stall,
             });
         }
@@ -305,7 +309,7 @@ impl Settings {
             trials,
             record: !flags.no_record,
             skew: flags.skew_ms.map(ms),
-            exec_timeout,
+            call_timeout,
         })
     }
 }

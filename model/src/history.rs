@@ -61,8 +61,9 @@
 //! ## Several scenarios in one file
 //!
 //! A whole run (`--history FILE`) records every scenario in a section of its
-//! own, each opened by a scenario header: see [`crate::recording`]. A file
-//! in the form above is one such section.
+//! own, each opened by a scenario header: see the recording module, which
+//! reads both forms (and so `History::read_jsonl`). A file in the form
+//! above is one such section.
 
 use crate::candidate::Candidate;
 use crate::op::Op;
@@ -70,7 +71,7 @@ use crate::semantics::Semantics;
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 
 /// What a call returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -191,34 +192,10 @@ impl History {
         }
         w.flush()
     }
-
-    /// Read a history written by [`History::write_jsonl`] (or by any writer of
-    /// the same format, see the module documentation): a file of exactly one
-    /// scenario, read by [`Recording::read_jsonl`](crate::recording::Recording::read_jsonl).
-    ///
-    /// Blank lines are skipped and unknown keys are ignored. Errors name the
-    /// 1-based line number of the offending line.
-    ///
-    /// ```
-    /// use leasecheck_model::history::{History, HistoryError};
-    ///
-    /// let text = "{\"ttl\":1000}\n{\"candidate\":1,\"call\":\"lease\",\"op\":\"renew\"}\n";
-    /// let err = History::read_jsonl(text.as_bytes()).unwrap_err();
-    /// assert_eq!(err.line(), Some(2));
-    /// assert!(matches!(err, HistoryError::Syntax { .. }), "{err}");
-    /// assert!(err.to_string().contains("missing field `invoke`"), "{err}");
-    /// ```
-    pub fn read_jsonl(r: impl BufRead) -> Result<History, HistoryError> {
-        let mut recording = crate::recording::Recording::read_jsonl(r)?;
-        match recording.sections.len() {
-            1 => Ok(recording.sections.remove(0).history),
-            count => Err(HistoryError::Scenarios { count }),
-        }
-    }
 }
 
-/// The first line of a JSON-lines history (also read by
-/// [`Recording::read_jsonl`](crate::recording::Recording::read_jsonl)).
+/// The first line of a JSON-lines history (also read by the recording
+/// module, which reads whole runs).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Header {
     pub(crate) ttl: Span,
@@ -259,8 +236,8 @@ pub enum HistoryError {
         /// The last line read.
         line: usize,
     },
-    /// The file records several scenarios (read it as a
-    /// [`Recording`](crate::recording::Recording)).
+    /// The file records several scenarios (read it as a recording: see the
+    /// recording module).
     Scenarios {
         /// How many.
         count: usize,

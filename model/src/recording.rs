@@ -678,3 +678,31 @@ fn line(w: &mut impl Write, value: &impl Serialize) -> io::Result<()> {
     serde_json::to_writer(&mut *w, value)?;
     w.write_all(b"\n")
 }
+
+/// A history of one scenario is read as a recording of one section: one
+/// reader for both forms.
+impl History {
+    /// Read a history written by [`History::write_jsonl`] (or by any writer of
+    /// the same format, see the module documentation): a file of exactly one
+    /// scenario, read by [`Recording::read_jsonl`].
+    ///
+    /// Blank lines are skipped and unknown keys are ignored. Errors name the
+    /// 1-based line number of the offending line.
+    ///
+    /// ```
+    /// use leasecheck_model::history::{History, HistoryError};
+    ///
+    /// let text = "{\"ttl\":1000}\n{\"candidate\":1,\"call\":\"lease\",\"op\":\"renew\"}\n";
+    /// let err = History::read_jsonl(text.as_bytes()).unwrap_err();
+    /// assert_eq!(err.line(), Some(2));
+    /// assert!(matches!(err, HistoryError::Syntax { .. }), "{err}");
+    /// assert!(err.to_string().contains("missing field `invoke`"), "{err}");
+    /// ```
+    pub fn read_jsonl(r: impl BufRead) -> Result<History, HistoryError> {
+        let mut recording = Recording::read_jsonl(r)?;
+        match recording.sections.len() {
+            1 => Ok(recording.sections.remove(0).history),
+            count => Err(HistoryError::Scenarios { count }),
+        }
+    }
+}

@@ -58,7 +58,7 @@ pub enum AdapterError {
         stderr: StderrTail,
     },
     /// No line within the timeout.
-    #[error("the adapter of {candidate} did not answer within {} s while leasecheck waited for {waiting} (raise --exec-timeout if its calls may legitimately take longer){stderr}", .waited.as_secs_f64())]
+    #[error("the adapter of {candidate} did not answer within {} s while leasecheck waited for {waiting} (raise --call-timeout if its calls may legitimately take longer){stderr}", .waited.as_secs_f64())]
     Mute {
         /// The candidate.
         candidate: String,
@@ -92,6 +92,12 @@ pub enum AdapterError {
         said: String,
         /// The first process's hello, as a line.
         first: String,
+    },
+    /// A hello without `renew` for a lease whose spec declares one.
+    #[error("the adapter's hello {said} does not list \"renew\", but the spec declares that the lease renews: list renew among its ops, or declare renew = false under [semantics] in the spec")]
+    NoRenew {
+        /// The hello, as a line.
+        said: String,
     },
     /// A call to an adapter that broke the protocol before.
     #[error("the adapter of {candidate} broke the protocol earlier: {first}")]

@@ -24,7 +24,7 @@ mod protocol;
 
 pub use command::{env, AdapterCommand, Candidacy};
 pub use error::{AdapterError, StderrTail};
-pub use process::{kill_every_adapter, AdapterProcess, Breakage, TAIL_LINES};
+pub use process::{AdapterProcess, Breakage, TAIL_LINES};
 pub use protocol::{
     Answer, Hello, LineError, ProtocolOp, Request, MAX_LINE, PROTOCOL, REQUIRED_OPS,
 };

@@ -12,9 +12,10 @@
 use super::command::{AdapterCommand, Candidacy};
 use super::error::{AdapterError, StderrTail};
 use super::protocol::{quoted, Answer, Hello, LineError, ProtocolOp, Request, MAX_LINE};
+use crate::process::watchdog::WatchedGroup;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -53,6 +54,8 @@ pub struct AdapterProcess {
     /// The first way it broke the protocol: every call after fails alike,
     /// never reading a line meant for an earlier request.
     broken: Option<String>,
+    /// Its process group, for the watchdog (dropped after the reap).
+    _watch: WatchedGroup,
     /// Where the first break of any adapter of the run is kept.
     breakage: Breakage,
 }
@@ -76,26 +79,6 @@ impl Breakage {
     }
 }
 
-/// The process groups of every adapter alive in this process, so that an
-/// exit that cannot wait for the drops (a second Ctrl-C) still kills them.
-static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-
-/// The registry of live groups; a panic elsewhere while it was held does
-/// not make it lose track of one.
-fn live() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
-    LIVE.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Kill every adapter process group still alive (`SIGKILL`), for an exit
-/// that runs no drop; the adapters are not reaped (the exit does that).
-pub fn kill_every_adapter() {
-    let live = live().clone();
-    for group in live {
-        let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
-    }
-}
-
 impl AdapterProcess {
     /// Start `command` for `who` and read its hello; a break of the
     /// protocol, then or later, is also kept in `breakage`.
@@ -114,25 +97,12 @@ impl AdapterProcess {
             // it started (a shell wrapper's child), and so does the kill;
             // a Ctrl-C at the terminal reaches leasecheck, which kills it.
             .process_group(0);
-        // SAFETY: between fork and exec only prctl, which is
-        // async-signal-safe, runs. If leasecheck dies without its drops
-        // (SIGKILL), the adapter gets SIGKILL too.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-            });
-        }
-        let spawned = {
-            // Registered under the lock it is spawned under, so that a
-            // kill of every adapter never misses one being born.
-            let mut live = live();
-            let child = cmd.spawn();
-            if let Ok(child) = &child {
-                live.insert(child.id() as i32);
-            }
-            child
-        };
-        let mut child = spawned.map_err(|source| {
+        // Watched from its start: if leasecheck dies without its drops
+        // (SIGKILL, a second Ctrl-C), the watchdog kills the group.
+        let spawned = cmd
+            .spawn()
+            .map(|child| (WatchedGroup::new(child.id()), child));
+        let (watch, mut child) = spawned.map_err(|source| {
             let e = AdapterError::Spawn {
                 candidate: who.candidate.clone(),
                 command: command.text().to_string(),
@@ -162,6 +132,7 @@ impl AdapterProcess {
         let mut process = AdapterProcess {
             candidate: who.candidate.clone(),
             child,
+            _watch: watch,
             stdin,
             lines,
             tail,
@@ -352,7 +323,7 @@ impl Drop for AdapterProcess {
         let _ = self.signal(Signal::SIGKILL);
         let _ = self.signal(Signal::SIGCONT);
         let _ = self.child.wait();
-        live().remove(&self.process_group());
+        // The watch ends after this: the group was reaped.
     }
 }
 

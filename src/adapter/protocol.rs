@@ -49,12 +49,10 @@ impl From<ProtocolOp> for Op {
     }
 }
 
-/// The operations every adapter must support.
-pub const REQUIRED_OPS: [ProtocolOp; 3] = [
-    ProtocolOp::TryAcquire,
-    ProtocolOp::Renew,
-    ProtocolOp::Release,
-];
+/// The operations every adapter must support; `renew` too, unless the
+/// lease declares it has none (`renew = false` under the spec's
+/// `[semantics]`, checked by the subject that knows the spec).
+pub const REQUIRED_OPS: [ProtocolOp; 2] = [ProtocolOp::TryAcquire, ProtocolOp::Release];
 
 /// An adapter's first line: the protocol it speaks, the operations it
 /// supports, and whether its lease returns fencing epochs.
@@ -70,7 +68,8 @@ pub const REQUIRED_OPS: [ProtocolOp; 3] = [
 pub struct Hello {
     /// Must be [`PROTOCOL`].
     pub protocol: String,
-    /// The operations the adapter supports (all of [`REQUIRED_OPS`]).
+    /// The operations the adapter supports (all of [`REQUIRED_OPS`], and
+    /// `renew` where the lease has one).
     pub ops: Vec<ProtocolOp>,
     /// Whether a won `try_acquire` answers with the tenure's `epoch`.
     #[serde(default)]
@@ -143,7 +142,7 @@ pub enum LineError {
     #[error("names protocol {}; leasecheck speaks \"leasecheck-adapter/1\"", quoted(.0))]
     Protocol(String),
     /// A hello without an operation every adapter must support.
-    #[error("does not list {0:?} among its ops (try_acquire, renew and release are required)")]
+    #[error("does not list {0:?} among its ops (try_acquire and release are required, and renew unless the spec declares renew = false)")]
     MissingOp(&'static str),
     /// An answer to another request than the one asked.
     #[error("answers request {got}, but request {expected} was asked")]
@@ -199,6 +198,11 @@ impl Hello {
             return Err(LineError::MissingOp(op_name(missing)));
         }
         Ok(hello)
+    }
+
+    /// Whether the adapter says it serves `renew`.
+    pub fn renews(&self) -> bool {
+        self.ops.contains(&ProtocolOp::Renew)
     }
 
     /// The hello as one line (what an adapter writes first).

@@ -5,14 +5,21 @@
 //! on drop, panics included; nothing here touches a server it did not start.
 
 use super::diagnostic::{describe, pg_message};
-use super::provision::{BINDIR_ENV, MAX_CONNECTIONS};
-use postgres::NoTls;
+use super::Client;
+use crate::process::watchdog::{self, WatchedGroup};
+use crate::process::Tool;
 use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+/// Environment variable naming the directory of `initdb` and `postgres`.
+pub const BINDIR_ENV: &str = "LEASECHECK_PG_BINDIR";
+/// `max_connections` of clusters leasecheck starts: enough for 64 candidates,
+/// their standbys, fault injectors and parallel tests.
+pub const MAX_CONNECTIONS: u32 = 300;
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -27,7 +34,7 @@ pub(crate) fn wait_until_ready(
     let mut config = config.clone();
     config.connect_timeout(Duration::from_secs(2));
     loop {
-        match config.connect(NoTls) {
+        match Client::connect(&config) {
             Ok(mut client) => match client.simple_query("SELECT 1") {
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() > deadline => {
@@ -69,12 +76,12 @@ shared_buffers = 64MB
 /// A cluster in a temp dir, owned by this process.
 pub(crate) struct LocalCluster {
     /// The postmaster; replaced when the cluster is started again after a crash.
-    child: Mutex<Child>,
+    child: Mutex<Server>,
     port: u16,
     bindir: PathBuf,
     runas: Option<(u32, u32)>,
     /// Holds the data directory and log; removed when the cluster is dropped.
-    dir: tempfile::TempDir,
+    dir: watchdog::TempDir,
     stopped: bool,
 }
 
@@ -125,7 +132,7 @@ impl LocalCluster {
         port: u16,
         runas: Option<(u32, u32)>,
         extra: &[String],
-    ) -> Result<Child, String> {
+    ) -> Result<Server, String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -156,6 +163,7 @@ impl LocalCluster {
             .current_dir(dir);
         as_user(&mut cmd, runas);
         cmd.spawn()
+            .map(Server::watch)
             .map_err(|e| format!("cannot run {}: {e}", bindir.join("postgres").display()))
     }
 
@@ -163,7 +171,7 @@ impl LocalCluster {
         cluster_url(self.port)
     }
 
-    fn child(&self) -> MutexGuard<'_, Child> {
+    fn child(&self) -> MutexGuard<'_, Server> {
         self.child.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -233,11 +241,12 @@ impl LocalCluster {
 pub(crate) fn owned_tempdir(
     prefix: &str,
     runas: Option<(u32, u32)>,
-) -> Result<tempfile::TempDir, String> {
+) -> Result<watchdog::TempDir, String> {
     let dir = tempfile::Builder::new()
         .prefix(prefix)
         .tempdir()
         .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+    let dir = watchdog::TempDir::watch(dir);
     if let Some((uid, gid)) = runas {
         nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into()))
             .map_err(|e| format!("cannot hand {} to uid {uid}: {e}", dir.path().display()))?;
@@ -245,17 +254,22 @@ pub(crate) fn owned_tempdir(
     Ok(dir)
 }
 
+/// How long one of the server's tools may run (`initdb`, `pg_basebackup`
+/// of a throwaway cluster take a second or two).
+const TOOL_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Run one of the server's tools (`initdb`, `pg_basebackup`) to its end, as
-/// the user the server runs as; its stderr is the error when it fails.
+/// the user the server runs as, within [`TOOL_TIMEOUT`]; its stderr is the
+/// error when it fails.
 pub(super) fn run_tool(
     cmd: &mut Command,
     name: &str,
     runas: Option<(u32, u32)>,
 ) -> Result<(), String> {
     as_user(cmd, runas);
-    let out = cmd
+    let out = Tool::new(cmd, TOOL_TIMEOUT)
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()))?;
+        .map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!(
             "{name} failed ({}): {}",
@@ -266,14 +280,49 @@ pub(super) fn run_tool(
     Ok(())
 }
 
+/// A server process leasecheck started (a postmaster, PgBouncer), in a
+/// process group of its own that the watchdog kills if leasecheck dies
+/// before it stops the server ([`stop_server`]).
+pub(crate) struct Server {
+    // Field order is drop order: the process is forgotten by the watchdog
+    // only after whoever stopped it reaped it.
+    child: Child,
+    _watch: WatchedGroup,
+}
+
+impl Server {
+    /// Watch `child`, started by [`as_user`] (a process group of its own).
+    pub(crate) fn watch(child: Child) -> Server {
+        let watch = WatchedGroup::new(child.id());
+        Server {
+            child,
+            _watch: watch,
+        }
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
 /// Start a server with `spawn` on a free loopback port and wait until it
 /// answers (it logs to `dir/postgres.log`). When another process took the
 /// port between the probe and the server's bind, another port is tried, up
 /// to 5 in all.
 pub(super) fn start_on_free_port(
     dir: &Path,
-    mut spawn: impl FnMut(u16) -> Result<Child, String>,
-) -> Result<(Child, u16), String> {
+    mut spawn: impl FnMut(u16) -> Result<Server, String>,
+) -> Result<(Server, u16), String> {
     let mut last = String::new();
     for _ in 0..5 {
         let port = free_port()?;

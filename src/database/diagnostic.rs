@@ -38,6 +38,12 @@ pub(crate) fn pg_message(e: &postgres::Error) -> String {
         }
         return text;
     }
+    if super::is_deadline(e) {
+        return format!(
+            "timeout waiting for server: no answer within {} s (the call deadline, --call-timeout); the connection was closed",
+            super::call_timeout().as_secs_f64()
+        );
+    }
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {

@@ -7,6 +7,7 @@
 //! or drops what this module started or created.
 
 mod address;
+mod client;
 mod cluster;
 pub(crate) mod diagnostic;
 mod pooler;
@@ -16,14 +17,18 @@ mod schema;
 mod system_settings;
 
 pub use address::{upstream_of, url_of, AddressError};
-pub use cluster::find_bindir;
-pub(crate) use cluster::{
-    as_user, free_port, log_tail, owned_tempdir, unprivileged_user, wait_until_ready,
+pub use client::{
+    async_config, call_timeout, is_deadline, set_call_timeout, Client, Transaction,
+    DEFAULT_CALL_TIMEOUT_MS,
 };
+pub(crate) use cluster::{
+    as_user, free_port, log_tail, owned_tempdir, unprivileged_user, wait_until_ready, Server,
+};
+pub use cluster::{find_bindir, BINDIR_ENV, MAX_CONNECTIONS};
 pub use pooler::{find_pgbouncer, Pooler, PoolerError, POOL_SIZE};
 pub use provision::{
-    redact_url, Postgres, ProvisionError, Source, BINDIR_ENV, DATABASE_URL_ENV, DEFAULT_IMAGE,
-    IMAGE_ENV, MAX_CONNECTIONS, SOURCE_ENV,
+    redact_url, Postgres, ProvisionError, Source, DATABASE_URL_ENV, DEFAULT_IMAGE, IMAGE_ENV,
+    SOURCE_ENV,
 };
 pub use replica::Replica;
 pub use schema::{Schema, SchemaError};

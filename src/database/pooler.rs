@@ -10,9 +10,10 @@
 
 use crate::database::{
     as_user, free_port, log_tail, owned_tempdir, unprivileged_user, wait_until_ready, Postgres,
+    Server,
 };
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Server connections PgBouncer keeps per database/user pair: fewer than the
@@ -26,9 +27,9 @@ pub struct PoolerError(pub String);
 
 /// A PgBouncer process the harness owns, stopped on drop.
 pub struct Pooler {
-    child: Child,
+    child: Server,
     config: postgres::Config,
-    _dir: tempfile::TempDir,
+    _dir: crate::process::watchdog::TempDir,
 }
 
 impl Pooler {
@@ -70,6 +71,7 @@ impl Pooler {
             as_user(&mut cmd, runas);
             let mut child = cmd
                 .spawn()
+                .map(Server::watch)
                 .map_err(|e| PoolerError(format!("cannot run {}: {e}", bin.display())))?;
             // Built field by field, never spliced into a URL: a user,
             // password or database name may hold any character.

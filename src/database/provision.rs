@@ -18,7 +18,7 @@
 
 use super::cluster::LocalCluster;
 use super::diagnostic::{pg_message, redact};
-use postgres::{Client, NoTls};
+use super::Client;
 use std::fmt;
 use std::time::Duration;
 
@@ -26,15 +26,10 @@ use std::time::Duration;
 pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
 /// Environment variable forcing one source: `url`, `local` or `container`.
 pub const SOURCE_ENV: &str = "LEASECHECK_POSTGRES";
-/// Environment variable naming the directory of `initdb` and `postgres`.
-pub const BINDIR_ENV: &str = "LEASECHECK_PG_BINDIR";
 /// Environment variable naming the container image.
 pub const IMAGE_ENV: &str = "LEASECHECK_PG_IMAGE";
 /// The image `scripts/build-postgres-image.sh` builds.
 pub const DEFAULT_IMAGE: &str = "leasecheck-postgres:15";
-/// `max_connections` of clusters leasecheck starts: enough for 64 candidates,
-/// their standbys, fault injectors and parallel tests.
-pub const MAX_CONNECTIONS: u32 = 300;
 
 #[cfg(feature = "containers")]
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -103,7 +98,12 @@ enum Backend {
     External,
     Local(LocalCluster),
     #[cfg(feature = "containers")]
-    Container(Box<testcontainers::Container<testcontainers::GenericImage>>),
+    /// The container, then its watch (field order is drop order: removed,
+    /// then forgotten by the watchdog).
+    Container(
+        Box<testcontainers::Container<testcontainers::GenericImage>>,
+        crate::process::watchdog::WatchedContainer,
+    ),
 }
 
 /// A reachable Postgres server, stopped on drop if leasecheck started it.
@@ -167,7 +167,7 @@ impl Postgres {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        let mut client = config.connect(NoTls).map_err(err)?;
+        let mut client = Client::connect(&config).map_err(err)?;
         client.simple_query("SELECT 1").map_err(err)?;
         Ok(Postgres {
             url: url.to_string(),
@@ -227,6 +227,7 @@ impl Postgres {
                     "{e} (is Docker running, and was the image built with scripts/build-postgres-image.sh?)"
                 ))
             })?;
+        let watch = crate::process::watchdog::WatchedContainer::new(container.id());
         let port = container
             .get_host_port_ipv4(5432)
             .map_err(|e| fail(e.to_string()))?;
@@ -238,7 +239,7 @@ impl Postgres {
         wait_until_ready(&config, || Ok(())).map_err(fail)?;
         Ok(Postgres {
             url,
-            backend: Backend::Container(Box::new(container)),
+            backend: Backend::Container(Box::new(container), watch),
         })
     }
 
@@ -267,7 +268,7 @@ impl Postgres {
             Backend::External => Source::Url,
             Backend::Local(_) => Source::Local,
             #[cfg(feature = "containers")]
-            Backend::Container(_) => Source::Container,
+            Backend::Container(..) => Source::Container,
         }
     }
 
@@ -286,7 +287,7 @@ impl Postgres {
         match &self.backend {
             Backend::Local(c) => Ok(c),
             #[cfg(feature = "containers")]
-            Backend::Container(_) => Err(format!(
+            Backend::Container(..) => Err(format!(
                 "the server at {} runs in a container: leasecheck crashes, restarts and \
                  replicates only a cluster it runs from the local server binaries \
                  (LEASECHECK_POSTGRES=local)",
@@ -319,7 +320,7 @@ impl Postgres {
     pub fn container_id(&self) -> Option<&str> {
         match &self.backend {
             #[cfg(feature = "containers")]
-            Backend::Container(c) => Some(c.id()),
+            Backend::Container(c, _) => Some(c.id()),
             _ => None,
         }
     }
@@ -333,7 +334,7 @@ impl Postgres {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn connect(&self) -> Result<Client, postgres::Error> {
-        Client::connect(&self.url, NoTls)
+        Client::connect(&self.config())
     }
 
     /// Stop the server if leasecheck started it, reporting a failure to stop.
@@ -349,7 +350,7 @@ impl Postgres {
             Backend::External => Ok(()),
             Backend::Local(mut cluster) => cluster.stop().map_err(ProvisionError::Local),
             #[cfg(feature = "containers")]
-            Backend::Container(container) => {
+            Backend::Container(container, _watch) => {
                 use testcontainers::Image;
                 let image = format!("{}:{}", container.image().name(), container.image().tag());
                 container.rm().map_err(|e| ProvisionError::Container {

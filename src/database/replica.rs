@@ -8,13 +8,13 @@
 //! replication back and make the replica lag.
 
 use super::cluster::{
-    cluster_url, owned_tempdir, run_tool, start_on_free_port, stop_server, LocalCluster,
+    cluster_url, owned_tempdir, run_tool, start_on_free_port, stop_server, LocalCluster, Server,
 };
 use super::diagnostic::pg_message;
+use super::Client;
 use super::Postgres;
-use postgres::NoTls;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long streaming may take to start, and a promotion to end.
@@ -22,9 +22,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A hot standby of a cluster leasecheck runs; see the module docs.
 pub struct Replica {
-    child: Child,
+    child: Server,
     port: u16,
-    dir: tempfile::TempDir,
+    dir: crate::process::watchdog::TempDir,
     stopped: bool,
 }
 
@@ -107,9 +107,7 @@ impl Replica {
     /// accepts writes). WAL it has not received is never applied.
     pub fn promote(&self) -> Result<(), String> {
         let started = Instant::now();
-        let mut client = self
-            .config()
-            .connect(NoTls)
+        let mut client = Client::connect(&self.config())
             .map_err(|e| format!("cannot connect to the replica: {}", pg_message(&e)))?;
         let wait = READY_TIMEOUT.as_secs() as i32;
         let promoted: bool = client

@@ -1,9 +1,9 @@
 //! A schema of the harness's own: every check runs in one and drops only that.
 
 use super::diagnostic::is_connection_loss;
+use super::Client;
 use crate::input::random_u64;
 use crate::input::{Ident, TableName};
-use postgres::Client;
 
 /// Why a schema could not be created or dropped.
 #[derive(Debug, thiserror::Error)]
@@ -74,13 +74,11 @@ impl Schema {
         let Some(config) = &self.reconnect else {
             return Ok(());
         };
-        self.client = config
-            .connect(postgres::NoTls)
-            .map_err(|source| SchemaError {
-                what: "reconnect to",
-                schema: self.name.to_string(),
-                source,
-            })?;
+        self.client = Client::connect(config).map_err(|source| SchemaError {
+            what: "reconnect to",
+            schema: self.name.to_string(),
+            source,
+        })?;
         Ok(())
     }
 

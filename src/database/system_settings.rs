@@ -110,7 +110,7 @@ impl<'p> SystemSettings<'p> {
     }
 }
 
-fn reload(client: &mut postgres::Client) -> Result<(), String> {
+fn reload(client: &mut super::Client) -> Result<(), String> {
     client
         .batch_execute("SELECT pg_reload_conf()")
         .map_err(|e| {

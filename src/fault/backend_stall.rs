@@ -4,10 +4,10 @@
 
 use super::process::{comm, pid_of, signal, stat, wait_stopped, STOP_TIMEOUT};
 use super::{Fault, FaultError};
+use crate::database::Client;
 use crate::database::Postgres;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
-use postgres::Client;
 use std::time::Instant;
 
 /// The leader's own backend process, stopped with `SIGSTOP` until this guard
@@ -41,7 +41,7 @@ impl BackendStall {
     ///
     /// ```no_run
     /// use leasecheck::fault::BackendStall;
-    /// # fn f(leader: &mut postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// # fn f(leader: &mut leasecheck::database::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// let pid: i32 = leader.query_one("SELECT pg_backend_pid()", &[])?.get(0);
     /// let stall = BackendStall::stop(pid)?;
     /// // ... the leader's statements hang until:

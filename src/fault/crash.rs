@@ -80,12 +80,30 @@ impl Durability {
     }
 }
 
-impl fmt::Display for Durability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
+impl Durability {
+    /// Both settings, in a fixed order.
+    pub const ALL: [Durability; 2] = [Durability::Durable, Durability::AsyncCommit];
+
+    /// The name used on the command line (`--synchronous-commit`).
+    pub fn name(self) -> &'static str {
+        match self {
             Durability::Durable => "on",
             Durability::AsyncCommit => "off",
-        })
+        }
+    }
+
+    /// One line on the setting, for `--help`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Durability::Durable => "synchronous_commit = on: an acknowledged commit survives a crash",
+            Durability::AsyncCommit => "synchronous_commit = off: a crash may lose acknowledged commits (to see it on purpose)",
+        }
+    }
+}
+
+impl fmt::Display for Durability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
     }
 }
 

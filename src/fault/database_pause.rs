@@ -234,6 +234,9 @@ impl Drop for DatabasePause {
     }
 }
 
+/// How long one `docker pause` or `docker unpause` may take.
+const DOCKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 fn docker(action: &'static str, id: &str) -> Result<(), FaultError> {
     let fail = |reason: String| FaultError::Docker {
         fault: Fault::DatabasePause,
@@ -241,12 +244,11 @@ fn docker(action: &'static str, id: &str) -> Result<(), FaultError> {
         container: id.to_string(),
         reason,
     };
-    let out = std::process::Command::new("docker")
-        .arg(action)
-        .arg(id)
-        .stdin(std::process::Stdio::null())
+    let mut cmd = std::process::Command::new("docker");
+    cmd.arg(action).arg(id);
+    let out = crate::process::Tool::new(&mut cmd, DOCKER_TIMEOUT)
         .output()
-        .map_err(|e| fail(format!("cannot run docker: {e}")))?;
+        .map_err(|e| fail(e.to_string()))?;
     if out.status.success() {
         Ok(())
     } else {

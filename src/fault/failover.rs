@@ -17,8 +17,8 @@
 
 use super::crash::{record, Outage, OutageSlot};
 use super::{Fault, FaultError, Hold, Proxy};
+use crate::database::Client;
 use crate::database::{Postgres, Replica, SystemSettings};
-use postgres::NoTls;
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -47,12 +47,30 @@ pub enum Replication {
     Async,
 }
 
-impl fmt::Display for Replication {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
+impl Replication {
+    /// Both modes, in a fixed order.
+    pub const ALL: [Replication; 2] = [Replication::Sync, Replication::Async];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
             Replication::Sync => "sync",
             Replication::Async => "async",
-        })
+        }
+    }
+
+    /// One line on the mode, for `--help`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Replication::Sync => "the primary acknowledges a commit once the replica applied it: a failover loses nothing acknowledged",
+            Replication::Async => "the primary acknowledges at once: the replica may lag, and a failover loses what it missed",
+        }
+    }
+}
+
+impl fmt::Display for Replication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
     }
 }
 
@@ -204,10 +222,8 @@ impl fmt::Debug for Switch<'_> {
 /// `pg_stat_replication`.
 fn wait_for_standby(pg: &Postgres, value: &str, column: &str) -> Result<(), String> {
     let deadline = Instant::now() + STREAM_TIMEOUT;
-    let mut client = pg
-        .config()
-        .connect(NoTls)
-        .map_err(|e| format!("cannot connect to the primary: {e}"))?;
+    let mut client =
+        Client::connect(&pg.config()).map_err(|e| format!("cannot connect to the primary: {e}"))?;
     let sql = format!(
         "SELECT count(*) FROM pg_stat_replication WHERE application_name = $1 AND {column} = $2"
     );

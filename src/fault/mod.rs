@@ -36,7 +36,7 @@
 //!
 //! ```no_run
 //! use leasecheck::fault::{BackendStall, Fault};
-//! # fn f(pg: &leasecheck::Postgres, leader: &mut postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! # fn f(pg: &leasecheck::Postgres, leader: &mut leasecheck::database::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! Fault::BackendStall.applicable(pg)?;
 //! let stall = BackendStall::stop_backend_of(leader, pg)?;
 //! // ... the leader's next statement hangs; a standby may take over ...
@@ -160,6 +160,37 @@ impl Fault {
             Fault::ConnectionDrop => "connection-drop",
             Fault::CrashRestart => "crash-restart",
             Fault::Failover => "failover",
+        }
+    }
+
+    /// One line on what the fault does, for `--help` and `doctor`.
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// assert!(Fault::ALL.iter().all(|f| !f.summary().is_empty()));
+    /// ```
+    pub fn summary(self) -> &'static str {
+        match self {
+            Fault::ClientPause => {
+                "the leader's own process stops calling (a GC pause, SIGSTOP of an --exec adapter)"
+            }
+            Fault::ConnectionStall => {
+                "a proxy holds the bytes of the leader's connection: its renews arrive late"
+            }
+            Fault::BackendStall => {
+                "the leader's backend process gets SIGSTOP: its statements wait in the socket"
+            }
+            Fault::RowLock => "another session holds the lease row locked (SELECT ... FOR UPDATE)",
+            Fault::DatabasePause => {
+                "the whole server stops (SIGSTOP of every process, or the container paused)"
+            }
+            Fault::ConnectionDrop => {
+                "a proxy cuts the leader's connection after its commit, before the reply"
+            }
+            Fault::CrashRestart => {
+                "every server process is killed (SIGKILL), then the server is started again"
+            }
+            Fault::Failover => "a streaming replica is promoted and every candidate switched to it",
         }
     }
 

@@ -3,8 +3,8 @@
 //! schema and ends its transaction on undo (or by closing its connection).
 
 use super::{Fault, FaultError};
+use crate::database::Client;
 use crate::input::TableName;
-use postgres::Client;
 use std::fmt;
 
 /// A blocker session holding the lease row `FOR UPDATE` in an open

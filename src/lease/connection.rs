@@ -4,7 +4,7 @@
 
 use super::error::LeaseError;
 use crate::database::diagnostic::{describe, pg_message, redact};
-use postgres::{Client, NoTls};
+use crate::database::Client;
 
 /// The process id of the backend serving `client`.
 pub(crate) fn backend_pid(client: &mut Client) -> Result<i32, postgres::Error> {
@@ -36,12 +36,10 @@ impl Reconnecting {
     /// Connect to `config` now.
     pub(crate) fn open(config: &postgres::Config) -> Result<Reconnecting, LeaseError> {
         let target = describe(config);
-        let client = config
-            .connect(NoTls)
-            .map_err(|source| LeaseError::Connect {
-                target: target.clone(),
-                source,
-            })?;
+        let client = Client::connect(config).map_err(|source| LeaseError::Connect {
+            target: target.clone(),
+            source,
+        })?;
         Ok(Reconnecting {
             config: Box::new(config.clone()),
             target,
@@ -68,10 +66,8 @@ impl Reconnecting {
         let client = match &mut self.client {
             Some(client) => client,
             empty => {
-                let fresh = self
-                    .config
-                    .connect(NoTls)
-                    .map_err(|source| LeaseError::Connect {
+                let fresh =
+                    Client::connect(&self.config).map_err(|source| LeaseError::Connect {
                         target: self.target.clone(),
                         source,
                     })?;

@@ -98,9 +98,7 @@ impl Contender for ExecLease {
             app_name: self.app_name.clone(),
             reason,
         };
-        let mut client = self
-            .server
-            .connect(postgres::NoTls)
+        let mut client = crate::database::Client::connect(&self.server)
             .map_err(|e| fail(crate::database::diagnostic::pg_message(&e)))?;
         let rows = client
             .query(

@@ -49,10 +49,10 @@
 use super::connection::{backend_pid, Reconnecting};
 use super::error::LeaseError;
 use super::sql::ReferenceSql;
+use crate::database::Client;
 use crate::input::{HolderId, TableName, Ttl};
 use leasecheck_model::Time;
 use postgres::types::Type;
-use postgres::Client;
 
 /// A new tenure of a fenced lease: its epoch and the server time it was won.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

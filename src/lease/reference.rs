@@ -40,10 +40,10 @@
 use super::connection::{backend_pid, Reconnecting};
 use super::error::LeaseError;
 use super::sql::ReferenceSql;
+use crate::database::Client;
 use crate::input::{HolderId, TableName, Ttl};
 use leasecheck_model::Time;
 use postgres::types::Type;
-use postgres::Client;
 
 enum Connection<'c> {
     Owned(Box<Reconnecting>),
@@ -122,7 +122,7 @@ impl<'c> Lease<'c> {
     ///
     /// ```no_run
     /// use leasecheck::{HolderId, Lease, TableName, Ttl};
-    /// let mut client = postgres::Client::connect("host=127.0.0.1 user=postgres", postgres::NoTls)?;
+    /// let mut client = leasecheck::database::Client::connect(&"host=127.0.0.1 user=postgres".parse()?)?;
     /// let mut lease = Lease::with_client(
     ///     &mut client,
     ///     TableName::new("lease_lock")?,

@@ -59,6 +59,7 @@ pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<
         Err(_) => 0,
     };
     let epoch = spec.has_epoch();
+    let lease_renews = spec.semantics().renew;
     let mut config: postgres::Config = env_value(env::DATABASE_URL, |url| url.parse())?;
     // libpq reads PGAPPNAME by itself; the Rust driver must be told.
     if let Ok(app) = std::env::var(env::APP_NAME) {
@@ -66,9 +67,14 @@ pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<
     }
     let mut lease = SpecLease::connect_with(&config, &schema, Arc::new(spec), ttl, holder)?;
     lease.set_skew(skew);
+    // The operations the spec has: renew only where it declares one.
+    let mut ops = REQUIRED_OPS.to_vec();
+    if lease_renews {
+        ops.insert(1, ProtocolOp::Renew);
+    }
     let hello = Hello {
         protocol: PROTOCOL.into(),
-        ops: REQUIRED_OPS.to_vec(),
+        ops,
         epoch,
     };
     let io = |e: std::io::Error| ServeError::Protocol(e.to_string());

@@ -8,12 +8,12 @@
 
 use super::connection::{backend_pid, Reconnecting};
 use super::error::LeaseError;
+use crate::database::Client;
 use crate::input::{HolderId, Ident, Ttl};
 use crate::spec::{field_name, set_local, Spec, CARRIED_TYPES};
 use leasecheck_model::Op;
 use postgres::error::SqlState;
 use postgres::types::{FromSql, Kind, ToSql, Type};
-use postgres::Client;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

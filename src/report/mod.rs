@@ -240,14 +240,15 @@ impl Report {
                 s.duration.as_secs_f64(),
                 figures.join("  ")
             );
-            match &s.status {
-                Status::NotApplicable(why) => {
-                    let _ = writeln!(out, "         not applicable: {why}");
-                }
-                Status::Error(why) => {
-                    let _ = writeln!(out, "         could not run: {why}");
-                }
-                _ => {}
+            let said = match &s.status {
+                Status::NotApplicable(why) => Some(format!("not applicable: {why}")),
+                Status::Error(why) => Some(format!("could not run: {why}")),
+                _ => None,
+            };
+            // Every line of a reason under its scenario (an adapter's
+            // stderr tail, a server log), not only the first.
+            for line in said.iter().flat_map(|text| text.lines()) {
+                let _ = writeln!(out, "         {line}");
             }
         }
         // One screen: the first two findings of each scenario with their
@@ -362,4 +363,32 @@ fn brief(message: &str) -> String {
     }
     let cut: String = message.chars().take(MAX).collect();
     format!("{cut}... (the full message is in --json)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_of_a_multi_line_error_is_indented_under_its_scenario() {
+        let mut scenario = Scenario::new("race");
+        scenario.status = Status::Error("the adapter of c1 exited\nTraceback:\n  boom".into());
+        let report = Report {
+            subject: "s".into(),
+            database: "d".into(),
+            ttl_seconds: 1.0,
+            seed: 7,
+            replay: "leasecheck race --seed 7".into(),
+            scenarios: vec![scenario],
+            history_file: None,
+            report_page: None,
+        };
+        let text = report.render_text();
+        assert!(
+            text.contains(
+                "         could not run: the adapter of c1 exited\n         Traceback:\n           boom\n"
+            ),
+            "{text}"
+        );
+    }
 }

@@ -5,9 +5,9 @@
 //! It belongs to the harness, never to the lease under test: it lives in the
 //! subject's schema and is dropped with it.
 
+use crate::database::Client;
 use crate::input::{Ident, TableName};
 use postgres::types::Type;
-use postgres::Client;
 
 /// The harness's protected resource in a schema: the `zombie_resource` row
 /// that leaders write to (fenced or not), and one `zombie_work` row per

@@ -148,6 +148,13 @@ impl Subject {
         let probe = subject.exec_lease(Candidate(0), &subject.route)?;
         let hello = probe.process().hello().clone();
         drop(probe);
+        if spec.semantics().renew && !hello.renews() {
+            return Err(RunError::from(LeaseError::Adapter(Box::new(
+                crate::adapter::AdapterError::NoRenew {
+                    said: hello.to_line(),
+                },
+            ))));
+        }
         if let Kind::Exec(_, adapter) = &mut subject.kind {
             adapter.hello = Some(hello);
         }
@@ -460,7 +467,7 @@ fn holder_of(who: Candidate) -> HolderId {
     HolderId::for_process().derive(&who.to_string())
 }
 
-fn connect(pg: &Postgres) -> Result<postgres::Client, RunError> {
+fn connect(pg: &Postgres) -> Result<crate::database::Client, RunError> {
     pg.connect().map_err(|e| RunError::Harness {
         what: "connect",
         message: format!(

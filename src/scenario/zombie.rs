@@ -50,6 +50,7 @@ use super::resource::{Resource, Write};
 use super::stall::{during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::diagnostic::is_connection_loss;
+use crate::database::Client;
 use crate::database::Postgres;
 use crate::fault::{Fault, Injector};
 use crate::lease::{backend_pid, Contender};
@@ -58,7 +59,6 @@ use leasecheck_model::check::Property;
 use leasecheck_model::history::{Call, Event, Outcome};
 use leasecheck_model::recording::Finding;
 use leasecheck_model::{Candidate, Op, TrustWindow};
-use postgres::Client;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -139,7 +139,7 @@ impl Actor {
     /// Reopen the resource connection after it was lost (a crash of the
     /// server); on failure the old one stays, and the next use fails again.
     fn reconnect(&mut self) {
-        match self.route.connect(postgres::NoTls) {
+        match Client::connect(&self.route) {
             Ok(fresh) => self.resource = fresh,
             Err(e) => {
                 tracing::warn!(actor = %self.who, error = %crate::database::diagnostic::pg_message(&e),
@@ -251,8 +251,7 @@ pub fn trial(
             Ok(Actor {
                 who,
                 lease: subject.contender(who, None)?,
-                resource: resource_route
-                    .connect(postgres::NoTls)
+                resource: Client::connect(resource_route)
                     .map_err(|e| harness("connect an actor's resource connection", &e))?,
                 route: resource_route.clone(),
                 trust: TrustWindow::new(ttl, opts.trust_margin),

@@ -5,10 +5,10 @@
 
 use super::{Operation, Spec, SpecError};
 use crate::database::diagnostic::pg_message;
+use crate::database::Client;
 use crate::input::Ident;
 use leasecheck_model::Op;
 use postgres::types::{ToSql, Type};
-use postgres::Client;
 use std::time::Duration;
 
 /// The type bound to `$1` of `age`.

@@ -420,7 +420,7 @@ fn no_user_facing_message_shows_rust_debug_formatting() {
             "specs/reference.toml",
             "--exec",
             "true",
-            "--exec-timeout",
+            "--call-timeout",
             "100",
         ],
     ]);
@@ -530,4 +530,45 @@ fn the_replay_command_pins_a_ttl_that_came_from_the_environment() {
     assert_eq!(r["ttl_seconds"], 0.3, "{r}");
     let replay = r["replay"].as_str().unwrap_or("");
     assert!(replay.ends_with("--ttl 0.3 --seed 5"), "{replay}");
+}
+
+/// `--help` names every value a flag takes, with its line: every fault,
+/// every `--via`, `--replication` and `--synchronous-commit` value.
+#[test]
+fn help_names_every_value_a_flag_takes_with_one_line_each() {
+    use leasecheck::fault::{Durability, Fault, Replication};
+    for command in ["race", "takeover", "zombie", "durability", "check"] {
+        let out = crate::support::leasecheck(&[command, "--help"]);
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8_lossy(&out.stdout);
+        let lists = |name: &str, summary: &str| {
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("- {name}:")) && l.contains(summary))
+        };
+        for f in Fault::ALL {
+            assert!(
+                lists(f.name(), f.summary()),
+                "{command} --help: {f}\n{help}"
+            );
+        }
+        for r in Replication::ALL {
+            assert!(
+                lists(r.name(), r.summary()),
+                "{command} --help: {r}\n{help}"
+            );
+        }
+        for d in Durability::ALL {
+            assert!(
+                lists(d.name(), d.summary()),
+                "{command} --help: {d}\n{help}"
+            );
+        }
+        for via in ["direct", "pgbouncer"] {
+            assert!(
+                help.lines()
+                    .any(|l| l.trim_start().starts_with(&format!("- {via}:"))),
+                "{command} --help: --via {via}\n{help}"
+            );
+        }
+    }
 }

@@ -353,7 +353,7 @@ fn an_adapter_that_dies_ends_the_run_with_exit_2_naming_it_and_its_last_stderr_l
 fn a_mute_adapter_ends_the_run_with_exit_2_once_its_answer_is_overdue() {
     let s = race_exits_2(
         &format!("{HELLO}\necho 'thinking...' >&2\nexec sleep 600"),
-        &["--exec-timeout", "1000"],
+        &["--call-timeout", "1000"],
     );
     assert!(s.contains("did not answer within 1 s"), "{s}");
     assert!(
@@ -365,7 +365,7 @@ fn a_mute_adapter_ends_the_run_with_exit_2_once_its_answer_is_overdue() {
 
 #[test]
 fn an_adapter_that_never_says_hello_is_refused_before_any_run() {
-    let s = race_exits_2("exec sleep 600", &["--exec-timeout", "1000"]);
+    let s = race_exits_2("exec sleep 600", &["--call-timeout", "1000"]);
     assert!(s.contains("the adapter of c0 did not answer"), "{s}");
     assert!(s.contains("its hello"), "{s}");
     assert!(!s.contains("race "), "no scenario ran: {s}");
@@ -547,4 +547,68 @@ fn characterize_probes_the_adapters_own_code() {
         s.contains("replay: leasecheck characterize --spec examples/python/lease.toml --exec"),
         "{s}"
     );
+}
+
+/// A lease without renew (`renew = false` under `[semantics]`): the
+/// reference adapter's hello leaves renew out, and leasecheck accepts it.
+#[test]
+fn an_adapter_of_a_lease_without_renew_may_leave_renew_out_of_its_hello() {
+    let bin = env!("CARGO_BIN_EXE_leasecheck");
+    let spec = "specs/real/hangfire-postgresql-lock.toml";
+    let exec = format!("{bin} adapter --spec {spec}");
+    let out = run_marked(&[
+        "race",
+        "--spec",
+        spec,
+        "--exec",
+        &exec,
+        "--candidates",
+        "4",
+        "--rounds",
+        "5",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+/// A hello without renew for a spec that declares one is refused before
+/// any run, saying how to mend it.
+#[test]
+fn a_hello_without_renew_for_a_lease_that_renews_is_refused_before_any_run() {
+    let s = race_exits_2(
+        r#"echo '{"protocol":"leasecheck-adapter/1","ops":["try_acquire","release"]}'; exec sleep 600"#,
+        &[],
+    );
+    assert!(
+        s.contains("does not list \"renew\", but the spec declares that the lease renews"),
+        "{s}"
+    );
+    assert!(s.contains("declare renew = false under [semantics]"), "{s}");
+}
+
+/// `reproduce NAME --exec CMD` runs the entry's scenario against a lease's
+/// own code: the entry's SQL behind the reference adapter shows the same
+/// bug; a correct lease behind it (its own spec) passes.
+#[test]
+fn reproduce_with_exec_runs_the_entrys_scenario_against_the_adapter() {
+    let bin = env!("CARGO_BIN_EXE_leasecheck");
+    let entry = "renew-without-holder-check";
+    let broken = format!("{bin} adapter --spec specs/broken/{entry}.toml");
+    let out = run_marked(&["reproduce", entry, "--exec", &broken, "--seed", "3"]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("VIOLATION P4"), "{s}");
+    assert!(
+        s.contains(&format!("replay: leasecheck reproduce {entry} --exec")),
+        "{s}"
+    );
+    let correct = format!("{bin} adapter --spec specs/reference.toml");
+    let out = run_marked(&[
+        "reproduce",
+        entry,
+        "--exec",
+        &correct,
+        "--spec",
+        "specs/reference.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -69,7 +69,7 @@ fn process_state(pid: i32) -> char {
     rest.trim_start().chars().next().expect("a state letter")
 }
 
-fn backend_pid(client: &mut postgres::Client) -> i32 {
+fn backend_pid(client: &mut leasecheck::database::Client) -> i32 {
     client
         .query_one("SELECT pg_backend_pid()", &[])
         .expect("SELECT pg_backend_pid()")

@@ -95,7 +95,7 @@ fn pgbouncer_carries_a_user_and_password_of_any_characters_to_the_server() {
             password.replace('\'', "''")
         ))
         .expect("create the test's role");
-    struct DropRole(postgres::Client, String);
+    struct DropRole(leasecheck::database::Client, String);
     impl Drop for DropRole {
         fn drop(&mut self) {
             let _ = self

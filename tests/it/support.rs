@@ -1,7 +1,7 @@
 //! What every integration test needs: a real Postgres and a schema of its own.
 
+use leasecheck::database::Client;
 use leasecheck::{HolderId, Lease, Postgres, Schema, TableName, Ttl};
-use postgres::Client;
 use std::time::Duration;
 
 /// A Postgres (from DATABASE_URL, a throwaway cluster, or a container) and a
