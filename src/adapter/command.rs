@@ -76,6 +76,9 @@ pub mod env {
     pub const CANDIDATE: &str = "LEASECHECK_CANDIDATE";
     /// The candidate's clock offset, in microseconds (`--skew`; 0 without).
     pub const CLOCK_OFFSET: &str = "LEASECHECK_CLOCK_OFFSET_MICROS";
+    /// How long leasecheck waits for each answer (`--call-timeout`), in
+    /// milliseconds: an adapter may bound its own calls to Postgres by it.
+    pub const CALL_TIMEOUT: &str = "LEASECHECK_CALL_TIMEOUT_MS";
 }
 
 /// What one candidate's adapter process is told.
@@ -111,6 +114,7 @@ impl Candidacy {
             (env::HOLDER, self.holder.as_str().to_string()),
             (env::CANDIDATE, self.candidate.clone()),
             (env::CLOCK_OFFSET, self.clock_offset_micros.to_string()),
+            (env::CALL_TIMEOUT, self.timeout.as_millis().to_string()),
         ]
     }
 }

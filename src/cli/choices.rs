@@ -3,6 +3,7 @@
 //! parsed by the library's own `FromStr`.
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use leasecheck::catalogue::CATALOGUE;
 use leasecheck::fault::{Durability, Fault, Replication};
 use std::str::FromStr;
 
@@ -36,4 +37,9 @@ pub fn replication() -> impl TypedValueParser<Value = Replication> {
 /// `--synchronous-commit`.
 pub fn durability() -> impl TypedValueParser<Value = Durability> {
     of(Durability::ALL.map(|d| (d.name(), d.summary())))
+}
+
+/// `reproduce NAME`: the catalogue's entries, each with its bug.
+pub fn entry() -> impl TypedValueParser<Value = String> {
+    of(CATALOGUE.map(|e| (e.name, e.bug)))
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
     /// The entry (see --list).
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present = "list", value_parser = super::choices::entry())]
     name: Option<String>,
     /// List the catalogue.
     #[arg(long)]

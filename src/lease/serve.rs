@@ -58,6 +58,11 @@ pub fn serve(spec: Spec, input: impl BufRead, mut output: impl Write) -> Result<
         Ok(_) => env_value(env::CLOCK_OFFSET, |text| text.parse())?,
         Err(_) => 0,
     };
+    // Its calls to Postgres end no later than leasecheck stops waiting.
+    if std::env::var_os(env::CALL_TIMEOUT).is_some() {
+        let ms: u64 = env_value(env::CALL_TIMEOUT, |text| text.parse())?;
+        crate::database::set_call_timeout(std::time::Duration::from_millis(ms));
+    }
     let epoch = spec.has_epoch();
     let lease_renews = spec.semantics().renew;
     let mut config: postgres::Config = env_value(env::DATABASE_URL, |url| url.parse())?;
