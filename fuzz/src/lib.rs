@@ -135,6 +135,7 @@ pub fn check_history(data: &[u8]) {
                 scenarios,
                 history_file: None,
                 report_page: None,
+                fail_on: Default::default(),
             };
             let page = leasecheck::report::page(&report, &recording.sections);
             assert!(page.starts_with("<!DOCTYPE html>"), "a page");

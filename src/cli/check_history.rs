@@ -17,6 +17,9 @@ pub struct CheckHistoryArgs {
     /// Print the verdict as JSON.
     #[arg(long)]
     json: bool,
+    /// Which findings make it exit 1, as for the run (every finding is reported either way).
+    #[arg(long, value_name = "POLICY", default_value = "any", value_parser = super::choices::fail_on())]
+    fail_on: leasecheck::report::FailOn,
     /// Write an HTML report to DIR/index.html: every scenario's timeline, violations outlined.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
@@ -63,6 +66,7 @@ pub fn run(args: CheckHistoryArgs) -> Result<u8> {
         scenarios,
         history_file: None,
         report_page: None,
+        fail_on: args.fail_on,
     };
     let written = match &args.report {
         Some(dir) => page::write(dir, &mut report, &recording.sections),

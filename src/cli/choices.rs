@@ -5,6 +5,7 @@
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use leasecheck::catalogue::CATALOGUE;
 use leasecheck::fault::{Durability, Fault, Replication};
+use leasecheck::report::FailOn;
 use std::str::FromStr;
 
 /// A parser that accepts exactly `values` (name, one line of help) and
@@ -42,4 +43,9 @@ pub fn durability() -> impl TypedValueParser<Value = Durability> {
 /// `reproduce NAME`: the catalogue's entries, each with its bug.
 pub fn entry() -> impl TypedValueParser<Value = String> {
     of(CATALOGUE.map(|e| (e.name, e.bug)))
+}
+
+/// `--fail-on`.
+pub fn fail_on() -> impl TypedValueParser<Value = FailOn> {
+    of(FailOn::ALL.map(|p| (p.name(), p.summary())))
 }

@@ -135,6 +135,7 @@ pub fn battery(
         scenarios: outcome.scenarios,
         history_file: None,
         report_page: None,
+        fail_on: args.fail_on,
     };
     let recording = Recording {
         seed: Some(seed),

@@ -6,6 +6,7 @@ use super::choices;
 use super::ttl_env;
 use clap::Args;
 use leasecheck::fault::{Durability, Fault, Replication};
+use leasecheck::report::FailOn;
 use leasecheck::settings::Flags;
 use std::path::PathBuf;
 
@@ -65,6 +66,9 @@ pub struct RunArgs {
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Which findings make the run exit 1 (every finding is reported either way).
+    #[arg(long, value_name = "POLICY", default_value = "any", value_parser = choices::fail_on())]
+    pub fail_on: FailOn,
     /// Also write the report as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,

@@ -11,10 +11,12 @@
 //! Every report says what it is ([`JSON_FORMAT`]) and which shape it has
 //! ([`JSON_VERSION`]).
 
+mod fail_on;
 mod figure;
 mod html;
 mod junit;
 
+pub use fail_on::FailOn;
 pub use figure::{Figure, Quantity};
 pub use html::{anchor, page, write_page, PAGE};
 
@@ -199,6 +201,8 @@ pub struct Report {
     pub history_file: Option<String>,
     /// The HTML report written (`--report DIR`: `DIR/index.html`), if any.
     pub report_page: Option<String>,
+    /// Which findings fail the run (`--fail-on`).
+    pub fail_on: FailOn,
 }
 
 impl Report {
@@ -206,19 +210,37 @@ impl Report {
     ///
     /// A run where no scenario could be checked (none at all, or every one
     /// `n/a`) is a 2, never a pass: a CI gate must not pass on nothing.
+    ///
+    /// Under [`FailOn::Safety`] a scenario violated only in the lease's
+    /// declared contract counts as checked and passing.
     pub fn exit_code(&self) -> i32 {
-        if self.scenarios.iter().any(|s| s.status == Status::Violated) {
+        if self.scenarios.iter().any(|s| self.fails(s)) {
             1
         } else if self
             .scenarios
             .iter()
             .any(|s| matches!(s.status, Status::Error(_) | Status::Interrupted))
-            || !self.scenarios.iter().any(|s| s.status == Status::Passed)
+            || !self
+                .scenarios
+                .iter()
+                .any(|s| matches!(s.status, Status::Passed | Status::Violated))
         {
             2
         } else {
             0
         }
+    }
+
+    /// Whether `scenario` fails the run under its policy.
+    fn fails(&self, scenario: &Scenario) -> bool {
+        // A violated scenario without a finding to weigh fails under any
+        // policy: a relaxation may only pass what it can name.
+        scenario.status == Status::Violated
+            && (scenario.findings.is_empty()
+                || scenario
+                    .findings
+                    .iter()
+                    .any(|f| self.fail_on.fails(f.class)))
     }
 
     /// The one-screen summary for a terminal.
@@ -276,17 +298,22 @@ impl Report {
         if let Some(page) = &self.report_page {
             let _ = writeln!(out, "report written to {page}");
         }
+        let count = |class| {
+            self.scenarios
+                .iter()
+                .flat_map(|s| &s.findings)
+                .filter(|f| f.class == class)
+                .count()
+        };
+        let (safety, contract) = (count(Class::Safety), count(Class::Contract));
         let verdict = match self.exit_code() {
+            0 if contract > 0 => format!(
+                "no safety property was violated; {contract} violation(s) of the lease's declared \
+                 contract, reported and passed (--fail-on {})",
+                self.fail_on
+            ),
             0 => "all properties held".to_string(),
             1 => {
-                let count = |class| {
-                    self.scenarios
-                        .iter()
-                        .flat_map(|s| &s.findings)
-                        .filter(|f| f.class == class)
-                        .count()
-                };
-                let (safety, contract) = (count(Class::Safety), count(Class::Contract));
                 format!(
                     "{} violation(s): {safety} of safety, {contract} of the lease's declared contract",
                     safety + contract
@@ -302,7 +329,7 @@ impl Report {
             _ => "the run could not be completed".to_string(),
         };
         let _ = writeln!(out, "\nresult: {verdict} (exit {})", self.exit_code());
-        if self.exit_code() != 0 {
+        if self.exit_code() != 0 || safety + contract > 0 {
             let _ = writeln!(out, "seed: {}", self.seed);
             let _ = writeln!(out, "replay: {}", self.replay);
         }
@@ -382,6 +409,7 @@ mod tests {
             scenarios: vec![scenario],
             history_file: None,
             report_page: None,
+            fail_on: FailOn::Any,
         };
         let text = report.render_text();
         assert!(

@@ -337,6 +337,7 @@ fn full_report() -> Value {
         ],
         history_file: Some("run.jsonl".into()),
         report_page: Some("out/index.html".into()),
+        fail_on: leasecheck::report::FailOn::Safety,
     };
     serde_json::from_str(&report.to_json()).expect("to_json is JSON")
 }

@@ -252,3 +252,79 @@ fn characterize_recognises_a_declared_lease_and_exits_1_on_an_unsafe_one() {
         "{out}"
     );
 }
+
+/// `--fail-on safety`: the same contract-only findings are reported, and
+/// the run (and the offline check of its history, given the same policy)
+/// exits 0; a safety violation still exits 1.
+#[test]
+fn fail_on_safety_passes_contract_findings_and_never_a_safety_one() {
+    let path = undeclared("spring-jdbc-lock");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let history = dir.path().join("run.jsonl");
+    let history = history.to_str().expect("utf-8 path");
+    let o = leasecheck(&[
+        "check",
+        "--spec",
+        path.to_str().expect("utf-8 path"),
+        "--candidates",
+        "4",
+        "--rounds",
+        "4",
+        "--zombie-rounds",
+        "1",
+        "--faults",
+        "client-pause",
+        "--fail-on",
+        "safety",
+        "--history",
+        history,
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(report["fail_on"], "safety");
+    assert_eq!(report["exit_code"], 0);
+    let classes: Vec<&serde_json::Value> = report["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["findings"].as_array().into_iter().flatten())
+        .map(|f| &f["class"])
+        .collect();
+    assert!(!classes.is_empty(), "the findings are still reported");
+    assert!(classes.iter().all(|c| *c == "contract"), "{classes:?}");
+
+    let offline = leasecheck(&["check-history", history]);
+    assert_eq!(
+        offline.status.code(),
+        Some(1),
+        "the default policy fails them"
+    );
+    let offline = leasecheck(&["check-history", history, "--fail-on", "safety"]);
+    let text = String::from_utf8_lossy(&offline.stdout);
+    assert_eq!(offline.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("of the lease's declared contract, reported and passed (--fail-on safety)"),
+        "{text}"
+    );
+    assert!(text.contains("replay: "), "the replay is printed: {text}");
+
+    let broken = leasecheck(&[
+        "race",
+        "--spec",
+        "specs/broken/check-then-act.toml",
+        "--candidates",
+        "8",
+        "--rounds",
+        "10",
+        "--fail-on",
+        "safety",
+    ]);
+    assert_eq!(
+        broken.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&broken.stdout)
+    );
+}
