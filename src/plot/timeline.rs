@@ -12,7 +12,10 @@
 //! wherever two candidates claim at once. Where the harness aged the lease
 //! (moved its time on, in a race's stale rounds and in conformance), a
 //! claim P6 no longer counts ran on in real time until the age: that tail
-//! is drawn apart (`tenure aged`), and never turns the strip red. Fault windows are shaded over the
+//! is drawn apart (`tenure aged`). Such tenures turn the strip red only
+//! where a finding names two of their holders (a free race round with
+//! several winners, P1, aged by the next round): every red stretch says
+//! which property judged it (`data-property`, and its tooltip). Fault windows are shaded over the
 //! lane of whom they stalled (every lane when they stalled everyone), an
 //! action is a diamond with its epoch and sequence number, and each
 //! violation is outlined over its events, with the property's name.
@@ -31,7 +34,7 @@ use leasecheck_model::check::{claims, Claim};
 use leasecheck_model::history::{Call, Event, Outcome};
 use leasecheck_model::recording::Section;
 use leasecheck_model::{Candidate, Op};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A violation to outline: its label (`#2 P6`), its name (`P6 no
 /// overlapping tenure`), the sentence the text report prints, and the
@@ -77,6 +80,9 @@ pub struct Timeline<'a> {
     /// `(who, from, to)`: where a claim an age made void to P6 still ran
     /// in real time (until the age).
     aged: Vec<(u16, i64, i64)>,
+    /// `(who, from, to)`: every claim as it ran in real time, from its win
+    /// to its end or, where an age voided it, to the age.
+    held: Vec<(u16, i64, i64)>,
     origin: i64,
     end: i64,
 }
@@ -92,6 +98,59 @@ const BOTTOM: f64 = 8.0;
 const MAX_BARS: usize = 4000;
 
 impl<'a> Timeline<'a> {
+    /// Where two candidates hold the lease at once, by any property's
+    /// judgement: `(from, to, property, what)`. P6's claims first; then the
+    /// tenures as they ran in real time, where a finding's events name two
+    /// of their holders (an age voided them for P6, not for the finding).
+    /// Never where no judgement says so: drawing never judges.
+    fn split_brains(&self) -> Vec<(i64, i64, String, String)> {
+        let names = |who: &BTreeSet<u16>| {
+            who.iter()
+                .map(|w| Candidate(*w).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let spans: Vec<(u16, i64, i64)> = self
+            .claims
+            .iter()
+            .map(|c| (c.who, c.start, c.end))
+            .collect();
+        let judged = overlaps(&spans);
+        let mut out: Vec<(i64, i64, String, String)> = judged
+            .iter()
+            .map(|(from, to, who)| {
+                let title = format!(
+                    "P6 no overlapping tenure: {} claim the lease from {} ms to {} ms",
+                    names(who),
+                    self.after(*from),
+                    self.after(*to)
+                );
+                (*from, *to, "P6".to_string(), title)
+            })
+            .collect();
+        for (from, to, who) in overlaps(&self.held) {
+            if judged.iter().any(|(a, b, _)| *a < to && from < *b) {
+                continue;
+            }
+            let named = self.outlines.iter().find(|o| {
+                let theirs: BTreeSet<u16> = o.events.iter().map(|e| e.candidate.0).collect();
+                theirs.intersection(&who).count() >= 2
+            });
+            if let Some(o) = named {
+                let property = o.name.split(' ').next().unwrap_or(o.name).to_string();
+                let title = format!(
+                    "{}: {} held the lease at once from {} ms to {} ms (tenures a later age voided for P6)",
+                    o.name,
+                    names(&who),
+                    self.after(from),
+                    self.after(to)
+                );
+                out.push((from, to, property, title));
+            }
+        }
+        out
+    }
+
     /// The timeline of `section`, with `outlines` to draw over it.
     pub fn new(section: &'a Section, outlines: Vec<Outline<'a>>) -> Timeline<'a> {
         let events = &section.history.events;
@@ -118,6 +177,14 @@ impl<'a> Timeline<'a> {
                 (age > from).then_some((c.who, from, age))
             })
             .collect::<Vec<_>>();
+        let held = all
+            .iter()
+            .map(|c| {
+                let age = c.aged.and_then(|i| events.get(i)).map(|e| e.invoke.0);
+                (c.who, c.start, c.end.max(age.unwrap_or(c.end)))
+            })
+            .filter(|&(_, from, to)| to > from)
+            .collect();
         let claims: Vec<Claim> = all.into_iter().filter(|c| c.end > c.start).collect();
         let end = events
             .iter()
@@ -133,6 +200,7 @@ impl<'a> Timeline<'a> {
             lanes,
             claims,
             aged,
+            held,
             origin,
             end: end.max(origin.saturating_add(1)),
         }
@@ -373,12 +441,15 @@ impl<'a> Timeline<'a> {
         }
         svg.push(tenures);
 
-        // where two candidates claim at once
+        // where two candidates hold the lease at once: by the claims P6
+        // judges, or, where an age voided those for P6 (a free race round
+        // with several winners, aged by the next round), by the finding
+        // that names them (P1's winners)
         let mut strip = Node::new("g").attr("class", "leaders");
         strip.push(
             rect(Px(LEFT), Px(AXIS), Px(WIDTH - RIGHT - LEFT), Px(STRIP)).attr("class", "strip"),
         );
-        for (from, to) in overlaps(&self.claims) {
+        for (from, to, property, title) in self.split_brains() {
             if !visible(from, to) {
                 continue;
             }
@@ -386,11 +457,8 @@ impl<'a> Timeline<'a> {
             strip.push(
                 rect(Px(x0), Px(AXIS), Px((x1 - x0).max(2.0)), Px(STRIP))
                     .attr("class", "two-leaders")
-                    .child(Node::new("title").text(format!(
-                        "two candidates claim the lease from {} ms to {} ms",
-                        self.after(from),
-                        self.after(to)
-                    ))),
+                    .attr("data-property", property)
+                    .child(Node::new("title").text(title)),
             );
         }
         svg.push(strip);
@@ -648,17 +716,18 @@ fn spans(
     out
 }
 
-/// Where claims of two different candidates run at once, merged.
-fn overlaps(claims: &[Claim]) -> Vec<(i64, i64)> {
+/// Where spans `(who, from, to)` of two different candidates run at once,
+/// merged, with every candidate that held in each merged stretch.
+fn overlaps(spans: &[(u16, i64, i64)]) -> Vec<(i64, i64, BTreeSet<u16>)> {
     // +1 at each start, -1 at each end; ends before starts at one instant
-    let mut edges: Vec<(i64, i8, u16)> = claims
+    let mut edges: Vec<(i64, i8, u16)> = spans
         .iter()
-        .flat_map(|c| [(c.start, 1, c.who), (c.end, -1, c.who)])
+        .flat_map(|&(who, from, to)| [(from, 1, who), (to, -1, who)])
         .collect();
     edges.sort_by_key(|&(t, d, w)| (t, d, w));
     let mut active: BTreeMap<u16, usize> = BTreeMap::new();
-    let mut out: Vec<(i64, i64)> = Vec::new();
-    let mut since: Option<i64> = None;
+    let mut out: Vec<(i64, i64, BTreeSet<u16>)> = Vec::new();
+    let mut since: Option<(i64, BTreeSet<u16>)> = None;
     for (t, d, who) in edges {
         if d > 0 {
             *active.entry(who).or_default() += 1;
@@ -668,18 +737,25 @@ fn overlaps(claims: &[Claim]) -> Vec<(i64, i64)> {
                 active.remove(&who);
             }
         }
-        match (active.len() >= 2, since) {
-            (true, None) => since = Some(t),
-            (false, Some(s)) => {
+        let at_once = active.len() >= 2;
+        match (at_once, since.take()) {
+            (true, None) => since = Some((t, active.keys().copied().collect())),
+            (true, Some((s, mut who))) => {
+                who.extend(active.keys().copied());
+                since = Some((s, who));
+            }
+            (false, Some((s, who))) => {
                 if t > s {
                     match out.last_mut() {
-                        Some(last) if last.1 >= s => last.1 = t,
-                        _ => out.push((s, t)),
+                        Some(last) if last.1 >= s => {
+                            last.1 = t;
+                            last.2.extend(who);
+                        }
+                        _ => out.push((s, t, who)),
                     }
                 }
-                since = None;
             }
-            _ => {}
+            (false, None) => {}
         }
     }
     out
@@ -732,28 +808,13 @@ fn trim(v: f64) -> String {
 mod tests {
     use super::*;
 
-    fn claim(who: u16, start: i64, end: i64) -> Claim {
-        Claim {
-            who,
-            start,
-            end,
-            acquired: 0,
-            extended: None,
-            aged: None,
-            ended: None,
-        }
-    }
-
     #[test]
     fn overlaps_are_where_two_different_candidates_claim_at_once() {
-        let c = [
-            claim(1, 0, 10),
-            claim(2, 5, 20),
-            claim(3, 30, 40),
-            claim(3, 35, 50),
-        ];
-        assert_eq!(overlaps(&c), vec![(5, 10)]);
-        assert!(overlaps(&[claim(1, 0, 10), claim(2, 10, 20)]).is_empty());
+        let c = [(1, 0, 10), (2, 5, 20), (3, 30, 40), (3, 35, 50)];
+        assert_eq!(overlaps(&c), vec![(5, 10, BTreeSet::from([1, 2]))]);
+        assert!(overlaps(&[(1, 0, 10), (2, 10, 20)]).is_empty());
+        let three = [(1, 0, 10), (2, 5, 20), (3, 8, 30)];
+        assert_eq!(overlaps(&three), vec![(5, 20, BTreeSet::from([1, 2, 3]))]);
     }
 
     #[test]

@@ -232,7 +232,7 @@ fn legend() -> Node {
         ("fault", "a fault in force"),
         (
             "two-leaders",
-            "two candidates claim at once (the claims P6 judges)",
+            "two candidates hold the lease at once (P6's claims, or the holders a finding names, such as P1's winners)",
         ),
         ("violation", "a violation's events"),
     ];

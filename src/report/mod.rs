@@ -341,7 +341,7 @@ impl Report {
     /// fields (the shape of `docs/report.schema.json`).
     ///
     /// ```
-    /// use leasecheck::report::{Report, Scenario, JSON_FORMAT, JSON_VERSION};
+    /// use leasecheck::report::{FailOn, Report, Scenario, JSON_FORMAT, JSON_VERSION};
     /// let report = Report {
     ///     subject: "reference lease (built-in)".into(),
     ///     database: "none".into(),
@@ -351,6 +351,7 @@ impl Report {
     ///     scenarios: vec![Scenario::new("race")],
     ///     history_file: None,
     ///     report_page: None,
+    ///     fail_on: FailOn::Any,
     /// };
     /// let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     /// assert_eq!(json["format"], JSON_FORMAT);

@@ -161,6 +161,25 @@ fn a_split_brain_page_shows_two_overlapping_tenures_and_outlines_the_violation()
     assert!(text_of(title).starts_with("P1 exactly one winner: "));
     // calls drawn as bars, coloured by outcome
     assert!(!all(svg, "g", "ok").is_empty());
+    // the winners of that free round hold the lease at once: the strip is
+    // red over them, and says P1 judged it (their tenures are voided for
+    // P6 once the next round ages the lease)
+    let red: Vec<Node> = all(svg, "rect", "two-leaders")
+        .into_iter()
+        .filter(|r| r.attribute("data-property") == Some("P1"))
+        .collect();
+    assert!(
+        red.iter().any(|r| {
+            let (r0, r1) = span(r);
+            r0 < w1 && w0 < r1
+        }),
+        "a red P1 strip over the P1 window {w0}..{w1}: {:?}",
+        red.iter().map(span).collect::<Vec<_>>()
+    );
+    for r in &red {
+        let title = text_of(all(*r, "title", "")[0]);
+        assert!(title.starts_with("P1 exactly one winner: "), "{title}");
+    }
 
     // and the coarse picture of the whole run frames the zoomed part, and
     // shows two candidates' tenures (P6's claims, not aged tails) at once,
