@@ -173,6 +173,112 @@ fn the_readme_table_lists_every_real_world_lease() {
     }
 }
 
+/// One row of the README's real-world table: the command it prints and
+/// what it says that command prints.
+struct Row {
+    command: String,
+    exit: i32,
+    safety: BTreeSet<String>,
+}
+
+/// The rows of the README's "Real-world leases" table: every line of the
+/// section that links a spec of `specs/real/`, its last two cells the
+/// command (`leasecheck ...`, in backticks) and what it prints (`exit N`,
+/// then the safety properties it breaks: `exit 1: P6, P9`).
+fn scoreboard() -> Vec<Row> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("\n## Real-world leases")
+        .expect("README has a section \"Real-world leases\"");
+    let section = &readme[start + 1..];
+    let section = &section[..section[1..].find("\n## ").map_or(section.len(), |e| e + 1)];
+    section
+        .lines()
+        .filter(|l| l.starts_with('|') && l.contains("(specs/real/"))
+        .map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let [.., command, prints] = cells[..] else {
+                panic!("a scoreboard row has a command and what it prints: {line}")
+            };
+            let command = command
+                .strip_prefix("`leasecheck ")
+                .and_then(|c| c.strip_suffix('`'))
+                .unwrap_or_else(|| panic!("the row's command is `leasecheck ...`: {line}"));
+            let (exit, properties) = prints.split_once(':').unwrap_or((prints, ""));
+            let exit = exit
+                .strip_prefix("exit ")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("the row says `exit N` it prints: {line}"));
+            let safety = properties
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect();
+            Row {
+                command: command.to_string(),
+                exit,
+                safety,
+            }
+        })
+        .collect()
+}
+
+/// The safety properties a text report names in its VIOLATION lines.
+fn safety_violations(stdout: &str) -> BTreeSet<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("VIOLATION "))
+        .filter(|l| l.contains("(safety)"))
+        .filter_map(|l| l.split(' ').next().map(str::to_string))
+        .collect()
+}
+
+/// Every row of the README's scoreboard is what its own command prints: run
+/// verbatim, it exits as the row says and breaks exactly the safety
+/// properties the row names (contract findings are not listed there). Two
+/// rows run at a time, the longest first.
+#[test]
+fn every_readme_scoreboard_row_is_what_its_own_command_prints() {
+    let mut rows = scoreboard();
+    assert!(
+        rows.len() >= 10,
+        "the scoreboard has a row per lease of specs/real/: {} rows",
+        rows.len()
+    );
+    // The full checks (no --faults) take longest.
+    rows.sort_by_key(|r| r.command.contains("--faults"));
+    let queue = std::sync::Mutex::new(rows.into_iter());
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let Some(row) = queue.lock().expect("queue").next() else {
+                    break;
+                };
+                let args = shell_words::split(&row.command).expect("the command is shell words");
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let o = leasecheck(&args);
+                let stdout = String::from_utf8_lossy(&o.stdout);
+                let found = safety_violations(&stdout);
+                let exit = o.status.code().unwrap_or(-1);
+                if exit != row.exit || found != row.safety {
+                    failures.lock().expect("failures").push(format!(
+                        "`leasecheck {}`: the README says exit {} breaking {:?}; it printed exit {exit} breaking {found:?}\n{stdout}{}",
+                        row.command,
+                        row.exit,
+                        row.safety,
+                        String::from_utf8_lossy(&o.stderr)
+                    ));
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().expect("failures");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 /// `path`'s text without its `[semantics]` table, in a file of its own.
 fn undeclared(file: &str) -> tempfile::TempPath {
     let text = std::fs::read_to_string(format!(
