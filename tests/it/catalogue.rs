@@ -120,9 +120,16 @@ fn the_advisory_lock_splits_its_brain_through_pgbouncer_but_not_on_direct_connec
         "4",
         "--json",
     ]);
+    // Which of the mutual-exclusion properties sees the two leaders first
+    // depends on which server connection PgBouncer hands each call (a
+    // foreign renew that "holds" the lock is P6, a foreign release that frees
+    // the holder's lock is P5): any of them is the split brain, and none of
+    // them is ever found on direct connections above.
     let props = violated(&report(&pooled));
     assert!(
-        props.iter().any(|p| p.starts_with("P6")),
+        props
+            .iter()
+            .any(|p| p.starts_with("P1") || p.starts_with("P5") || p.starts_with("P6")),
         "through the pooler: two leaders: {props:?}"
     );
 }
