@@ -11,13 +11,16 @@
 //!
 //! # Packing
 //!
-//! The word holds `leader_code << 48 | acquired_at`:
+//! The word holds `code << 48 | released << 47 | acquired_at`:
 //!
-//! - `leader_code` (high 16 bits) is `0` for a free lease (the `''` of the
-//!   SQL) and `c + 1` for `Candidate(c)`; hence a candidate must be at most
+//! - `code` (high 16 bits) is `0` for a free lease (the `''` of the SQL)
+//!   and `c + 1` for `Candidate(c)`; hence a candidate must be at most
 //!   [`AtomicLease::MAX_CANDIDATE`] (`u16::MAX - 1`);
-//! - `acquired_at` (low 48 bits) is the [`Time`] in microseconds, which must
-//!   lie in `0..=`[`AtomicLease::MAX_TIME`] (`2^48 - 1` µs, about 8.9 years
+//! - `released` (bit 47) says that `code` is not the leader but the former
+//!   holder of a free lease (kept only under `repeat_release = true`; see
+//!   [`Row::former`](crate::Row::former));
+//! - `acquired_at` (low 47 bits) is the [`Time`] in microseconds, which must
+//!   lie in `0..=`[`AtomicLease::MAX_TIME`] (`2^47 - 1` µs, about 4.4 years
 //!   after the caller's epoch: ample for test and harness clocks that start
 //!   near zero, NOT enough for Unix or Postgres-epoch absolute times).
 //!
@@ -34,15 +37,19 @@
 
 use crate::candidate::Candidate;
 use crate::op::Op;
-use crate::semantics::Semantics;
+use crate::semantics::{Row, Semantics};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::time::{Span, Time};
 use std::fmt;
 
 /// Bits of the word that hold `acquired_at`.
-const TIME_BITS: u32 = 48;
+const TIME_BITS: u32 = 47;
 /// Mask of the `acquired_at` bits.
 const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
+/// Where the code starts.
+const CODE_SHIFT: u32 = 48;
+/// The bit that says the code names the former holder of a free lease.
+const RELEASED: u64 = 1 << TIME_BITS;
 
 /// A concurrent in-memory lease with the rules of [`Lease`](crate::Lease),
 /// where every operation is one compare-and-swap loop on one `AtomicU64`.
@@ -92,8 +99,8 @@ impl AtomicLease {
     /// ```
     pub const MAX_CANDIDATE: Candidate = Candidate(u16::MAX - 1);
 
-    /// The latest time an operation may be given (`2^48 - 1` µs): times are
-    /// stored in 48 bits and must not be negative.
+    /// The latest time an operation may be given (`2^47 - 1` µs): times are
+    /// stored in 47 bits and must not be negative.
     ///
     /// ```
     /// use leasecheck_model::{AtomicLease, Candidate, Span};
@@ -138,7 +145,7 @@ impl AtomicLease {
         AtomicLease {
             ttl,
             semantics,
-            word: AtomicU64::new(pack(None, Time(0))),
+            word: AtomicU64::new(pack(Row::free(Time(0)))),
         }
     }
 
@@ -270,43 +277,79 @@ impl AtomicLease {
     /// assert_eq!(lease.snapshot(), (None, Time(9)));
     /// ```
     pub fn snapshot(&self) -> (Option<Candidate>, Time) {
+        let row = self.row();
+        (row.leader, row.acquired_at)
+    }
+
+    /// The whole state, read in one load: [`AtomicLease::snapshot`] and who
+    /// released a free lease, where the declaration keeps it.
+    ///
+    /// ```
+    /// use leasecheck_model::{AtomicLease, Candidate, Semantics, Span, Time};
+    ///
+    /// let repeat = Semantics { repeat_release: true, ..Semantics::REFERENCE };
+    /// let lease = AtomicLease::with_semantics(Span(10), repeat);
+    /// lease.try_acquire(Candidate(2), Time(7));
+    /// assert!(lease.release(Candidate(2), Time(9)));
+    /// assert_eq!(lease.row().former, Some(Candidate(2)));
+    /// assert!(lease.release(Candidate(2), Time(10)), "its repeat release");
+    /// assert!(!lease.release(Candidate(3), Time(10)), "a stranger's");
+    /// ```
+    pub fn row(&self) -> Row {
         unpack(self.word.load(Ordering::Acquire))
     }
 
     /// The word after `op` by `who` at `now` on `word`, or `None` if the
     /// operation reports failure: [`Semantics::step`], as `Lease` does.
     fn step(&self, word: u64, who: Candidate, op: Op, now: Time) -> Option<u64> {
-        let (leader, acquired_at) = unpack(word);
         self.semantics
-            .step(self.ttl, leader, acquired_at, who, op, now)
-            .map(|e| pack(e.leader, e.acquired_at))
+            .step(self.ttl, unpack(word), who, op, now)
+            .map(|e| pack(e.row))
     }
 }
 
 impl fmt::Debug for AtomicLease {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (leader, acquired_at) = self.snapshot();
+        let row = self.row();
         f.debug_struct("AtomicLease")
             .field("ttl", &self.ttl)
-            .field("leader", &leader)
-            .field("acquired_at", &acquired_at)
+            .field("leader", &row.leader)
+            .field("former", &row.former)
+            .field("acquired_at", &row.acquired_at)
             .finish()
     }
 }
 
-/// Packs a checked leader and time (see the module notes).
-fn pack(leader: Option<Candidate>, at: Time) -> u64 {
-    let code = leader.map_or(0, |c| u64::from(c.0) + 1);
-    // `at` was checked to lie in 0..=MAX_TIME, so the cast is lossless.
-    (code << TIME_BITS) | (at.as_micros() as u64 & TIME_MASK)
+/// Packs a checked row (see the module notes).
+fn pack(row: Row) -> u64 {
+    let (named, released) = match (row.leader, row.former) {
+        (Some(c), _) => (Some(c), 0),
+        (None, Some(c)) => (Some(c), RELEASED),
+        (None, None) => (None, 0),
+    };
+    let code = named.map_or(0, |c| u64::from(c.0) + 1);
+    // `acquired_at` was checked to lie in 0..=MAX_TIME, so the cast is lossless.
+    (code << CODE_SHIFT) | released | (row.acquired_at.as_micros() as u64 & TIME_MASK)
 }
 
 /// Unpacks a word written by [`pack`].
-fn unpack(word: u64) -> (Option<Candidate>, Time) {
-    let code = word >> TIME_BITS;
+fn unpack(word: u64) -> Row {
+    let code = word >> CODE_SHIFT;
     // `code` has at most 16 bits and is never `u16::MAX + 1` (checked on write).
-    let leader = code.checked_sub(1).map(|c| Candidate(c as u16));
-    (leader, Time((word & TIME_MASK) as i64))
+    let named = code.checked_sub(1).map(|c| Candidate(c as u16));
+    let acquired_at = Time((word & TIME_MASK) as i64);
+    if word & RELEASED != 0 {
+        Row {
+            former: named,
+            ..Row::free(acquired_at)
+        }
+    } else {
+        Row {
+            leader: named,
+            former: None,
+            acquired_at,
+        }
+    }
 }
 
 #[cfg(all(test, not(loom)))]
@@ -315,9 +358,15 @@ mod tests {
 
     #[test]
     fn packing_round_trips_at_the_range_ends() {
-        for leader in [None, Some(Candidate(0)), Some(AtomicLease::MAX_CANDIDATE)] {
+        for c in [Candidate(0), AtomicLease::MAX_CANDIDATE] {
             for at in [Time(0), Time(1), AtomicLease::MAX_TIME] {
-                assert_eq!(unpack(pack(leader, at)), (leader, at));
+                let released = Row {
+                    former: Some(c),
+                    ..Row::free(at)
+                };
+                for row in [Row::free(at), Row::held(c, at), released] {
+                    assert_eq!(unpack(pack(row)), row);
+                }
             }
         }
     }
@@ -335,8 +384,8 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "time 281474976710656 µs is out of range")]
-    fn a_time_beyond_48_bits_is_rejected() {
+    #[should_panic(expected = "time 140737488355328 µs is out of range")]
+    fn a_time_beyond_47_bits_is_rejected() {
         AtomicLease::new(Span(10)).release(Candidate(0), AtomicLease::MAX_TIME + Span(1));
     }
 

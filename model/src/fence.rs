@@ -305,6 +305,7 @@ fn unpack_fenced(word: u64) -> LeaseState {
     let code = word >> (F_TIME_BITS + F_EPOCH_BITS);
     LeaseState {
         leader: code.checked_sub(1).map(|c| Candidate(c as u16)),
+        former: None,
         acquired_at: Time((word & F_TIME_MASK) as i64),
         epoch: (word >> F_TIME_BITS) & F_EPOCH_MASK,
     }

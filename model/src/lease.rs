@@ -5,7 +5,8 @@
 //! One lease is one row: a `leader` (`None` is the free marker, `''` in SQL),
 //! the time `acquired_at` of the last acquire, renew or release, and an
 //! `epoch` that grows by one with every successful `try_acquire` (a new
-//! tenure; renew does not change it). The rules are exactly those of the
+//! tenure; renew does not change it); under `repeat_release = true`, also
+//! who released a free lease (`former`). The rules are exactly those of the
 //! reference lease, one conditional `UPDATE` per operation judged by the
 //! server's `now()`:
 //!
@@ -25,7 +26,7 @@
 
 use crate::candidate::Candidate;
 use crate::op::Op;
-use crate::semantics::Semantics;
+use crate::semantics::{Row, Semantics};
 use crate::time::{Span, Time};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,9 @@ use serde::{Deserialize, Serialize};
 pub struct LeaseState {
     /// The holder, or `None` when the lease is free.
     pub leader: Option<Candidate>,
+    /// Of a free lease, the holder that released it, kept only under
+    /// `repeat_release = true` (see [`Row::former`]).
+    pub former: Option<Candidate>,
     /// Time of the last successful acquire, renew or release.
     pub acquired_at: Time,
     /// Number of successful acquires so far (the fencing epoch of the tenure).
@@ -44,6 +48,7 @@ impl LeaseState {
     /// A free lease, as seeded.
     pub const FREE: LeaseState = LeaseState {
         leader: None,
+        former: None,
         acquired_at: Time(0),
         epoch: 0,
     };
@@ -151,13 +156,16 @@ impl Lease {
     /// it reported success.
     pub fn apply(&mut self, who: Candidate, op: Op, now: Time) -> bool {
         let s = self.state;
-        match self
-            .semantics
-            .step(self.ttl, s.leader, s.acquired_at, who, op, now)
-        {
+        let row = Row {
+            leader: s.leader,
+            former: s.former,
+            acquired_at: s.acquired_at,
+        };
+        match self.semantics.step(self.ttl, row, who, op, now) {
             Some(e) => {
-                self.state.leader = e.leader;
-                self.state.acquired_at = e.acquired_at;
+                self.state.leader = e.row.leader;
+                self.state.former = e.row.former;
+                self.state.acquired_at = e.row.acquired_at;
                 self.state.epoch += u64::from(e.new_tenure);
                 true
             }
@@ -218,6 +226,7 @@ impl Lease {
     /// Make the lease free, as a harness reset between rounds does.
     pub fn reset(&mut self) {
         self.state.leader = None;
+        self.state.former = None;
     }
 
     /// Make the current tenure look older by `by`, as the `age` statement does.

@@ -41,6 +41,6 @@ pub use candidate::Candidate;
 pub use fence::{AtomicFence, AtomicFencedLease, Fence};
 pub use lease::{Lease, LeaseState};
 pub use op::Op;
-pub use semantics::{Contradiction, Effect, Semantics};
+pub use semantics::{Contradiction, Effect, Row, Semantics};
 pub use time::{Span, Time};
 pub use trust::TrustWindow;

@@ -6,7 +6,8 @@
 //! re-entrant (the holder's acquire of its own fresh lease extends it), a
 //! renew that refuses a lease gone stale even when nobody took it, one
 //! statement that both acquires and renews, no renew at all, no expiry, a
-//! release that reports success twice. None of these is a split brain, so
+//! release that reports success twice, or only to the holder that just
+//! released. None of these is a split brain, so
 //! none may be reported as one: the model, the checker and the runners take
 //! a [`Semantics`] and judge the lease by the rules it declares.
 //!
@@ -53,6 +54,47 @@ pub struct Semantics {
     /// the lease only for its holder). `false` (reference): it reports
     /// whether the caller held the lease.
     pub idempotent_release: bool,
+    /// `true`: the last holder's release of the lease it released itself,
+    /// which nobody has taken (or reset) since, reports success again and
+    /// changes nothing; anyone else's release of a lease it does not hold
+    /// still reports failure, as an unlock scoped to its holder that leaves
+    /// the holder's name in the row (ShedLock's `WHERE locked_by = ?`).
+    /// `false` (reference): only the holder's release reports success.
+    /// Contradicts `idempotent_release = true`, which already says more.
+    pub repeat_release: bool,
+}
+
+/// The part of a lease's state its rules read and write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Row {
+    /// The holder, or `None` when the lease is free.
+    pub leader: Option<Candidate>,
+    /// Of a free lease, the holder that released it, which the lease still
+    /// knows under `repeat_release = true`; `None` otherwise (always `None`
+    /// while the lease is held, after a reset, and without that declaration).
+    pub former: Option<Candidate>,
+    /// Time of the last successful acquire, renew or release.
+    pub acquired_at: Time,
+}
+
+impl Row {
+    /// A free lease nobody released, last touched at `acquired_at`.
+    pub const fn free(acquired_at: Time) -> Row {
+        Row {
+            leader: None,
+            former: None,
+            acquired_at,
+        }
+    }
+
+    /// `who`'s lease, acquired, renewed or released at `acquired_at`.
+    pub const fn held(who: Candidate, acquired_at: Time) -> Row {
+        Row {
+            leader: Some(who),
+            former: None,
+            acquired_at,
+        }
+    }
 }
 
 impl Default for Semantics {
@@ -64,10 +106,8 @@ impl Default for Semantics {
 /// What a call that reported success did to the lease.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Effect {
-    /// The holder afterwards.
-    pub leader: Option<Candidate>,
-    /// `acquired_at` afterwards.
-    pub acquired_at: Time,
+    /// The lease afterwards.
+    pub row: Row,
     /// True iff the call began a new tenure (the fencing epoch grows).
     pub new_tenure: bool,
 }
@@ -97,20 +137,22 @@ impl Semantics {
         renew: true,
         expiry: true,
         idempotent_release: false,
+        repeat_release: false,
     };
 
     /// The field names, in the order of the declaration.
-    pub const FIELDS: [&'static str; 6] = [
+    pub const FIELDS: [&'static str; 7] = [
         "reentrant_acquire",
         "stale_renew",
         "renew_acquires",
         "renew",
         "expiry",
         "idempotent_release",
+        "repeat_release",
     ];
 
     /// Refuse a declaration whose parts contradict each other: a renew rule
-    /// without a renew, a staleness rule without expiry.
+    /// without a renew, a staleness rule without expiry, two release rules.
     ///
     /// ```
     /// use leasecheck_model::Semantics;
@@ -138,21 +180,28 @@ impl Semantics {
                          but the lease declares `expiry = false`",
             });
         }
+        if self.idempotent_release && self.repeat_release {
+            return Err(Contradiction {
+                field: "repeat_release",
+                reason: "= true says a stranger's release fails, but the lease declares \
+                         `idempotent_release = true` (every release succeeds): declare one",
+            });
+        }
         Ok(())
     }
 
-    /// Every valid declaration (32 of them), the reference first.
+    /// Every valid declaration (48 of them), the reference first.
     ///
     /// ```
     /// use leasecheck_model::Semantics;
     /// let all = Semantics::all();
-    /// assert_eq!(all.len(), 32);
+    /// assert_eq!(all.len(), 48);
     /// assert_eq!(all[0], Semantics::REFERENCE);
     /// assert!(all.iter().all(|s| s.validate().is_ok()));
     /// ```
     pub fn all() -> Vec<Semantics> {
         let mut all = Vec::new();
-        for bits in 0u8..64 {
+        for bits in 0u8..128 {
             let flip = |i: u8| bits & (1 << i) != 0;
             let s = Semantics {
                 reentrant_acquire: flip(0),
@@ -161,6 +210,7 @@ impl Semantics {
                 renew: !flip(3),
                 expiry: !flip(4),
                 idempotent_release: flip(5),
+                repeat_release: flip(6),
             };
             if s.validate().is_ok() {
                 all.push(s);
@@ -201,42 +251,37 @@ impl Semantics {
         self.expiry && acquired_at < now - ttl
     }
 
-    /// The one transition of the model: `op` by `who` at `now` on a lease
-    /// held by `leader` (`None`: free) since `acquired_at`. `Some` iff the
-    /// call reports success, with what it did; `None` iff it reports failure,
-    /// which never changes the lease.
+    /// The one transition of the model: `op` by `who` at `now` on the lease
+    /// `row`. `Some` iff the call reports success, with what it did; `None`
+    /// iff it reports failure, which never changes the lease.
     ///
     /// ```
-    /// use leasecheck_model::{Candidate, Op, Semantics, Span, Time};
+    /// use leasecheck_model::{Candidate, Op, Row, Semantics, Span, Time};
     /// let (a, b, ttl) = (Candidate(1), Candidate(2), Span(10));
     /// let reentrant = Semantics { reentrant_acquire: true, ..Semantics::REFERENCE };
+    /// let held = Row::held(a, Time(0));
     /// // the holder's acquire of its own fresh lease: refused by the reference, an extension here
-    /// assert!(Semantics::REFERENCE.step(ttl, Some(a), Time(0), a, Op::TryAcquire, Time(5)).is_none());
-    /// let e = reentrant.step(ttl, Some(a), Time(0), a, Op::TryAcquire, Time(5)).unwrap();
-    /// assert_eq!((e.leader, e.acquired_at, e.new_tenure), (Some(a), Time(5), false));
+    /// assert!(Semantics::REFERENCE.step(ttl, held, a, Op::TryAcquire, Time(5)).is_none());
+    /// let e = reentrant.step(ttl, held, a, Op::TryAcquire, Time(5)).unwrap();
+    /// assert_eq!((e.row, e.new_tenure), (Row::held(a, Time(5)), false));
     /// // nobody else takes a fresh lease, whatever the declaration
-    /// assert!(reentrant.step(ttl, Some(a), Time(0), b, Op::TryAcquire, Time(5)).is_none());
+    /// assert!(reentrant.step(ttl, held, b, Op::TryAcquire, Time(5)).is_none());
     /// ```
-    pub fn step(
-        &self,
-        ttl: Span,
-        leader: Option<Candidate>,
-        acquired_at: Time,
-        who: Candidate,
-        op: Op,
-        now: Time,
-    ) -> Option<Effect> {
-        let stale = self.is_stale(ttl, acquired_at, now);
-        let available = leader.is_none() || stale;
-        let mine = leader == Some(who);
+    pub fn step(&self, ttl: Span, row: Row, who: Candidate, op: Op, now: Time) -> Option<Effect> {
+        let stale = self.is_stale(ttl, row.acquired_at, now);
+        let available = row.leader.is_none() || stale;
+        let mine = row.leader == Some(who);
         let take = Effect {
-            leader: Some(who),
-            acquired_at: now,
+            row: Row::held(who, now),
             new_tenure: true,
         };
         let extend = Effect {
             new_tenure: false,
             ..take
+        };
+        let unchanged = Effect {
+            row,
+            new_tenure: false,
         };
         match op {
             Op::TryAcquire if available => Some(take),
@@ -245,15 +290,15 @@ impl Semantics {
             Op::Renew if mine && (!stale || self.stale_renew) => Some(extend),
             Op::Renew => (self.renew_acquires && available).then_some(take),
             Op::Release if mine => Some(Effect {
-                leader: None,
-                acquired_at: now,
+                row: Row {
+                    former: self.repeat_release.then_some(who),
+                    ..Row::free(now)
+                },
                 new_tenure: false,
             }),
-            Op::Release => self.idempotent_release.then_some(Effect {
-                leader,
-                acquired_at,
-                new_tenure: false,
-            }),
+            Op::Release if self.idempotent_release => Some(unchanged),
+            Op::Release => (self.repeat_release && row.leader.is_none() && row.former == Some(who))
+                .then_some(unchanged),
         }
     }
 
@@ -276,7 +321,7 @@ impl Semantics {
     }
 
     /// The values in the order of [`Semantics::FIELDS`].
-    pub fn values(&self) -> [bool; 6] {
+    pub fn values(&self) -> [bool; 7] {
         [
             self.reentrant_acquire,
             self.stale_renew,
@@ -284,6 +329,7 @@ impl Semantics {
             self.renew,
             self.expiry,
             self.idempotent_release,
+            self.repeat_release,
         ]
     }
 
@@ -305,6 +351,7 @@ impl Semantics {
             "renew" => Some(&mut self.renew),
             "expiry" => Some(&mut self.expiry),
             "idempotent_release" => Some(&mut self.idempotent_release),
+            "repeat_release" => Some(&mut self.repeat_release),
             _ => None,
         }
     }
@@ -356,7 +403,7 @@ mod tests {
             let mut s = Semantics::REFERENCE;
             let slot = s.field_mut(name).expect("every field is settable");
             *slot = !*slot;
-            let flipped: Vec<usize> = (0..6)
+            let flipped: Vec<usize> = (0..Semantics::FIELDS.len())
                 .filter(|&j| s.values()[j] != Semantics::REFERENCE.values()[j])
                 .collect();
             assert_eq!(flipped, vec![i], "{name}");
@@ -367,9 +414,8 @@ mod tests {
     fn no_declaration_lets_another_candidate_take_a_fresh_lease() {
         for s in Semantics::all() {
             for op in Op::ALL {
-                if let Some(e) = s.step(TTL, Some(A), Time(0), B, op, Time(10)) {
-                    assert_eq!(e.leader, Some(A), "{s}: {op} by B moved a fresh lease");
-                    assert_eq!(e.acquired_at, Time(0), "{s}: {op} by B touched it");
+                if let Some(e) = s.step(TTL, Row::held(A, Time(0)), B, op, Time(10)) {
+                    assert_eq!(e.row, Row::held(A, Time(0)), "{s}: {op} by B touched it");
                 }
             }
         }
@@ -382,7 +428,13 @@ mod tests {
             ..Semantics::REFERENCE
         };
         assert!(s
-            .step(TTL, Some(A), Time(0), B, Op::TryAcquire, Time(1_000_000))
+            .step(
+                TTL,
+                Row::held(A, Time(0)),
+                B,
+                Op::TryAcquire,
+                Time(1_000_000)
+            )
             .is_none());
     }
 
@@ -392,14 +444,16 @@ mod tests {
             renew_acquires: true,
             ..Semantics::REFERENCE
         };
-        let took = s.step(TTL, None, Time(0), A, Op::Renew, Time(1)).unwrap();
+        let took = s
+            .step(TTL, Row::free(Time(0)), A, Op::Renew, Time(1))
+            .unwrap();
         assert!(took.new_tenure);
         let kept = s
-            .step(TTL, Some(A), Time(1), A, Op::Renew, Time(2))
+            .step(TTL, Row::held(A, Time(1)), A, Op::Renew, Time(2))
             .unwrap();
         assert!(!kept.new_tenure);
         assert!(s
-            .step(TTL, Some(A), Time(2), B, Op::Renew, Time(3))
+            .step(TTL, Row::held(A, Time(2)), B, Op::Renew, Time(3))
             .is_none());
     }
 
@@ -410,10 +464,10 @@ mod tests {
             ..Semantics::REFERENCE
         };
         assert!(s
-            .step(TTL, Some(A), Time(0), A, Op::Renew, Time(10))
+            .step(TTL, Row::held(A, Time(0)), A, Op::Renew, Time(10))
             .is_some());
         assert!(s
-            .step(TTL, Some(A), Time(0), A, Op::Renew, Time(11))
+            .step(TTL, Row::held(A, Time(0)), A, Op::Renew, Time(11))
             .is_none());
     }
 
@@ -424,10 +478,54 @@ mod tests {
             ..Semantics::REFERENCE
         };
         let e = s
-            .step(TTL, Some(A), Time(0), B, Op::Release, Time(1))
+            .step(TTL, Row::held(A, Time(0)), B, Op::Release, Time(1))
             .unwrap();
-        assert_eq!(e.leader, Some(A));
-        let e = s.step(TTL, None, Time(0), B, Op::Release, Time(1)).unwrap();
-        assert_eq!(e.leader, None);
+        assert_eq!(e.row.leader, Some(A));
+        let e = s
+            .step(TTL, Row::free(Time(0)), B, Op::Release, Time(1))
+            .unwrap();
+        assert_eq!(e.row.leader, None);
+    }
+
+    #[test]
+    fn a_repeat_release_succeeds_only_for_the_holder_that_released_and_only_until_the_lease_is_taken(
+    ) {
+        let s = Semantics {
+            repeat_release: true,
+            ..Semantics::REFERENCE
+        };
+        let released = s
+            .step(TTL, Row::held(A, Time(0)), A, Op::Release, Time(1))
+            .unwrap()
+            .row;
+        assert_eq!((released.leader, released.former), (None, Some(A)));
+        let again = s.step(TTL, released, A, Op::Release, Time(50)).unwrap();
+        assert_eq!(again.row, released, "the repeat changes nothing");
+        assert!(s.step(TTL, released, B, Op::Release, Time(2)).is_none());
+        let taken = s
+            .step(TTL, released, B, Op::TryAcquire, Time(2))
+            .unwrap()
+            .row;
+        assert_eq!(taken.former, None);
+        assert!(s.step(TTL, taken, A, Op::Release, Time(3)).is_none());
+        assert!(s
+            .step(TTL, Row::free(Time(0)), A, Op::Release, Time(1))
+            .is_none());
+        // the reference forgets who released
+        let forgot = Semantics::REFERENCE
+            .step(TTL, Row::held(A, Time(0)), A, Op::Release, Time(1))
+            .unwrap()
+            .row;
+        assert_eq!(forgot, Row::free(Time(1)));
+    }
+
+    #[test]
+    fn a_repeat_release_and_an_idempotent_one_contradict() {
+        let s = Semantics {
+            repeat_release: true,
+            idempotent_release: true,
+            ..Semantics::REFERENCE
+        };
+        assert_eq!(s.validate().unwrap_err().field, "repeat_release");
     }
 }

@@ -325,6 +325,51 @@ fn p5_p7_reject_a_release_ok_by_a_non_holder() {
     assert_eq!(v.violations[0].window, vec![0, 1]);
 }
 
+/// `repeat_release = true`: the holder that released may release again
+/// with success until someone takes the lease; anyone else's release, and
+/// its own after a new tenure or a reset, still fail.
+#[test]
+fn p7_judges_a_repeat_release_by_the_holder_that_released_and_only_by_it() {
+    let repeat = Semantics {
+        repeat_release: true,
+        ..Semantics::REFERENCE
+    };
+    let with = |semantics, events| History {
+        semantics,
+        ttl: TTL,
+        events,
+    };
+    let released = || {
+        vec![
+            call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+            call(1, Release, 10.0, 11.0, Some(10.5), Won),
+        ]
+    };
+    let mut again = released();
+    again.push(call(1, Release, 20.0, 21.0, Some(20.5), Won));
+    again.push(call(1, Release, 30.0, 31.0, Some(30.5), Won));
+    assert_pass(&with(repeat, again.clone()));
+    assert_p7_violation(&with(Semantics::REFERENCE, again));
+
+    let mut stranger = released();
+    stranger.push(call(2, Release, 20.0, 21.0, Some(20.5), Won));
+    assert_p7_violation(&with(repeat, stranger));
+
+    let mut refused = released();
+    refused.push(call(1, Release, 20.0, 21.0, Some(20.5), Fail));
+    assert_p7_violation(&with(repeat, refused));
+
+    let mut taken = released();
+    taken.push(call(2, TryAcquire, 20.0, 21.0, Some(20.5), Won));
+    taken.push(call(1, Release, 30.0, 31.0, Some(30.5), Won));
+    assert_p7_violation(&with(repeat, taken));
+
+    let mut after_reset = released();
+    after_reset.push(reset(20.0, 21.0));
+    after_reset.push(call(1, Release, 30.0, 31.0, Some(30.5), Won));
+    assert_p7_violation(&with(repeat, after_reset));
+}
+
 #[test]
 fn p7_rejects_a_fail_try_acquire_on_a_lease_that_must_be_free() {
     let h = hist(vec![

@@ -711,3 +711,51 @@ fn a_zombie_write_racing_a_takeover_and_the_new_leaders_write_never_lands_after_
         "explored: zombie refused"
     );
 }
+
+/// `repeat_release = true`: the holder that released repeats its release
+/// while a standby takes the lease and a stranger releases. Every execution
+/// is linearizable against the model and every linearizable outcome is
+/// reached: the repeat succeeds iff it ran before the take, and the
+/// stranger's release never succeeds.
+#[test]
+fn a_repeat_release_racing_a_takeover_succeeds_only_before_it() {
+    let semantics = Semantics {
+        repeat_release: true,
+        ..Semantics::REFERENCE
+    };
+    static SETUP: [Call; 2] = [
+        Call {
+            who: OLD,
+            op: Op::TryAcquire,
+            now: Time(0),
+        },
+        Call {
+            who: OLD,
+            op: Op::Release,
+            now: Time(1),
+        },
+    ];
+    static CALLS: [Call; 3] = [
+        Call {
+            who: OLD,
+            op: Op::Release,
+            now: Time(2),
+        },
+        Call {
+            who: B,
+            op: Op::TryAcquire,
+            now: Time(2),
+        },
+        Call {
+            who: C,
+            op: Op::Release,
+            now: Time(2),
+        },
+    ];
+    let seen = explore_with(semantics, &SETUP, &CALLS, |(results, leader, _)| {
+        assert!(results[1], "the free lease is taken: {results:?}");
+        assert_eq!(*leader, Some(B));
+        assert!(!results[2], "a stranger's release never succeeds");
+    });
+    assert!(seen.iter().any(|(r, _, _)| r[0]) && seen.iter().any(|(r, _, _)| !r[0]));
+}

@@ -162,21 +162,51 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
             .remarks
             .push("the holder's release of its own lease returned false".into());
     }
+    // which declaration this answer decides depends on the next ones
+    let second_at = found.probes.len();
     let second_release = ask(
         &mut found,
         &mut seq,
         A,
         Op::Release,
         "a second release of a lease already released",
-        Some("idempotent_release"),
+        None,
     )?;
-    found.semantics.idempotent_release = foreign_release && second_release;
-    if foreign_release != second_release {
-        found.remarks.push(format!(
-            "a non-holder's release returned {foreign_release} but a second release returned \
-             {second_release}: no declaration says that (idempotent_release = true means both \
-             succeed); declared false, P5 or P7 will name the one that differs"
-        ));
+    let stranger_after = ask(
+        &mut found,
+        &mut seq,
+        B,
+        Op::Release,
+        "another candidate's release of a lease its holder released",
+        None,
+    )?;
+    let (idempotent, repeat) = match (foreign_release, second_release) {
+        (true, true) => (true, false),
+        (false, true) => (false, true),
+        _ => (false, false),
+    };
+    found.semantics.idempotent_release = idempotent;
+    found.semantics.repeat_release = repeat;
+    found.probes[second_at].declares = Some(if repeat {
+        ("repeat_release", true)
+    } else {
+        ("idempotent_release", idempotent)
+    });
+    if foreign_release && !second_release {
+        found.remarks.push(
+            "a non-holder's release returned true but the holder's second release returned \
+             false: no declaration says that (idempotent_release = true means both succeed); \
+             declared false, P5 or P7 will name the one that differs"
+                .into(),
+        );
+    }
+    if stranger_after && !idempotent {
+        found.remarks.push(
+            "another candidate's release of a lease its holder released returned true, but \
+             its release of a held lease returned false: no declaration says that; P5 will \
+             name it"
+                .into(),
+        );
     }
 
     // A renew of a free lease.

@@ -101,6 +101,16 @@ impl<'s> Sequence<'s> {
     }
 }
 
+/// The declaration that says what a second release by the holder that
+/// released returns: `repeat_release` where it is declared.
+fn release_rule(s: leasecheck_model::Semantics) -> &'static str {
+    if s.repeat_release {
+        "repeat_release"
+    } else {
+        "idempotent_release"
+    }
+}
+
 /// What one call must return, and what a wrong answer breaks.
 struct Expect {
     who: Candidate,
@@ -231,9 +241,19 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
                 A,
                 Op::Release,
                 "a second release of a lease already released",
-                "idempotent_release",
-                s.idempotent_release,
+                release_rule(s),
+                s.idempotent_release || s.repeat_release,
             ),
+            Expect {
+                property: Property::P5ReleaseFreesAtOnce,
+                ..declared(
+                    B,
+                    Op::Release,
+                    "release by another candidate of a lease its holder released",
+                    "idempotent_release",
+                    s.idempotent_release,
+                )
+            },
         ],
     ));
     if s.renew {

@@ -238,8 +238,14 @@ fn spec_for(s: Semantics) -> String {
     if s.renew_acquires {
         keeps.push_str(&format!(" OR leader = '' OR {stale}"));
     }
-    let frees =
-        "UPDATE lease_lock SET leader = '', acquired_at = now() WHERE id = 1 AND leader = $1";
+    // the holder that released is remembered in `former`; a repeat release
+    // by it matches the free row and changes nothing
+    let frees = if s.repeat_release {
+        "UPDATE lease_lock SET acquired_at = CASE WHEN leader = $1 THEN now() ELSE acquired_at END, \
+         leader = '', former = $1 WHERE id = 1 AND (leader = $1 OR (leader = '' AND former = $1))"
+    } else {
+        "UPDATE lease_lock SET leader = '', acquired_at = now() WHERE id = 1 AND leader = $1"
+    };
     let release = if s.idempotent_release {
         format!("WITH freed AS ({frees} RETURNING id) SELECT true")
     } else {
@@ -256,9 +262,10 @@ fn spec_for(s: Semantics) -> String {
         "name = \"generated\"\n\
          schema = \"\"\"\n\
          CREATE TABLE lease_lock (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),\n\
-           leader text NOT NULL DEFAULT '', acquired_at timestamptz NOT NULL DEFAULT now());\n\
+           leader text NOT NULL DEFAULT '', acquired_at timestamptz NOT NULL DEFAULT now(),\n\
+           former text NOT NULL DEFAULT '');\n\
          INSERT INTO lease_lock DEFAULT VALUES;\"\"\"\n\
-         reset = \"UPDATE lease_lock SET leader = '', acquired_at = now()\"\n\
+         reset = \"UPDATE lease_lock SET leader = '', former = '', acquired_at = now()\"\n\
          age = \"UPDATE lease_lock SET acquired_at = acquired_at - make_interval(secs => $1)\"\n\
          try_acquire = \"UPDATE lease_lock SET leader = $1, acquired_at = now() WHERE id = 1 AND ({takes}) RETURNING id\"\n\
          {renew}\

@@ -3,6 +3,7 @@
 
 mod browser;
 mod catalogue;
+mod characterize;
 mod cli;
 mod database_faults;
 mod deadline;

@@ -49,13 +49,16 @@ pub(super) struct Rec {
     pub(super) ev: u32,
 }
 
-/// The lease state seen by the search: the leader, and the interval of
-/// values `acquired_at` can still have (irrelevant, and canonical, when free).
+/// The lease state seen by the search: the leader, the interval of values
+/// `acquired_at` can still have (irrelevant, and canonical, when free), and
+/// of a free lease the holder that released it (kept only under
+/// `repeat_release = true`; `NOBODY` otherwise and while the lease is held).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct St {
     pub(super) leader: u32,
     pub(super) lo: i64,
     pub(super) hi: i64,
+    pub(super) former: u32,
 }
 
 impl Default for St {
@@ -69,15 +72,37 @@ impl St {
         leader: NOBODY,
         lo: T_MIN,
         hi: T_MAX,
+        former: NOBODY,
     };
 
     pub(super) fn held(leader: u32, lo: i64, hi: i64) -> St {
-        St { leader, lo, hi }
+        St {
+            leader,
+            lo,
+            hi,
+            former: NOBODY,
+        }
+    }
+
+    /// A free lease that `former` released.
+    pub(super) fn released_by(former: u32) -> St {
+        St { former, ..St::FREE }
+    }
+
+    /// Who the state names, as one number: the leader, or of a free lease
+    /// its former holder (with the top bit set), or `NOBODY`. Candidates
+    /// are 16-bit, so no two states share a code.
+    pub(super) fn code(&self) -> u32 {
+        if self.leader == NOBODY && self.former != NOBODY {
+            1 << 31 | self.former
+        } else {
+            self.leader
+        }
     }
 
     /// True iff every behaviour from `other` is possible from `self`.
     pub(super) fn covers(&self, other: &St) -> bool {
-        self.leader == other.leader && self.lo <= other.lo && other.hi <= self.hi
+        self.code() == other.code() && self.lo <= other.lo && other.hi <= self.hi
     }
 }
 
@@ -94,6 +119,15 @@ fn range(lo: i64, hi: i64) -> Option<(i64, i64)> {
 }
 
 impl Rec {
+    /// True iff this call is a release that the lease's former holder
+    /// repeats on the free lease it released (`repeat_release = true`).
+    fn repeats(&self, s: St, r: Rules) -> bool {
+        r.semantics.repeat_release
+            && self.kind == Kind::Release
+            && s.leader == NOBODY
+            && s.former == self.who
+    }
+
     /// The `now`s of this call at which the lease held in `s` can be stale
     /// (`acquired_at < now - ttl` for some `acquired_at` in `[s.lo, s.hi]`).
     fn stale_nows(&self, s: St, r: Rules) -> Option<(i64, i64)> {
@@ -147,7 +181,9 @@ impl Rec {
             Kind::Renew if sem.renew_acquires && s.leader == NOBODY => take(Some(all)),
             Kind::Renew if sem.renew_acquires => take(self.stale_nows(s, r)),
             Kind::Renew => None,
+            Kind::Release if mine && sem.repeat_release => Some(St::released_by(self.who)),
             Kind::Release if mine => Some(St::FREE),
+            Kind::Release if self.repeats(s, r) => Some(s),
             Kind::Release => sem.idempotent_release.then_some(s),
             Kind::Reset => Some(St::FREE),
             Kind::Age(by) => Some(if s.leader == NOBODY {
@@ -185,7 +221,7 @@ impl Rec {
             Kind::Renew if sem.renew_acquires && s.leader == NOBODY => None,
             Kind::Renew if sem.renew_acquires => self.fresh_nows(s, r).map(|_| self.as_fresh(s, r)),
             Kind::Renew => Some(s),
-            Kind::Release if mine || sem.idempotent_release => None,
+            Kind::Release if mine || sem.idempotent_release || self.repeats(s, r) => None,
             Kind::Release => Some(s),
             Kind::Reset | Kind::Age(_) => Some(s),
         }
@@ -261,13 +297,30 @@ impl Rec {
                 "{leader} held the lease and it was fresh, so not even a renew that acquires \
                  may take it"
             ),
+            (Kind::Release, Outcome::Ok) if sem.repeat_release && s.leader == NOBODY => {
+                let former = if s.former == NOBODY {
+                    "nobody, or it was reset since".to_string()
+                } else {
+                    format!("c{}", s.former)
+                };
+                format!(
+                    "c{} was not the leader (leader: nobody), nor the holder that released it \
+                     (released by: {former}), so the lease's repeat_release does not apply",
+                    self.who
+                )
+            }
             (Kind::Renew | Kind::Release, Outcome::Ok) => {
                 format!("c{} was not the leader (leader: {leader})", self.who)
             }
-            (Kind::Release, _) if !mine => {
+            (Kind::Release, _) if !mine && sem.idempotent_release => {
                 "the lease declares idempotent_release = true, so release reports success"
                     .to_string()
             }
+            (Kind::Release, _) if !mine => format!(
+                "c{} released the lease and nobody took it since, and the lease declares \
+                 repeat_release = true, so its release again reports success",
+                self.who
+            ),
             (Kind::Renew, _) if !mine => format!(
                 "the lease was free or stale (leader: {leader}), and the lease declares \
                  renew_acquires = true, so the renew would have taken it"

@@ -180,8 +180,14 @@ pub fn check_linearizable(history: &History, options: &Options) -> Verdict {
     let prep = prepare(history, options);
     let recs = &prep.recs;
     let rules = prep.rules;
+    let released = prep
+        .leaders
+        .iter()
+        .filter(|_| rules.semantics.repeat_release)
+        .map(|&c| St::released_by(c));
     let any: Vec<St> = std::iter::once(St::FREE)
         .chain(prep.leaders.iter().map(|&c| St::held(c, T_MIN, T_MAX)))
+        .chain(released)
         .collect();
     let any: Vec<(St, Option<Rec>)> = any.into_iter().map(|s| (s, None)).collect();
     let mut frontier = if options.start_free {
@@ -273,11 +279,12 @@ fn push_end(ends: &mut Vec<End>, s: St, origin: Option<Rec>) {
     ends.push((s, origin));
 }
 
-/// Merge the states of each leader into the hull of their intervals.
+/// Merge the states of each leader (or former holder of a free lease) into
+/// the hull of their intervals.
 fn hull_by_leader(states: &[End]) -> Vec<End> {
     let mut out: Vec<End> = Vec::new();
     for &(s, origin) in states {
-        match out.iter_mut().find(|o| o.0.leader == s.leader) {
+        match out.iter_mut().find(|o| o.0.code() == s.code()) {
             Some(o) => {
                 o.0.lo = o.0.lo.min(s.lo);
                 o.0.hi = o.0.hi.max(s.hi);

@@ -318,7 +318,7 @@ impl Engine {
         debug_assert!(self.stop > self.p);
         self.key.clear();
         self.key
-            .push(self.p as u64 | u64::from(self.st.leader) << 32);
+            .push(self.p as u64 | u64::from(self.st.code()) << 32);
         let (a, b) = (self.p / 64, (self.stop - 1) / 64);
         self.key.extend_from_slice(&self.done[a..=b]);
         let (lo, hi) = (self.st.lo, self.st.hi);
