@@ -3,7 +3,7 @@
 # full `leasecheck check --spec FILE --seed 11` (every fault this machine
 # offers), again through PgBouncer (`--via pgbouncer`) and again with the
 # candidates' clock 3 s off (`--skew 3000`). Run by hand, outside CI: three
-# full checks per lease take about 40 minutes on 2 cores (two run at once).
+# full checks per lease of the 16 take about 45 minutes on 2 cores (two run at once).
 #
 # Prints the table's verdict columns per lease (the `check --spec` exit code
 # and the safety properties broken per class of fault) and compares them

@@ -162,8 +162,8 @@ fn the_readme_table_lists_every_real_world_lease() {
         .collect();
     files.sort();
     assert!(
-        files.len() >= 8,
-        "at least eight real-world leases: {files:?}"
+        files.len() >= 16,
+        "at least sixteen real-world leases: {files:?}"
     );
     for f in &files {
         assert!(
@@ -243,7 +243,7 @@ fn safety_violations(stdout: &str) -> BTreeSet<String> {
 fn every_readme_scoreboard_row_is_what_its_own_command_prints() {
     let mut rows = scoreboard();
     assert!(
-        rows.len() >= 10,
+        rows.len() >= 16,
         "the scoreboard has a row per lease of specs/real/: {} rows",
         rows.len()
     );
