@@ -7,9 +7,9 @@
 //! renew that refuses a lease gone stale even when nobody took it, one
 //! statement that both acquires and renews, no renew at all, no expiry, a
 //! release that reports success twice, or only to the holder that just
-//! released. None of these is a split brain, so
-//! none may be reported as one: the model, the checker and the runners take
-//! a [`Semantics`] and judge the lease by the rules it declares.
+//! released, or to anyone on an expired lease. None of these is a split
+//! brain, so none may be reported as one: the model, the checker and the
+//! runners take a [`Semantics`] and judge the lease by the rules it declares.
 //!
 //! [`Semantics::step`] is the one transition function of the model: the pure
 //! [`Lease`](crate::Lease) and the concurrent
@@ -62,6 +62,15 @@ pub struct Semantics {
     /// `false` (reference): only the holder's release reports success.
     /// Contradicts `idempotent_release = true`, which already says more.
     pub repeat_release: bool,
+    /// `true`: a release of a lease that is free or stale reports success
+    /// whoever calls it, and changes nothing (the holder's own release still
+    /// frees it); a non-holder's release of a *fresh* lease still reports
+    /// failure. As a release statement that also matches an expired row
+    /// (ZITADEL's unlock is its lock upsert with a zero duration, `WHERE
+    /// locker_id = $1 OR locked_until < now()`), counted. `false`
+    /// (reference). Says more than `repeat_release` and less than
+    /// `idempotent_release`, and contradicts both.
+    pub stale_release: bool,
 }
 
 /// The part of a lease's state its rules read and write.
@@ -138,10 +147,11 @@ impl Semantics {
         expiry: true,
         idempotent_release: false,
         repeat_release: false,
+        stale_release: false,
     };
 
     /// The field names, in the order of the declaration.
-    pub const FIELDS: [&'static str; 7] = [
+    pub const FIELDS: [&'static str; 8] = [
         "reentrant_acquire",
         "stale_renew",
         "renew_acquires",
@@ -149,6 +159,7 @@ impl Semantics {
         "expiry",
         "idempotent_release",
         "repeat_release",
+        "stale_release",
     ];
 
     /// Refuse a declaration whose parts contradict each other: a renew rule
@@ -187,22 +198,29 @@ impl Semantics {
                          `idempotent_release = true` (every release succeeds): declare one",
             });
         }
+        if self.stale_release && (self.idempotent_release || self.repeat_release) {
+            return Err(Contradiction {
+                field: "stale_release",
+                reason: "= true is a release rule of its own, but the lease also declares \
+                         `idempotent_release = true` or `repeat_release = true`: declare one",
+            });
+        }
         Ok(())
     }
 
-    /// Every valid declaration (48 of them), the reference first.
+    /// Every valid declaration (64 of them), the reference first.
     ///
     /// ```
     /// use leasecheck_model::Semantics;
     /// let all = Semantics::all();
-    /// assert_eq!(all.len(), 48);
+    /// assert_eq!(all.len(), 64);
     /// assert_eq!(all[0], Semantics::REFERENCE);
     /// assert!(all.iter().all(|s| s.validate().is_ok()));
     /// ```
     pub fn all() -> Vec<Semantics> {
         let mut all = Vec::new();
-        for bits in 0u8..128 {
-            let flip = |i: u8| bits & (1 << i) != 0;
+        for bits in 0u16..256 {
+            let flip = |i: u16| bits & (1 << i) != 0;
             let s = Semantics {
                 reentrant_acquire: flip(0),
                 stale_renew: !flip(1),
@@ -211,6 +229,7 @@ impl Semantics {
                 expiry: !flip(4),
                 idempotent_release: flip(5),
                 repeat_release: flip(6),
+                stale_release: flip(7),
             };
             if s.validate().is_ok() {
                 all.push(s);
@@ -297,6 +316,7 @@ impl Semantics {
                 new_tenure: false,
             }),
             Op::Release if self.idempotent_release => Some(unchanged),
+            Op::Release if self.stale_release && available => Some(unchanged),
             Op::Release => (self.repeat_release && row.leader.is_none() && row.former == Some(who))
                 .then_some(unchanged),
         }
@@ -321,7 +341,7 @@ impl Semantics {
     }
 
     /// The values in the order of [`Semantics::FIELDS`].
-    pub fn values(&self) -> [bool; 7] {
+    pub fn values(&self) -> [bool; 8] {
         [
             self.reentrant_acquire,
             self.stale_renew,
@@ -330,6 +350,7 @@ impl Semantics {
             self.expiry,
             self.idempotent_release,
             self.repeat_release,
+            self.stale_release,
         ]
     }
 
@@ -352,6 +373,7 @@ impl Semantics {
             "expiry" => Some(&mut self.expiry),
             "idempotent_release" => Some(&mut self.idempotent_release),
             "repeat_release" => Some(&mut self.repeat_release),
+            "stale_release" => Some(&mut self.stale_release),
             _ => None,
         }
     }
@@ -520,12 +542,46 @@ mod tests {
     }
 
     #[test]
-    fn a_repeat_release_and_an_idempotent_one_contradict() {
+    fn a_stale_release_succeeds_for_anyone_on_a_free_or_stale_lease_and_changes_nothing() {
+        let s = Semantics {
+            stale_release: true,
+            ..Semantics::REFERENCE
+        };
+        let held = Row::held(A, Time(0));
+        assert!(
+            s.step(TTL, held, B, Op::Release, Time(10)).is_none(),
+            "fresh"
+        );
+        let stale = s.step(TTL, held, B, Op::Release, Time(11)).unwrap();
+        assert_eq!(stale.row, held, "the stale lease is still A's");
+        let free = Row::free(Time(0));
+        assert_eq!(
+            s.step(TTL, free, B, Op::Release, Time(1)).unwrap().row,
+            free
+        );
+        let released = s.step(TTL, held, A, Op::Release, Time(1)).unwrap().row;
+        assert_eq!(
+            released,
+            Row::free(Time(1)),
+            "the holder's own still frees it"
+        );
+    }
+
+    #[test]
+    fn the_release_rules_contradict_each_other() {
         let s = Semantics {
             repeat_release: true,
             idempotent_release: true,
             ..Semantics::REFERENCE
         };
         assert_eq!(s.validate().unwrap_err().field, "repeat_release");
+        for other in ["idempotent_release", "repeat_release"] {
+            let mut s = Semantics {
+                stale_release: true,
+                ..Semantics::REFERENCE
+            };
+            *s.field_mut(other).expect("a field") = true;
+            assert_eq!(s.validate().unwrap_err().field, "stale_release", "{other}");
+        }
     }
 }

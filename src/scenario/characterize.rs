@@ -180,18 +180,23 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
         "another candidate's release of a lease its holder released",
         None,
     )?;
-    let (idempotent, repeat) = match (foreign_release, second_release) {
-        (true, true) => (true, false),
-        (false, true) => (false, true),
-        _ => (false, false),
+    let (idempotent, repeat, stale) = match (foreign_release, second_release, stranger_after) {
+        (true, true, _) => (true, false, false),
+        (false, true, true) => (false, false, true),
+        (false, true, false) => (false, true, false),
+        _ => (false, false, false),
     };
     found.semantics.idempotent_release = idempotent;
     found.semantics.repeat_release = repeat;
+    found.semantics.stale_release = stale;
     found.probes[second_at].declares = Some(if repeat {
         ("repeat_release", true)
     } else {
         ("idempotent_release", idempotent)
     });
+    if stale {
+        found.probes[second_at + 1].declares = Some(("stale_release", true));
+    }
     if foreign_release && !second_release {
         found.remarks.push(
             "a non-holder's release returned true but the holder's second release returned \
@@ -200,11 +205,19 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
                 .into(),
         );
     }
-    if stranger_after && !idempotent {
+    if idempotent && !stranger_after {
+        found.remarks.push(
+            "every release returned true but another candidate's release of a lease its \
+             holder released: no declaration says that; declared idempotent_release = true, \
+             P5 will name the one that differs"
+                .into(),
+        );
+    }
+    if stranger_after && !second_release && !foreign_release {
         found.remarks.push(
             "another candidate's release of a lease its holder released returned true, but \
-             its release of a held lease returned false: no declaration says that; P5 will \
-             name it"
+             the holder's own second release returned false: no declaration says that; P5 \
+             will name it"
                 .into(),
         );
     }
@@ -253,6 +266,26 @@ pub fn probe(subject: &mut Subject, rec: &Recorder) -> Result<Characterization, 
             "the holder's renew of its own stale, untaken lease",
             Some("stale_renew"),
         )?;
+    }
+    if found.semantics.expiry {
+        hold(&mut found, &mut seq)?;
+        age(&mut seq, past)?;
+        let answer = ask(
+            &mut found,
+            &mut seq,
+            B,
+            Op::Release,
+            "a non-holder's release of a stale, untaken lease held by another",
+            None,
+        )?;
+        let declared = found.semantics.idempotent_release || found.semantics.stale_release;
+        if answer != declared {
+            found.remarks.push(format!(
+                "a non-holder's release of a stale lease returned {answer}, but its releases of \
+                 a fresh and of a released lease say it should return {declared}: no \
+                 declaration says that; P5 or P7 will name it"
+            ));
+        }
     }
     // the renew and staleness rules are asked only where the lease has a
     // renew and an expiry, so the answers never contradict each other

@@ -102,10 +102,20 @@ impl<'s> Sequence<'s> {
 }
 
 /// The declaration that says what a second release by the holder that
-/// released returns: `repeat_release` where it is declared.
+/// released returns: `repeat_release` or `stale_release` where declared.
 fn release_rule(s: leasecheck_model::Semantics) -> &'static str {
     if s.repeat_release {
         "repeat_release"
+    } else {
+        stranger_rule(s)
+    }
+}
+
+/// The declaration that says what a non-holder's release of a free or
+/// stale lease returns: `stale_release` where declared.
+fn stranger_rule(s: leasecheck_model::Semantics) -> &'static str {
+    if s.stale_release {
+        "stale_release"
     } else {
         "idempotent_release"
     }
@@ -242,7 +252,7 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
                 Op::Release,
                 "a second release of a lease already released",
                 release_rule(s),
-                s.idempotent_release || s.repeat_release,
+                s.idempotent_release || s.repeat_release || s.stale_release,
             ),
             Expect {
                 property: Property::P5ReleaseFreesAtOnce,
@@ -250,8 +260,8 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
                     B,
                     Op::Release,
                     "release by another candidate of a lease its holder released",
-                    "idempotent_release",
-                    s.idempotent_release,
+                    stranger_rule(s),
+                    s.idempotent_release || s.stale_release,
                 )
             },
         ],
@@ -288,6 +298,25 @@ pub fn run(subject: &mut Subject, rec: &Recorder) -> Result<(), RunError> {
                         field.0,
                         field.1,
                     ),
+                ],
+            ));
+        }
+        if s.expiry {
+            // a non-holder's release of a stale lease
+            sequences.push((
+                Some(past),
+                vec![
+                    free(),
+                    Expect {
+                        property: Property::P5ReleaseFreesAtOnce,
+                        ..declared(
+                            B,
+                            Op::Release,
+                            "release by a non-holder of a stale, untaken lease",
+                            stranger_rule(s),
+                            s.idempotent_release || s.stale_release,
+                        )
+                    },
                 ],
             ));
         }

@@ -256,6 +256,49 @@ fn a_release_that_succeeds_again_only_for_the_holder_that_released_is_declarable
     assert!(repeat_named, "{report:#}");
 }
 
+/// ZITADEL's unlock is its lock upsert with a zero duration (`WHERE
+/// locker_id = $1 OR locked_until < now()`): counted, it succeeds for the
+/// holder, and for anyone on a free or expired lock, but not for a stranger
+/// on a fresh one. characterize proposes `stale_release = true`, and the
+/// pasted table's check has no contract finding from single calls.
+#[test]
+fn a_release_that_also_matches_an_expired_lock_is_declarable() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/real/zitadel-projection-lock.toml"),
+    )
+    .expect("read the spec");
+    let counted = text
+        .replacen(
+            "release = \"\"\"\nWITH unlocked AS (\n",
+            "release = \"\"\"\n",
+            1,
+        )
+        .replacen(
+            "  RETURNING 1)\nSELECT true\"\"\"",
+            "  RETURNING true\"\"\"",
+            1,
+        );
+    assert_ne!(counted, text, "the release statement was found");
+    let body = &counted[..counted.find("\n[semantics]").expect("a table") + 1];
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("zitadel-counted.toml");
+    std::fs::write(
+        &file,
+        format!("{body}\n[semantics]\nreentrant_acquire = true\nrenew_acquires = true\n"),
+    )
+    .expect("write");
+    let o = leasecheck(&["characterize", "--spec", file.to_str().expect("utf-8 path")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let table = proposed(&out).expect("a table to paste");
+    assert!(table.contains("stale_release = true\n"), "{out}");
+    assert!(table.contains("repeat_release = false\n"), "{table}");
+    assert!(table.contains("idempotent_release = false\n"), "{table}");
+    assert!(!out.contains("note:"), "{out}");
+    let fixed = fixpoint(&file);
+    assert!(fixed.is_none(), "{}", fixed.unwrap_or_default());
+}
+
 #[test]
 fn a_pasted_table_replaces_the_files_own() {
     let text = "name = \"x\"\nrelease = \"y\"\n\n[semantics]\nexpiry = false\n";

@@ -240,11 +240,20 @@ fn spec_for(s: Semantics) -> String {
     }
     // the holder that released is remembered in `former`; a repeat release
     // by it matches the free row and changes nothing
+    // a release of a free or stale lease by anyone matches and changes nothing
     let frees = if s.repeat_release {
         "UPDATE lease_lock SET acquired_at = CASE WHEN leader = $1 THEN now() ELSE acquired_at END, \
          leader = '', former = $1 WHERE id = 1 AND (leader = $1 OR (leader = '' AND former = $1))"
+            .to_string()
+    } else if s.stale_release {
+        format!(
+            "UPDATE lease_lock SET acquired_at = CASE WHEN leader = $1 THEN now() ELSE acquired_at END, \
+             leader = CASE WHEN leader = $1 THEN '' ELSE leader END \
+             WHERE id = 1 AND (leader = $1 OR leader = '' OR {stale})"
+        )
     } else {
         "UPDATE lease_lock SET leader = '', acquired_at = now() WHERE id = 1 AND leader = $1"
+            .to_string()
     };
     let release = if s.idempotent_release {
         format!("WITH freed AS ({frees} RETURNING id) SELECT true")

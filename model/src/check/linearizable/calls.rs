@@ -183,8 +183,14 @@ impl Rec {
             Kind::Renew => None,
             Kind::Release if mine && sem.repeat_release => Some(St::released_by(self.who)),
             Kind::Release if mine => Some(St::FREE),
-            Kind::Release if self.repeats(s, r) => Some(s),
-            Kind::Release => sem.idempotent_release.then_some(s),
+            Kind::Release if self.repeats(s, r) || sem.idempotent_release => Some(s),
+            Kind::Release if sem.stale_release && s.leader == NOBODY => Some(s),
+            // stale: acquired_at < now - ttl for some now <= nhi
+            Kind::Release if sem.stale_release => self.stale_nows(s, r).map(|_| St {
+                hi: s.hi.min(self.nhi - r.ttl - 1),
+                ..s
+            }),
+            Kind::Release => None,
             Kind::Reset => Some(St::FREE),
             Kind::Age(by) => Some(if s.leader == NOBODY {
                 s
@@ -222,6 +228,10 @@ impl Rec {
             Kind::Renew if sem.renew_acquires => self.fresh_nows(s, r).map(|_| self.as_fresh(s, r)),
             Kind::Renew => Some(s),
             Kind::Release if mine || sem.idempotent_release || self.repeats(s, r) => None,
+            Kind::Release if sem.stale_release && s.leader == NOBODY => None,
+            Kind::Release if sem.stale_release => {
+                self.fresh_nows(s, r).map(|_| self.as_fresh(s, r))
+            }
             Kind::Release => Some(s),
             Kind::Reset | Kind::Age(_) => Some(s),
         }
@@ -296,6 +306,16 @@ impl Rec {
             (Kind::Renew, Outcome::Ok) if sem.renew_acquires => format!(
                 "{leader} held the lease and it was fresh, so not even a renew that acquires \
                  may take it"
+            ),
+            (Kind::Release, Outcome::Ok) if sem.stale_release => format!(
+                "{leader} held the lease and it was fresh: with stale_release = true only a \
+                 release of a free or stale lease succeeds for c{}, who was not the leader",
+                self.who
+            ),
+            (Kind::Release, _) if !mine && sem.stale_release => format!(
+                "the lease was free or stale (leader: {leader}), and the lease declares \
+                 stale_release = true, so c{}'s release reports success",
+                self.who
             ),
             (Kind::Release, Outcome::Ok) if sem.repeat_release && s.leader == NOBODY => {
                 let former = if s.former == NOBODY {
