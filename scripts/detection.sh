@@ -6,8 +6,9 @@
 # seeds 1..SEEDS with `leasecheck reproduce NAME --seed S --json`: it is
 # detected when it exits 1 with the property it breaks among the findings.
 # The correct leases run over the same seeds and must pass (exit 1 is a false
-# alarm): the built-in reference lease and specs/reference.toml through every
-# entry's scenario, and `leasecheck check` (the whole battery, the CI gate)
+# alarm): the built-in reference lease and the entry's fixed lease
+# (`reproduce NAME --fixed`: the incident's fixed release, or specs/reference.toml)
+# through every entry's scenario, and `leasecheck check` (the whole battery, the CI gate)
 # for the built-in reference and the fenced lease. A run that exits 2 (or
 # dies) could not be done: it is an error, neither a detection nor a miss,
 # and is listed apart. Time to the first violation is the sum, from the
@@ -27,6 +28,8 @@
 #   SEEDS          seeds per entry and per correct-lease run (default 20)
 #   ENTRIES        catalogue entries to run, space- or comma-separated (default all)
 #   REFERENCE      0 to skip the correct leases (default 1)
+#   CHECKS         0 to skip the correct leases' `check` runs, keeping each entry's
+#                  fixed lease and the reference through its scenario (default 1)
 #   LEASECHECK_BIN a leasecheck binary to use instead of building one
 #   CARGO_LOCK     a lock file every cargo call holds (flock) when set
 #   DETECTION_RAW  where each run's JSON and stderr go
@@ -41,6 +44,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-bench-report/detection.md}
 SEEDS=${SEEDS:-20}
 REFERENCE=${REFERENCE:-1}
+CHECKS=${CHECKS:-1}
 RAW=${DETECTION_RAW:-target/leasecheck-detection}
 
 die() {
@@ -53,6 +57,7 @@ locked() {
 
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || die "SEEDS must be a positive integer, not '$SEEDS'"
 [[ $REFERENCE == 0 || $REFERENCE == 1 ]] || die "REFERENCE must be 0 or 1, not '$REFERENCE'"
+[[ $CHECKS == 0 || $CHECKS == 1 ]] || die "CHECKS must be 0 or 1, not '$CHECKS'"
 command -v python3 >/dev/null || die "python3 is needed"
 
 rm -rf "$RAW"
@@ -97,7 +102,7 @@ PY
 ((${#CATALOGUE[@]} > 0)) || die "no catalogue entry to run"
 
 total=$((${#CATALOGUE[@]} * SEEDS))
-if [[ $REFERENCE == 1 ]]; then total=$((total + (2 * ${#CATALOGUE[@]} + 2) * SEEDS)); fi
+if [[ $REFERENCE == 1 ]]; then total=$((total + (2 * ${#CATALOGUE[@]} + 2 * CHECKS) * SEEDS)); fi
 done_runs=0
 started=$EPOCHREALTIME
 
@@ -134,14 +139,15 @@ if [[ $REFERENCE == 1 ]]; then
     scenario=("${fields[@]:1}")
     for ((seed = 1; seed <= SEEDS; seed++)); do
       run correct reference "scenario-of-$name" "$seed" -- "${scenario[@]}" --seed "$seed" --json
-      run correct reference-spec "scenario-of-$name" "$seed" -- \
-        "${scenario[@]}" --spec specs/reference.toml --seed "$seed" --json
+      run correct fixed "scenario-of-$name" "$seed" -- reproduce "$name" --fixed --seed "$seed" --json
     done
   done
-  for ((seed = 1; seed <= SEEDS; seed++)); do
-    run correct reference check "$seed" -- check --seed "$seed" --json
-    run correct fenced check "$seed" -- check --fenced --seed "$seed" --json
-  done
+  if [[ $CHECKS == 1 ]]; then
+    for ((seed = 1; seed <= SEEDS; seed++)); do
+      run correct reference check "$seed" -- check --seed "$seed" --json
+      run correct fenced check "$seed" -- check --fenced --seed "$seed" --json
+    done
+  fi
 fi
 
 wall=$(python3 -c "print($EPOCHREALTIME - $started)")
@@ -154,7 +160,7 @@ raw, out, seeds, wall, built = sys.argv[1], sys.argv[2], int(sys.argv[3]), float
 catalogue = {e["name"]: e for e in json.load(open(f"{raw}/catalogue.json"))}
 LEASES = {
     "reference": "reference (built-in)",
-    "reference-spec": "reference (specs/reference.toml)",
+    "fixed": "the entry's fixed lease (`reproduce NAME --fixed`)",
     "fenced": "fenced (built-in, --fenced)",
 }
 

@@ -51,7 +51,7 @@ enum Command {
     Durability(RunArgs),
     /// Everything (the CI gate): race, release and non-holder semantics, takeover and zombie under every fault, history checks (a zombie's stale writes are informational for a lease without epochs).
     Check(RunArgs),
-    /// Run the scenario that exposes a catalogued split-brain bug (specs/broken/) and show its timeline.
+    /// Run the scenario that exposes a catalogued split-brain bug (a public incident from its buggy release, or a lease with one mistake) on the buggy lease, or with --fixed on its fixed one.
     Reproduce(reproduce::ReproduceArgs),
     /// Check a spec file without running a battery: the same checks and errors as `check --spec` (parsed, then installed in a throwaway schema so Postgres judges every statement), exit 2 on any error.
     Validate(validate::ValidateArgs),

@@ -1,6 +1,7 @@
 //! `leasecheck reproduce NAME`: run the scenario that exposes a catalogued
-//! split-brain bug; `--exec CMD` runs the same scenario against a lease's
-//! own code instead of the entry's SQL.
+//! split-brain bug; `--fixed` runs it on the entry's fixed lease, which
+//! must pass; `--exec CMD` runs the same scenario against a lease's own code
+//! instead of the entry's SQL.
 
 use super::run_args::RunArgs;
 use super::Cli;
@@ -8,7 +9,7 @@ use super::Command;
 use anyhow::{bail, Result};
 use clap::{Args, Parser};
 use leasecheck::battery::Battery;
-use leasecheck::catalogue::{find, CATALOGUE};
+use leasecheck::catalogue::{find, Entry, CATALOGUE};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -24,6 +25,9 @@ pub struct ReproduceArgs {
     /// Seed of the scenario.
     #[arg(long)]
     seed: Option<u64>,
+    /// Run the scenario on the entry's fixed lease (the release that fixed the incident, or the reference lease): every property must hold.
+    #[arg(long, conflicts_with_all = ["list", "exec"])]
+    fixed: bool,
     /// Print the report (with --list: the catalogue) as JSON.
     #[arg(long)]
     json: bool,
@@ -33,7 +37,7 @@ pub struct ReproduceArgs {
     /// Run the entry's scenario against a lease in any language: start CMD once per candidate and speak the adapter protocol (docs/adapter-protocol.md). The schema, reset and age come from --spec, else from the entry's own spec file.
     #[arg(long, value_name = "CMD", conflicts_with = "list")]
     exec: Option<String>,
-    /// With --exec: the spec file that gives the lease's schema, reset and age (default: the entry's, specs/broken/NAME.toml).
+    /// With --exec: the spec file that gives the lease's schema, reset and age (default: the entry's own spec file, see --list).
     #[arg(long, value_name = "FILE", requires = "exec")]
     spec: Option<PathBuf>,
     /// The deadline of every call, milliseconds (see `leasecheck check --help`).
@@ -54,8 +58,8 @@ pub fn run(args: ReproduceArgs, cancel: &Arc<AtomicBool>) -> Result<u8> {
             names.join(", ")
         );
     };
-    let spec =
-        leasecheck::spec::Spec::parse(entry.spec, &format!("specs/broken/{}.toml", entry.name))?;
+    let file = if args.fixed { entry.fixed } else { entry.spec };
+    let spec = leasecheck::spec::Spec::parse(file.text, file.path)?;
     let mut argv: Vec<String> = vec!["leasecheck".into()];
     argv.extend(entry.scenario.iter().map(|s| s.to_string()));
     if let Some(seed) = args.seed {
@@ -72,14 +76,26 @@ pub fn run(args: ReproduceArgs, cancel: &Arc<AtomicBool>) -> Result<u8> {
         argv.push(dir.display().to_string());
     }
     if !args.json {
-        let lease = match &args.exec {
-            Some(command) => format!(" against --exec {command}"),
-            None => String::new(),
-        };
-        println!(
-            "reproducing {}{lease}: {}\nexpected: {} violated\n",
-            entry.name, entry.bug, entry.breaks
-        );
+        if let Some(incident) = &entry.incident {
+            println!("incident: {} ({})", incident.reference, incident.url);
+        }
+        if args.fixed {
+            println!(
+                "reproducing {} on its fixed lease {}: {}\nexpected: every property holds\n",
+                entry.name,
+                file.path,
+                fix_of(entry)
+            );
+        } else {
+            let lease = match &args.exec {
+                Some(command) => format!(" against --exec {command}"),
+                None => format!(" ({})", file.path),
+            };
+            println!(
+                "reproducing {}{lease}: {}\nexpected: {} violated\n",
+                entry.name, entry.bug, entry.breaks
+            );
+        }
     }
     let (battery, mut run_args): (Battery, RunArgs) = match Cli::try_parse_from(&argv)?.command {
         Command::Race(a) => (Battery::Race, a),
@@ -100,6 +116,14 @@ pub fn run(args: ReproduceArgs, cancel: &Arc<AtomicBool>) -> Result<u8> {
     super::run::battery(battery, run_args, Some(spec), cancel)
 }
 
+/// What the fixed lease is: the incident's fix, or the reference lease.
+fn fix_of(entry: &Entry) -> String {
+    match &entry.incident {
+        Some(incident) => format!("the fix, {}", incident.fix),
+        None => "the reference lease, which does it right".into(),
+    }
+}
+
 /// `--list`: the catalogue, as text or JSON.
 fn list(json: bool) {
     if json {
@@ -111,6 +135,17 @@ fn list(json: bool) {
                     "breaks": e.breaks.name(),
                     "bug": e.bug,
                     "scenario": e.scenario,
+                    "spec": e.spec.path,
+                    "incident": e.incident.map(|i| serde_json::json!({
+                        "reference": i.reference,
+                        "url": i.url,
+                        "buggy": i.buggy,
+                        "fix": i.fix,
+                    })),
+                    "fixed": {
+                        "spec": e.fixed.path,
+                        "command": format!("leasecheck reproduce {} --fixed", e.name),
+                    },
                 })
             })
             .collect();
@@ -118,7 +153,14 @@ fn list(json: bool) {
     } else {
         for e in &CATALOGUE {
             println!("{:<28} breaks {}: {}", e.name, e.breaks, e.bug);
+            if let Some(i) = &e.incident {
+                println!(
+                    "{:<28} incident: {}, reproduced from {}; fixed by {}",
+                    "", i.reference, i.buggy, i.fix
+                );
+            }
             println!("{:<28} scenario: leasecheck {}", "", e.scenario.join(" "));
+            println!("{:<28} lease: {}, fixed: {}", "", e.spec.path, e.fixed.path);
         }
     }
 }
