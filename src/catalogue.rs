@@ -35,15 +35,31 @@ macro_rules! spec_file {
 /// A public report of the bug in a real project.
 #[derive(Clone, Copy, Debug)]
 pub struct Incident {
-    /// The upstream reference, `owner/project#number`.
+    /// The upstream reference, `owner/project#number` (a GitHub issue or
+    /// pull request).
     pub reference: &'static str,
-    /// Where to read it.
-    pub url: &'static str,
     /// The release (or commit) the buggy lease is translated from.
     pub buggy: &'static str,
     /// The change and release that fixed it, which the fixed lease is
     /// translated from.
     pub fix: &'static str,
+}
+
+impl Incident {
+    /// Where to read it: the GitHub page of [`Incident::reference`].
+    ///
+    /// ```
+    /// use leasecheck::catalogue::find;
+    /// let incident = find("oban-1488").and_then(|e| e.incident).unwrap();
+    /// assert_eq!(incident.url(), "https://github.com/oban-bg/oban/issues/1488");
+    /// ```
+    pub fn url(&self) -> String {
+        let (repository, number) = self
+            .reference
+            .split_once('#')
+            .unwrap_or((self.reference, ""));
+        format!("https://github.com/{repository}/issues/{number}")
+    }
 }
 
 /// One known-broken lease.
@@ -69,6 +85,10 @@ pub struct Entry {
 /// The reference lease: the fix of every entry written to show one mistake.
 const REFERENCE: SpecFile = spec_file!("specs/reference.toml");
 
+/// The scenario of a leader stalled past its TTL, whose renew afterwards
+/// must fail.
+const STALLED_LEADER: &[&str] = &["takeover", "--faults", "client-pause", "--ttl", "0.2"];
+
 /// Every entry, in a fixed order.
 pub const CATALOGUE: [Entry; 9] = [
     Entry {
@@ -87,7 +107,7 @@ pub const CATALOGUE: [Entry; 9] = [
         incident: None,
         bug: "renew matches the row, not the holder: a deposed leader renews and keeps acting",
         breaks: Property::P4DeposedLeaderLearns,
-        scenario: &["takeover", "--faults", "client-pause", "--ttl", "0.2"],
+        scenario: STALLED_LEADER,
     },
     Entry {
         name: "advisory-lock",
@@ -133,13 +153,12 @@ pub const CATALOGUE: [Entry; 9] = [
         fixed: spec_file!("specs/incidents/river-197-fixed.toml"),
         incident: Some(Incident {
             reference: "riverqueue/river#197",
-            url: "https://github.com/riverqueue/river/issues/197",
             buggy: "v0.0.19",
             fix: "#199 (fb9e738), released in v0.0.20",
         }),
         bug: "the reelect's ON CONFLICT ... WHERE EXCLUDED.leader_id = @leader_id is always true: a deposed leader's reelect extends the new leader's lease and reports that it still leads",
         breaks: Property::P4DeposedLeaderLearns,
-        scenario: &["takeover", "--faults", "client-pause", "--ttl", "0.2"],
+        scenario: STALLED_LEADER,
     },
     Entry {
         name: "oban-1488",
@@ -147,13 +166,12 @@ pub const CATALOGUE: [Entry; 9] = [
         fixed: spec_file!("specs/real/oban-after-1488.toml"),
         incident: Some(Incident {
             reference: "oban-bg/oban#1488",
-            url: "https://github.com/oban-bg/oban/issues/1488",
             buggy: "v2.23.0",
             fix: "9a0b729 \"Scope peer lease renewal to the owning node\", released in v2.23.1",
         }),
         bug: "a node that believes it leads renews the peer row by name alone: after a standby took over, the deposed node extends the new leader's lease and keeps leading (cron ran twice for 19 days)",
         breaks: Property::P4DeposedLeaderLearns,
-        scenario: &["takeover", "--faults", "client-pause", "--ttl", "0.2"],
+        scenario: STALLED_LEADER,
     },
     Entry {
         name: "shedlock-231",
@@ -161,7 +179,6 @@ pub const CATALOGUE: [Entry; 9] = [
         fixed: spec_file!("specs/real/shedlock-db-time.toml"),
         incident: Some(Incident {
             reference: "lukas-krecan/ShedLock#231",
-            url: "https://github.com/lukas-krecan/ShedLock/issues/231",
             buggy: "7.9.0's default mode (the JVM's clock), the statements of 4.6.0",
             fix: "usingDbTime() (2f5bcb517), first in shedlock-parent-4.9.0",
         }),

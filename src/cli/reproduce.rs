@@ -77,7 +77,7 @@ pub fn run(args: ReproduceArgs, cancel: &Arc<AtomicBool>) -> Result<u8> {
     }
     if !args.json {
         if let Some(incident) = &entry.incident {
-            println!("incident: {} ({})", incident.reference, incident.url);
+            println!("incident: {} ({})", incident.reference, incident.url());
         }
         if args.fixed {
             println!(
@@ -138,7 +138,7 @@ fn list(json: bool) {
                     "spec": e.spec.path,
                     "incident": e.incident.map(|i| serde_json::json!({
                         "reference": i.reference,
-                        "url": i.url,
+                        "url": i.url(),
                         "buggy": i.buggy,
                         "fix": i.fix,
                     })),
