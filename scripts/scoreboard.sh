@@ -15,7 +15,8 @@
 #   stalls       race, release-and-non-holder, conformance, and takeover/ and
 #                zombie/ under client-pause, connection-stall, backend-stall,
 #                row-lock, database-pause
-#   lost reply   takeover/connection-drop
+#   lost reply   takeover/connection-drop and takeover/backend-kill (the
+#                leader's connection lost: a reply cut, its backend killed)
 #   crash        takeover/ and zombie/ under crash-restart and failover, and
 #                durability
 #   PgBouncer,   the safety properties the run through PgBouncer (or with
@@ -109,7 +110,7 @@ def klass(scenario):
     kind, _, fault = scenario.partition("/")
     if kind == "durability" or fault in CRASH:
         return "crash"
-    if fault == "connection-drop":
+    if fault in ("connection-drop", "backend-kill"):
         return "lost reply"
     if not fault or fault in STALLS:
         return "stalls"

@@ -382,6 +382,10 @@ fn run_one(
         Plan::Zombie(fault, _) if !fault.in_zombie() => {
             let why = match fault {
                 Fault::Failover => "a trial fails over once, and a zombie trial has rounds",
+                Fault::BackendKill => {
+                    "a killed backend ends the leader's session, and its work with it, instead \
+                     of stalling it"
+                }
                 _ => "a cut reply ends the leader's work instead of stalling it",
             };
             return Err(RunError::NotApplicable(format!(

@@ -90,7 +90,7 @@ const REFERENCE: SpecFile = spec_file!("specs/reference.toml");
 const STALLED_LEADER: &[&str] = &["takeover", "--faults", "client-pause", "--ttl", "0.2"];
 
 /// Every entry, in a fixed order.
-pub const CATALOGUE: [Entry; 9] = [
+pub const CATALOGUE: [Entry; 10] = [
     Entry {
         name: "check-then-act",
         spec: spec_file!("specs/broken/check-then-act.toml"),
@@ -185,6 +185,19 @@ pub const CATALOGUE: [Entry; 9] = [
         bug: "lock_until and the expiry test come from each JVM's clock: a node whose clock runs ahead sees a fresh lock as expired and locks too (clocks 3 minutes apart, both nodes ran the task)",
         breaks: Property::P6NoOverlappingTenure,
         scenario: &["takeover", "--faults", "client-pause", "--ttl", "0.2", "--skew", "1000"],
+    },
+    Entry {
+        name: "wolverine-2602",
+        spec: spec_file!("specs/incidents/wolverine-2602.toml"),
+        fixed: spec_file!("specs/incidents/wolverine-2602-fixed.toml"),
+        incident: Some(Incident {
+            reference: "JasperFx/wolverine#2602",
+            buggy: "releases before V5.33.0 (HasLock answered from the process's memory)",
+            fix: "#2607 \"Fix #2602: leader split-brain via stale advisory-lock state\" (HasLock pings the lock's connection), released in V5.33.0",
+        }),
+        bug: "leadership is a session advisory lock and HasLock answers from memory: after the leader's backend was terminated, Postgres freed the lock, another node took it, and the old leader still said it led (one agent ran on two nodes)",
+        breaks: Property::P4DeposedLeaderLearns,
+        scenario: &["takeover", "--faults", "backend-kill"],
     },
 ];
 

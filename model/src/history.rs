@@ -96,6 +96,15 @@ pub enum Call {
     },
     /// The harness made the lease free (between rounds).
     Reset,
+    /// The server ended the caller's session (its backend terminated, its
+    /// connection closed): whatever the lease kept with the session (a
+    /// session advisory lock) may be gone with it, and a lease kept in a
+    /// row is untouched. Recorded by the harness, on the lane of the
+    /// candidate whose session ended; the checker lets the caller's lease
+    /// be freed at that moment or stay as it was (it cannot tell which the
+    /// lease does), so a lease that wrongly loses its row lease there is
+    /// missed, never one wrongly accused.
+    SessionEnd,
     /// The harness made the current tenure look older by `by` (simulated time).
     Age {
         /// How much older.

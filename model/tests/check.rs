@@ -266,6 +266,76 @@ fn p1_p7_reject_two_winners_on_a_free_lease() {
     assert!(table.contains("c2") && table.contains("c5"), "{table}");
 }
 
+/// The server ended candidate `c`'s session (a backend kill), in milliseconds.
+fn session_end(c: u16, invoke: f64, complete: f64) -> Event {
+    Event {
+        candidate: Candidate(c),
+        ..harness(Call::SessionEnd, invoke, complete)
+    }
+}
+
+#[test]
+fn p6_p7_accept_a_takeover_right_after_the_holders_session_ended() {
+    // a session lease (an advisory lock) goes with its backend: another
+    // candidate may take it at once, and the old holder's renew then fails
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        session_end(1, 2000.0, 2010.0),
+        call(2, TryAcquire, 2020.0, 2021.0, Some(2020.5), Won),
+        call(1, Renew, 2100.0, 2101.0, Some(2100.5), Fail),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p6_p7_accept_a_row_lease_that_outlives_its_holders_session() {
+    // a lease kept in a row stays: the holder's renew on a new connection
+    // succeeds and a standby's acquire of the fresh lease fails
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        session_end(1, 2000.0, 2010.0),
+        call(2, TryAcquire, 2020.0, 2021.0, Some(2020.5), Fail),
+        call(1, Renew, 2100.0, 2101.0, Some(2100.5), Won),
+    ]);
+    assert_pass(&h);
+}
+
+#[test]
+fn p6_p7_reject_the_old_holders_renew_ok_after_its_session_ended_and_another_took_over() {
+    // Wolverine#2602: the killed session's lock was taken by c2, and c1 (on a
+    // new connection) still reports that it holds it
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        session_end(1, 2000.0, 2010.0),
+        call(2, TryAcquire, 2020.0, 2021.0, Some(2020.5), Won),
+        call(1, Renew, 2100.0, 2101.0, Some(2100.5), Won),
+    ]);
+    let v = assert_p7_violation(&h);
+    assert!(
+        props(&v).contains(&Property::P6NoOverlappingTenure),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn p7_an_ended_session_frees_only_its_own_lease() {
+    // c2's session ending does not free c1's fresh lease
+    let h = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        session_end(2, 2000.0, 2010.0),
+        call(3, TryAcquire, 2020.0, 2021.0, Some(2020.5), Won),
+    ]);
+    assert_p7_violation(&h);
+    // and a session end that failed (the backend was not terminated) frees nothing
+    let mut failed = hist(vec![
+        call(1, TryAcquire, 0.0, 1.0, Some(0.5), Won),
+        session_end(1, 2000.0, 2010.0),
+        call(2, TryAcquire, 2020.0, 2021.0, Some(2020.5), Won),
+    ]);
+    failed.events[1].outcome = Fail;
+    assert_p7_violation(&failed);
+}
+
 #[test]
 fn p2_p6_p7_reject_a_takeover_while_fresh() {
     let h = hist(vec![
@@ -834,7 +904,10 @@ fn brute_force(h: &History) -> bool {
                 continue;
             }
             let next = done | (1 << i);
-            if c.e.outcome == Unknown && go(calls, next, lease, dead) {
+            // an ended session may or may not have taken its lease along
+            let unknown =
+                c.e.outcome == Unknown || (c.e.call == Call::SessionEnd && c.e.outcome == Won);
+            if unknown && go(calls, next, lease, dead) {
                 return true;
             }
             for &now in &c.nows {
@@ -847,6 +920,14 @@ fn brute_force(h: &History) -> bool {
                     }
                     Call::Age { by } => {
                         l.age(by);
+                        true
+                    }
+                    // a session end that failed changed nothing
+                    Call::SessionEnd if c.e.outcome == Fail => false,
+                    Call::SessionEnd => {
+                        if l.leader() == Some(c.e.candidate) {
+                            l.reset();
+                        }
                         true
                     }
                     Call::Action { .. } => true,
@@ -896,12 +977,13 @@ fn small_history(
             45..=69 => Call::Lease { op: Renew },
             70..=84 => Call::Lease { op: Release },
             85..=92 => Call::Reset,
+            93..=95 => Call::SessionEnd,
             _ => Call::Age {
                 by: Span(rng.range(1, 6)),
             },
         };
         let candidate = match call {
-            Call::Lease { .. } => Candidate(rng.range(1, 3) as u16),
+            Call::Lease { .. } | Call::SessionEnd => Candidate(rng.range(1, 3) as u16),
             _ => Candidate(HARNESS),
         };
         let point = rng.range(inv, comp);
@@ -941,6 +1023,13 @@ fn small_history(
                 }
                 Call::Age { by } => {
                     lease.age(by);
+                    true
+                }
+                // a session lease goes with its session, a row lease stays
+                Call::SessionEnd => {
+                    if r % 3 == 0 && lease.leader() == Some(e.candidate) {
+                        lease.reset();
+                    }
                     true
                 }
                 Call::Action { .. } => true,

@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 
 /// A fault name that is not one of [`Fault::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown fault {given:?}: expected one of client-pause, connection-stall, backend-stall, row-lock, database-pause, connection-drop, crash-restart, failover")]
+#[error("unknown fault {given:?}: expected one of {}", Fault::ALL.map(Fault::name).join(", "))]
 pub struct UnknownFault {
     /// The name as given.
     pub given: String,

@@ -11,8 +11,8 @@
 use super::crash::{outage_in, OutageSlot};
 use super::failover::Switch;
 use super::{
-    BackendStall, ClientPause, Crash, DatabasePause, Durability, Failover, Fault, FaultError, Hold,
-    Outage, Proxy, Replication, RowLock,
+    BackendKill, BackendStall, ClientPause, Crash, DatabasePause, Durability, Failover, Fault,
+    FaultError, Hold, Outage, Proxy, Replication, RowLock,
 };
 use crate::database::{Postgres, SystemSettings};
 use crate::input::TableName;
@@ -62,6 +62,8 @@ pub enum Stall<'i> {
     Crash(Crash<'i>),
     /// Replication is held; dropping the stall fails over.
     Failover(Switch<'i>),
+    /// The stalled party's backend was terminated: nothing to undo.
+    Killed(BackendKill),
 }
 
 /// An armed cut of the proxy; dropping it disarms a cut that has not
@@ -119,6 +121,13 @@ impl<'p> Injector<'p> {
             Fault::BackendStall if pooled => {
                 return Err(not_applicable(
                     "through a transaction pooler the leader has no backend of its own to stop"
+                        .into(),
+                ))
+            }
+            Fault::BackendKill if pooled => {
+                return Err(not_applicable(
+                    "through a transaction pooler the leader has no backend of its own: the \
+                     server connection PgBouncer lends it serves other clients too"
                         .into(),
                 ))
             }
@@ -224,7 +233,7 @@ impl<'p> Injector<'p> {
     /// Start the fault now. `process` is the process group running the
     /// stalled party's lease, if it has one of its own (an adapter): a
     /// client pause stops it. `backend` finds the stalled party's backend
-    /// process id; it is called only for a backend stall.
+    /// process id; it is called only for a backend stall or kill.
     pub fn begin(
         &self,
         process: Option<i32>,
@@ -258,6 +267,15 @@ impl<'p> Injector<'p> {
                 None => unreachable!("prepare() starts the proxy of a connection drop"),
             },
             Fault::CrashRestart => Stall::Crash(Crash::now(self.pg, &self.outage)?),
+            Fault::BackendKill => {
+                let pid = backend().map_err(|reason| FaultError::Backend { fault, reason })?;
+                let mut admin = self.pg.connect().map_err(|source| FaultError::Postgres {
+                    fault,
+                    what: "connect to terminate the leader's backend",
+                    source,
+                })?;
+                Stall::Killed(BackendKill::terminate(&mut admin, pid)?)
+            }
             Fault::Failover => match &self.failover {
                 Some(failover) => Stall::Failover(failover.begin(&self.outage)),
                 None => unreachable!("prepare() starts the replica of a failover"),

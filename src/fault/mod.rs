@@ -18,14 +18,17 @@
 //! | `connection-drop`  | [`Proxy::cut_next_commit`]     | any server reached over TCP            |
 //! | `crash-restart`    | [`Crash`]                      | a cluster leasecheck runs on this host |
 //! | `failover`         | [`Failover`]                   | a cluster leasecheck runs on this host |
+//! | `backend-kill`     | none ([`BackendKill`] is done)  | any server, on direct connections      |
 //!
-//! The first five stall something and let it go on. The last three are
-//! faults of the database losing or forgetting: a reply cut after its
-//! transaction committed, a crash that kills every server process (and,
-//! with `synchronous_commit = off`, what was acknowledged but not flushed),
-//! and a failover to a streaming replica (lagging, with asynchronous
-//! replication). Each ends the leader's calls with an error rather than
-//! making them wait ([`Fault::ends_calls`]).
+//! The first five stall something and let it go on. The last four end the
+//! leader's calls with an error rather than making them wait
+//! ([`Fault::ends_calls`]): three are faults of the database losing or
+//! forgetting (a reply cut after its transaction committed, a crash that
+//! kills every server process and, with `synchronous_commit = off`, what was
+//! acknowledged but not flushed, a failover to a streaming replica, lagging
+//! with asynchronous replication), and one ends the leader's session on a
+//! healthy server (its backend terminated, and whatever the session held,
+//! such as an advisory lock, with it: [`Fault::ends_session`]).
 //!
 //! The fault code never decides what a scenario expects and never records
 //! history; it only signals processes the harness started (checked through
@@ -44,6 +47,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backend_kill;
 mod backend_stall;
 mod client_pause;
 mod crash;
@@ -55,6 +59,7 @@ mod process;
 mod proxy;
 mod row_lock;
 
+pub use backend_kill::BackendKill;
 pub use backend_stall::BackendStall;
 pub use client_pause::ClientPause;
 pub(crate) use crash::{checkpoint, OutageSlot};
@@ -119,11 +124,15 @@ pub enum Fault {
     /// (the proxy switches upstream), after replication was held back for
     /// the stall (see [`Failover`]).
     Failover,
+    /// The leader's own backend is terminated (`pg_terminate_backend`), as
+    /// an operator or an idle-session cull would: its session and all it
+    /// held are gone, and its next call fails (see [`BackendKill`]).
+    BackendKill,
 }
 
 impl Fault {
     /// Every fault, in a fixed order.
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::ClientPause,
         Fault::ConnectionStall,
         Fault::BackendStall,
@@ -132,6 +141,7 @@ impl Fault {
         Fault::ConnectionDrop,
         Fault::CrashRestart,
         Fault::Failover,
+        Fault::BackendKill,
     ];
 
     /// The five faults that stall and let go on (not [`Fault::ends_calls`]).
@@ -160,6 +170,7 @@ impl Fault {
             Fault::ConnectionDrop => "connection-drop",
             Fault::CrashRestart => "crash-restart",
             Fault::Failover => "failover",
+            Fault::BackendKill => "backend-kill",
         }
     }
 
@@ -191,6 +202,9 @@ impl Fault {
                 "every server process is killed (SIGKILL), then the server is started again"
             }
             Fault::Failover => "a streaming replica is promoted and every candidate switched to it",
+            Fault::BackendKill => {
+                "the leader's backend is terminated (pg_terminate_backend): its session and locks are gone"
+            }
         }
     }
 
@@ -207,8 +221,22 @@ impl Fault {
     pub fn ends_calls(self) -> bool {
         matches!(
             self,
-            Fault::ConnectionDrop | Fault::CrashRestart | Fault::Failover
+            Fault::ConnectionDrop | Fault::CrashRestart | Fault::Failover | Fault::BackendKill
         )
+    }
+
+    /// Whether the fault ends the leader's session on a server that stays
+    /// up: whatever the lease keeps with the session (a session advisory
+    /// lock) may be gone at that moment, and the history says so with the
+    /// leader's [`SessionEnd`](leasecheck_model::history::Call::SessionEnd).
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// assert!(Fault::BackendKill.ends_session());
+    /// assert!(!Fault::ConnectionDrop.ends_session());
+    /// ```
+    pub fn ends_session(self) -> bool {
+        self == Fault::BackendKill
     }
 
     /// Whether the zombie scenario takes this fault: the five that stall
@@ -222,7 +250,10 @@ impl Fault {
     /// assert!(!Fault::Failover.in_zombie());
     /// ```
     pub fn in_zombie(self) -> bool {
-        !matches!(self, Fault::ConnectionDrop | Fault::Failover)
+        !matches!(
+            self,
+            Fault::ConnectionDrop | Fault::Failover | Fault::BackendKill
+        )
     }
 
     /// Whether a takeover under this fault must end with exactly one standby
@@ -253,7 +284,8 @@ impl Fault {
             Fault::ClientPause
             | Fault::ConnectionStall
             | Fault::BackendStall
-            | Fault::ConnectionDrop => true,
+            | Fault::ConnectionDrop
+            | Fault::BackendKill => true,
             Fault::RowLock | Fault::DatabasePause | Fault::CrashRestart | Fault::Failover => false,
         }
     }
@@ -288,6 +320,9 @@ impl Fault {
             Fault::Failover => {
                 "a streaming replica is promoted and every candidate is switched to it"
             }
+            Fault::BackendKill => {
+                "the leader's own backend is terminated with pg_terminate_backend; its session advisory locks go with it"
+            }
         }
     }
 
@@ -305,6 +340,9 @@ impl Fault {
     /// - `crash-restart` and `failover` need a cluster leasecheck runs from
     ///   the local server binaries: it never crashes, restarts or replicates
     ///   a `DATABASE_URL` server or a container.
+    /// - `backend-kill` works against any server (Postgres terminates the
+    ///   backend, so no signal crosses a namespace); the harness's role
+    ///   needs the right to, which the run reports if it lacks it.
     ///
     /// ```no_run
     /// use leasecheck::fault::Fault;
@@ -318,7 +356,7 @@ impl Fault {
     /// ```
     pub fn applicable(self, pg: &Postgres) -> Result<(), String> {
         match self {
-            Fault::ClientPause | Fault::RowLock => Ok(()),
+            Fault::ClientPause | Fault::RowLock | Fault::BackendKill => Ok(()),
             Fault::ConnectionStall | Fault::ConnectionDrop => {
                 let config = pg.config();
                 match config.get_hosts().first() {

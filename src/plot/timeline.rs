@@ -773,6 +773,7 @@ fn call_name(c: Call) -> &'static str {
     match c {
         Call::Lease { op } => op.name(),
         Call::Reset => "reset",
+        Call::SessionEnd => "session ended",
         Call::Age { .. } => "age",
         Call::Action { .. } => "act",
     }
@@ -784,6 +785,7 @@ fn short_name(c: Call) -> &'static str {
         Call::Lease { op: Op::Renew } => "renew",
         Call::Lease { op: Op::Release } => "rel",
         Call::Reset => "reset",
+        Call::SessionEnd => "ended",
         Call::Age { .. } => "age",
         Call::Action { .. } => "act",
     }

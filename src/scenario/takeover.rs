@@ -16,14 +16,16 @@
 //! - everyone stalls (row lock, database pause): who leads afterwards is a
 //!   race the model allows either way, so only P6 and P7 are judged;
 //! - a fault that ends the leader's calls (connection drop, crash-restart,
-//!   failover, [`Fault::ends_calls`]): the leader renews every
+//!   failover, backend kill, [`Fault::ends_calls`]): the leader renews every
 //!   `renew_interval` until a call fails, then stays quiet for the stall
 //!   (the server is down, or replication is held until the failover). One
 //!   standby must win within TTL + poll interval + slack, plus the outage
 //!   (from the crash or the held replication until the server answered
 //!   again), of the leader's last renew that may have taken effect (P3);
 //!   afterwards the leader renews once more, on a fresh connection, and
-//!   must learn it lost (P4). A connection drop also cuts the leader's
+//!   must learn it lost (P4). A backend kill is recorded as the end of the
+//!   leader's session, which may free a lease kept with the session (an
+//!   advisory lock): a standby may then win at once. A connection drop also cuts the leader's
 //!   first acquire: the leader, not knowing whether it leads, renews to find
 //!   out.
 //!
@@ -32,7 +34,7 @@
 
 use super::error::{poisoned, RunError};
 use super::stall::{
-    during, during_then, seconds, takeover_bound, update, wait_until, Shared, LEADER,
+    begin, during, during_then, seconds, takeover_bound, update, wait_until, Shared, LEADER,
 };
 use super::subject::Subject;
 use crate::database::Postgres;
@@ -236,6 +238,7 @@ pub fn trial(
     let refused: Mutex<Option<String>> = Mutex::new(None);
     let mut last_ok = first_event;
     let mut after_stall: Option<Event> = None;
+    let mut session_end: Option<Event> = None;
     let ends_calls = fault.ends_calls();
 
     std::thread::scope(|s| -> Result<(), RunError> {
@@ -256,7 +259,9 @@ pub fn trial(
             // The stall: the leader renews under the fault, which ends after
             // `opts.stall` (a client pause renews only then).
             let cuts_before = injector.cuts();
-            let stall = injector.begin(leader.process_group(), || {
+            let process = leader.process_group();
+            let stall;
+            (stall, session_end) = begin(rec, &injector, LEADER, process, || {
                 leader.backend_pid().map_err(|e| e.to_string())
             })?;
             let stalled = opts.stall;
@@ -381,6 +386,7 @@ pub fn trial(
         if let (Some(false), Some(e)) = (result.leader_learned, after_stall) {
             if !winners.is_empty() {
                 let mut events = vec![last_ok, winners[0], e];
+                events.extend(session_end);
                 events.sort_by_key(|e| e.invoke);
                 rec.finding(Finding {
                     property: Property::P4DeposedLeaderLearns,

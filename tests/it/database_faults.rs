@@ -171,6 +171,72 @@ fn the_reference_lease_passes_connection_drop_and_crash_restart_with_real_unknow
 }
 
 #[test]
+fn a_killed_backend_is_a_session_end_in_the_history_and_correct_leases_row_or_session_pass_it() {
+    // The reference lease keeps its row: the standby wins only after the TTL.
+    // A session advisory lock goes with the backend: a standby wins at once,
+    // and the old leader, asking on its new session, learns it lost.
+    for (spec, at_once) in [
+        (None, false),
+        (Some("specs/broken/advisory-lock.toml"), true),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let history = dir.path().join("run.jsonl");
+        let mut args = vec![
+            "takeover",
+            "--faults",
+            "backend-kill",
+            "--seed",
+            "3",
+            "--json",
+        ];
+        args.extend(["--history", history.to_str().expect("utf-8 path")]);
+        match spec {
+            Some(spec) => args.extend(["--spec", spec]),
+            None => args.extend(["--ttl", "0.2"]),
+        }
+        let o = leasecheck(&args);
+        let r = json(&o);
+        assert_eq!(o.status.code(), Some(0), "{spec:?}: {r}");
+        let kill = scenario(&r, "takeover/backend-kill");
+        assert_eq!(figure(kill, "leader renew after stall"), false, "{kill}");
+        let lines = history_lines(&history);
+        let ends: Vec<_> = lines
+            .iter()
+            .filter(|l| l["call"] == "session_end")
+            .collect();
+        assert_eq!(ends.len(), 1, "one session ended: {lines:?}");
+        assert_eq!(ends[0]["candidate"], 0, "the leader's");
+        let killed_at = ends[0]["invoke"].as_i64().expect("invoke");
+        let won = lines
+            .iter()
+            .find(|l| {
+                l["candidate"] != 0
+                    && l["op"] == "try_acquire"
+                    && l["outcome"] == "ok"
+                    && l["complete"].as_i64() > Some(killed_at)
+            })
+            .expect("a standby won after the kill");
+        if !at_once {
+            // The row outlived the session: the standby's win came more than
+            // a TTL after the leader's last renew that succeeded.
+            let last_renew = lines
+                .iter()
+                .filter(|l| l["candidate"] == 0 && l["outcome"] == "ok")
+                .filter_map(|l| l["invoke"].as_i64())
+                .filter(|&t| t < killed_at)
+                .max()
+                .expect("the leader renewed before the kill");
+            let waited = won["complete"].as_i64().expect("complete") - last_renew;
+            assert!(waited > 200_000, "{waited} µs: {lines:?}");
+        }
+        // (A session advisory lock never expires: a standby that won at all
+        // won because the kill freed it.)
+        let offline = leasecheck(&["check-history", history.to_str().expect("utf-8"), "--json"]);
+        assert_eq!(offline.status.code(), Some(0), "{}", json(&offline));
+    }
+}
+
+#[test]
 fn asynchronous_failover_with_lag_splits_the_reference_leases_brain_and_draws_the_failover() {
     let dir = tempfile::tempdir().expect("temp dir");
     let page = dir.path().join("page");

@@ -8,7 +8,7 @@
 
 use crate::support::{db, Db};
 use leasecheck::fault::Proxy;
-use leasecheck::fault::{BackendStall, DatabasePause, Fault, FaultError, RowLock};
+use leasecheck::fault::{BackendKill, BackendStall, DatabasePause, Fault, FaultError, RowLock};
 use leasecheck::{HolderId, Lease, Source, Ttl};
 use std::fmt::Debug;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -91,7 +91,8 @@ fn every_fault_has_a_kebab_case_name_that_parses_back_and_a_description() {
             "database-pause",
             "connection-drop",
             "crash-restart",
-            "failover"
+            "failover",
+            "backend-kill"
         ]
     );
     for fault in Fault::ALL {
@@ -397,6 +398,90 @@ fn backend_stall_refuses_pids_that_are_not_backends_and_signals_nothing() {
 }
 
 // --- row lock ------------------------------------------------------------
+
+// --- backend kill ------------------------------------------------------------
+
+/// Whether the server has a backend with this pid.
+fn backend_exists(db: &mut Db, pid: i32) -> bool {
+    db.admin()
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        )
+        .expect("read pg_stat_activity")
+        .get::<_, i64>(0)
+        == 1
+}
+
+#[test]
+fn a_backend_kill_ends_the_leaders_session_its_advisory_lock_and_its_next_call_but_not_its_row() {
+    let mut db = db();
+    let mut leader = db.lease("leader", TTL);
+    assert!(leader.try_acquire().unwrap().is_some());
+    let client = leader.client().expect("open connection");
+    let pid = backend_pid(client);
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_lock(4243, 1)", &[])
+        .expect("take a session advisory lock")
+        .get(0);
+    assert!(locked);
+    let row = db.row();
+    let kill = BackendKill::terminate(db.admin(), pid).expect("terminate the leader's backend");
+    assert_eq!(kill.pid(), pid);
+    assert!(!backend_exists(&mut db, pid), "the backend is gone");
+    let mut other = db.connect();
+    let taken: bool = other
+        .query_one("SELECT pg_try_advisory_lock(4243, 1)", &[])
+        .expect("try the advisory lock from another session")
+        .get(0);
+    assert!(taken, "the killed session's advisory lock went with it");
+    let err = leader
+        .renew()
+        .expect_err("the next call fails on the closed connection");
+    assert!(err.is_connection_loss(), "{err}");
+    assert_eq!(db.row(), row, "a lease kept in a row outlives the session");
+    assert!(
+        leader.renew().expect("renew on a new connection").is_some(),
+        "the leader's row lease is still its own"
+    );
+}
+
+#[test]
+fn backend_kill_refuses_the_harness_own_session_and_pids_that_are_not_client_backends() {
+    let mut db = db();
+    let own = backend_pid(db.admin());
+    for (pid, why) in [
+        (own, "harness's own session"),
+        (0, "no backend"),
+        (i32::MAX, "no backend"),
+    ] {
+        let err = BackendKill::terminate(db.admin(), pid).expect_err("refused");
+        assert!(
+            matches!(err, FaultError::WrongProcess { .. }) && err.to_string().contains(why),
+            "pid {pid}: {err}"
+        );
+    }
+    let background: Option<i32> = db
+        .admin()
+        .query_opt(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend' LIMIT 1",
+            &[],
+        )
+        .expect("read pg_stat_activity")
+        .map(|r| r.get(0));
+    if let Some(pid) = background {
+        let err = BackendKill::terminate(db.admin(), pid).expect_err("refused");
+        assert!(err.to_string().contains("not a client backend"), "{err}");
+        assert!(
+            backend_exists(&mut db, pid),
+            "a server process is never terminated"
+        );
+    }
+    assert!(
+        backend_exists(&mut db, own),
+        "the harness's session still works"
+    );
+}
 
 #[test]
 fn a_row_lock_blocks_the_leaders_renew_but_not_a_standby_polling_the_fresh_lease() {

@@ -26,7 +26,8 @@
 //! of its recorded window; the server's `now()` need not grow along the
 //! order). Its few relaxations (a `now` may lie a measured clock slack
 //! outside its window, large frontiers are merged, the check restarts from
-//! any state after a failed span) can only make it miss a violation, never
+//! any state after a failed span, an ended session may or may not have
+//! freed its candidate's lease) can only make it miss a violation, never
 //! invent one. P6 and P8 likewise choose, at every doubt, the reading that
 //! blames nothing. The exact rules are on each function.
 //!

@@ -179,7 +179,11 @@ pub fn claims(history: &History) -> Vec<Claim> {
                     claims.push(Claim::new(who, comp, inv.saturating_add(ttl), i));
                 }
             },
-            (Call::Lease { op: Op::Release }, Outcome::Ok | Outcome::Unknown) => {
+            // a session that ended may have taken its lease with it
+            (
+                Call::Lease { op: Op::Release } | Call::SessionEnd,
+                Outcome::Ok | Outcome::Unknown,
+            ) => {
                 latest.remove(&who);
                 for &c in &open {
                     if claims[c].who == who && claims[c].end > inv {
@@ -228,7 +232,8 @@ pub struct Claim {
     /// When the claim begins: the completion of the call that opened it.
     pub start: i64,
     /// When it ends: the last acquire or renew's invoke + TTL, shortened by
-    /// releases, resets and ages.
+    /// releases, resets, ages and the end of the claimant's session (which
+    /// may have taken the lease with it).
     pub end: i64,
     /// The acquire (or renew) that opened it.
     pub acquired: usize,
@@ -236,7 +241,7 @@ pub struct Claim {
     pub extended: Option<usize>,
     /// The last age that shortened it.
     pub aged: Option<usize>,
-    /// The release or reset that ended it.
+    /// The release, reset or session end that ended it.
     pub ended: Option<usize>,
 }
 

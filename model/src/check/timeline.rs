@@ -223,6 +223,7 @@ fn call_words(call: Call) -> String {
     match call {
         Call::Lease { op } => op.name().to_string(),
         Call::Reset => "reset".to_string(),
+        Call::SessionEnd => "session ended".to_string(),
         Call::Age { by } => format!("age {}", ms(by.as_micros())),
         Call::Action { epoch, seq } => {
             let mut words = "act".to_string();

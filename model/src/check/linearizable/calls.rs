@@ -30,6 +30,9 @@ enum Kind {
     Renew,
     Release,
     Reset,
+    /// The caller's session ended: its lease may be gone (always recorded
+    /// as unknown, so the search tries both).
+    SessionEnd,
     Age(i64),
 }
 
@@ -192,6 +195,8 @@ impl Rec {
             }),
             Kind::Release => None,
             Kind::Reset => Some(St::FREE),
+            Kind::SessionEnd if mine => Some(St::FREE),
+            Kind::SessionEnd => Some(s),
             Kind::Age(by) => Some(if s.leader == NOBODY {
                 s
             } else {
@@ -233,7 +238,7 @@ impl Rec {
                 self.fresh_nows(s, r).map(|_| self.as_fresh(s, r))
             }
             Kind::Release => Some(s),
-            Kind::Reset | Kind::Age(_) => Some(s),
+            Kind::Reset | Kind::SessionEnd | Kind::Age(_) => Some(s),
         }
     }
 
@@ -243,6 +248,7 @@ impl Rec {
             Kind::Renew => "renew".to_string(),
             Kind::Release => "release".to_string(),
             Kind::Reset => "reset".to_string(),
+            Kind::SessionEnd => "session ended".to_string(),
             Kind::Age(by) => format!("age by {} ms", ms(by)),
         };
         let outcome = match self.outcome {
@@ -403,6 +409,7 @@ pub(super) fn prepare(h: &History, o: &Options) -> Prepared {
             Call::Lease { op: Op::Renew } => Kind::Renew,
             Call::Lease { op: Op::Release } => Kind::Release,
             Call::Reset => Kind::Reset,
+            Call::SessionEnd => Kind::SessionEnd,
             Call::Age { by } => Kind::Age(by.as_micros()),
             // not a lease call: the lease never sees it (P8 reads actions)
             Call::Action { .. } => continue,
@@ -412,8 +419,16 @@ pub(super) fn prepare(h: &History, o: &Options) -> Prepared {
                 continue; // it did not take effect
             }
         } else {
+            if kind == Kind::SessionEnd && e.outcome == Outcome::Fail {
+                continue; // the session did not end
+            }
             leaders.push(u32::from(e.candidate.0));
         }
+        // An ended session may or may not have taken the lease with it.
+        let outcome = match kind {
+            Kind::SessionEnd => Outcome::Unknown,
+            _ => e.outcome,
+        };
         recs.push(Rec {
             olo: clamp(olo),
             ohi: clamp(ohi),
@@ -421,7 +436,7 @@ pub(super) fn prepare(h: &History, o: &Options) -> Prepared {
             nhi: clamp(nhi),
             kind,
             who: u32::from(e.candidate.0),
-            outcome: e.outcome,
+            outcome,
             ev: u32::try_from(i).expect("fewer than 2^32 events"),
         });
     }

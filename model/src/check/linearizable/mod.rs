@@ -104,7 +104,11 @@
 //! - when a span can end in more than 16 distinct states, the states of each
 //!   leader are merged into the hull of their intervals;
 //! - after a violation or an inconclusive span, the next span starts from
-//!   any state.
+//!   any state;
+//! - a [`SessionEnd`](crate::history::Call::SessionEnd) of the leader may or
+//!   may not free its lease (the checker cannot tell a lease kept with the
+//!   session, an advisory lock, from one kept in a row): a row lease that
+//!   wrongly vanishes with its session is missed.
 //!
 //! Assumed (a recorder that breaks this can cause false alarms): every call,
 //! `Unknown` ones included, takes effect inside its recorded window, so an
