@@ -278,8 +278,13 @@ pub fn trial(
                     || over.store(true, Ordering::SeqCst),
                     || renew_until_error(&mut *leader, keep, rec, opts.renew_interval, &over),
                 );
+                // After a kill, the leader's session was gone before its
+                // next renew was sent: a renew that failed then did not
+                // take effect, and P3 runs from the last one that did.
                 if let Some(e) = maybe {
-                    last_ok = e;
+                    if !(fault.ends_session() && e.outcome == Outcome::Unknown) {
+                        last_ok = e;
+                    }
                 }
                 if fault == Fault::ConnectionDrop && injector.cuts() == cuts_before {
                     result.unchecked = Some(
