@@ -7,9 +7,8 @@
 //! [`crate::fault::Injector`]'s.
 
 use super::error::{poisoned, RunError};
-use crate::fault::{Fault, FaultError, Injector, Stall};
+use crate::fault::{Fault, Stall};
 use crate::recorder::Recorder;
-use leasecheck_model::history::{Call, Event, Outcome};
 use leasecheck_model::Candidate;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -28,33 +27,6 @@ pub const LEADER: Candidate = Candidate(0);
 /// ```
 pub fn takeover_bound(ttl: Duration, poll_interval: Duration, slack: Duration) -> Duration {
     ttl + poll_interval + slack
-}
-
-/// Start `injector`'s fault on `leader` ([`Injector::begin`]) and, for a
-/// fault that ends the leader's session ([`Fault::ends_session`]), record
-/// that end in the history: whatever the lease kept with the session may be
-/// gone from then on. Returns that event with the stall.
-pub(crate) fn begin<'i>(
-    rec: &Recorder,
-    injector: &'i Injector<'_>,
-    leader: Candidate,
-    process: Option<i32>,
-    backend: impl FnOnce() -> Result<i32, String>,
-) -> Result<(Stall<'i>, Option<Event>), FaultError> {
-    let invoke = rec.now();
-    let stall = injector.begin(process, backend)?;
-    let ended = injector.fault().ends_session().then(|| Event {
-        candidate: leader,
-        call: Call::SessionEnd,
-        invoke,
-        complete: rec.now(),
-        server_time: None,
-        outcome: Outcome::Ok,
-    });
-    if let Some(event) = ended {
-        rec.push(event);
-    }
-    Ok((stall, ended))
 }
 
 /// [`Stall::during`], with the fault's window noted in `rec`: from now

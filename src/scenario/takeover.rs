@@ -34,11 +34,11 @@
 
 use super::error::{poisoned, RunError};
 use super::stall::{
-    begin, during, during_then, seconds, takeover_bound, update, wait_until, Shared, LEADER,
+    during, during_then, seconds, takeover_bound, update, wait_until, Shared, LEADER,
 };
 use super::subject::Subject;
 use crate::database::Postgres;
-use crate::fault::{DatabaseSetup, Fault, Injector, Outage};
+use crate::fault::{DatabaseSetup, Fault, FaultError, Injector, Outage, Stall};
 use crate::lease::Contender;
 use crate::recorder::{lease_call, took_effect, Recorder, Reply, HARNESS};
 use leasecheck_model::check::Property;
@@ -426,6 +426,33 @@ pub(crate) fn keeping(subject: &Subject) -> Result<Op, RunError> {
                 .into(),
         )
     })
+}
+
+/// Start `injector`'s fault on `leader` ([`Injector::begin`]) and, for a
+/// fault that ends the leader's session ([`Fault::ends_session`]), record
+/// that end in the history: whatever the lease kept with the session may be
+/// gone from then on. Returns that event with the stall.
+fn begin<'i>(
+    rec: &Recorder,
+    injector: &'i Injector<'_>,
+    leader: Candidate,
+    process: Option<i32>,
+    backend: impl FnOnce() -> Result<i32, String>,
+) -> Result<(Stall<'i>, Option<Event>), FaultError> {
+    let invoke = rec.now();
+    let stall = injector.begin(process, backend)?;
+    let ended = injector.fault().ends_session().then(|| Event {
+        candidate: leader,
+        call: Call::SessionEnd,
+        invoke,
+        complete: rec.now(),
+        server_time: None,
+        outcome: Outcome::Ok,
+    });
+    if let Some(event) = ended {
+        rec.push(event);
+    }
+    Ok((stall, ended))
 }
 
 /// The leader's renews under a fault that ends calls: one every `every`

@@ -47,7 +47,7 @@
 
 use super::error::{harness, poisoned, RunError};
 use super::resource::{Resource, Write};
-use super::stall::{begin, during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
+use super::stall::{during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::diagnostic::is_connection_loss;
 use crate::database::Client;
@@ -570,16 +570,9 @@ fn stall_then_work(
     deadline: Instant,
 ) -> Result<bool, RunError> {
     let bound = deadline.saturating_duration_since(Instant::now());
-    let (stall, _) = begin(
-        rec,
-        injector,
-        leader.who,
-        leader.lease.process_group(),
-        || {
-            backend_pid(&mut leader.resource)
-                .map_err(|e| crate::database::diagnostic::pg_message(&e))
-        },
-    )?;
+    let stall = injector.begin(leader.lease.process_group(), || {
+        backend_pid(&mut leader.resource).map_err(|e| crate::database::diagnostic::pg_message(&e))
+    })?;
     let who = leader.who.0;
     let worked = match injector.fault() {
         Fault::DatabasePause => {

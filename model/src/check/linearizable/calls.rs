@@ -414,14 +414,11 @@ pub(super) fn prepare(h: &History, o: &Options) -> Prepared {
             // not a lease call: the lease never sees it (P8 reads actions)
             Call::Action { .. } => continue,
         };
-        if matches!(kind, Kind::Reset | Kind::Age(_)) {
-            if e.outcome == Outcome::Fail {
-                continue; // it did not take effect
-            }
-        } else {
-            if kind == Kind::SessionEnd && e.outcome == Outcome::Fail {
-                continue; // the session did not end
-            }
+        let harness = matches!(kind, Kind::Reset | Kind::Age(_));
+        if e.outcome == Outcome::Fail && (harness || kind == Kind::SessionEnd) {
+            continue; // it did not take effect (the session did not end)
+        }
+        if !harness {
             leaders.push(u32::from(e.candidate.0));
         }
         // An ended session may or may not have taken the lease with it.
