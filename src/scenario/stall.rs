@@ -41,30 +41,9 @@ pub(crate) fn during<T>(
     until: impl FnOnce() + Send,
     work: impl FnOnce() -> T,
 ) -> T {
-    during_then(rec, fault, leader, stall, until, || (), work)
-}
-
-/// [`during`], calling `undone` once the fault is undone (after its window
-/// is noted), so that `work` can tell the stall is over.
-pub(crate) fn during_then<T>(
-    rec: &Recorder,
-    fault: Fault,
-    leader: Candidate,
-    stall: Stall<'_>,
-    until: impl FnOnce() + Send,
-    undone: impl FnOnce() + Send,
-    work: impl FnOnce() -> T,
-) -> T {
     let on = fault.stalls_leader_only().then_some(leader);
     let start = rec.now();
-    stall.during(
-        until,
-        || {
-            rec.fault_window(fault.name(), on, start);
-            undone();
-        },
-        work,
-    )
+    stall.during(until, || rec.fault_window(fault.name(), on, start), work)
 }
 
 /// State shared between a stall scenario's leader and its standbys, with

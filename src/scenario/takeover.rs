@@ -33,9 +33,7 @@
 //! explains every outcome) are judged by the checker on the recorded history.
 
 use super::error::{poisoned, RunError};
-use super::stall::{
-    during, during_then, seconds, takeover_bound, update, wait_until, Shared, LEADER,
-};
+use super::stall::{during, seconds, takeover_bound, update, wait_until, Shared, LEADER};
 use super::subject::Subject;
 use crate::database::Postgres;
 use crate::fault::{DatabaseSetup, Fault, FaultError, Injector, Outage, Stall};
@@ -266,16 +264,22 @@ pub fn trial(
             })?;
             let stalled = opts.stall;
             if ends_calls {
-                // The leader renews until a call fails or the fault is
-                // undone, then stays quiet.
+                // The leader renews until a call fails or the fault's
+                // undo begins, then stays quiet: a renew sent while the
+                // server comes back (a restart, a promotion) would belong
+                // to neither the fault nor the leader's return, and the
+                // leader renewing for real in that gap would hide a lease
+                // that trusts a renew that failed.
                 let over = AtomicBool::new(false);
-                let maybe = during_then(
+                let maybe = during(
                     rec,
                     fault,
                     LEADER,
                     stall,
-                    || std::thread::sleep(stalled),
-                    || over.store(true, Ordering::SeqCst),
+                    || {
+                        std::thread::sleep(stalled);
+                        over.store(true, Ordering::SeqCst);
+                    },
                     || renew_until_error(&mut *leader, keep, rec, opts.renew_interval, &over),
                 );
                 // After a kill, the leader's session was gone before its
@@ -457,7 +461,7 @@ fn begin<'i>(
 
 /// The leader's renews under a fault that ends calls: one every `every`
 /// until a call fails with an error or returns false, or `over` says the
-/// fault was undone. Returns the last renew that may have taken effect
+/// fault's undo has begun. Returns the last renew that may have taken effect
 /// (`Ok`, or an error: unknown).
 fn renew_until_error(
     leader: &mut dyn Contender,

@@ -159,8 +159,8 @@ fn the_python_example_holds_every_property_under_every_fault_on_its_own_processe
 }
 
 /// The broken variant `class` under `command` with `faults` (and `extra`
-/// flags): exit 1 with `property` named, a timeline, the seed and the
-/// replay command.
+/// flags, a TTL of 0.5 s unless they set one): exit 1 with `property`
+/// named, a timeline, the seed and the replay command.
 fn caught(class: &str, command: &str, faults: &str, property: &str, extra: &[&str]) {
     let exec = python_adapter(Some(class));
     let mut args = vec![
@@ -169,8 +169,6 @@ fn caught(class: &str, command: &str, faults: &str, property: &str, extra: &[&st
         SPEC,
         "--exec",
         &exec,
-        "--ttl",
-        "0.5",
         "--faults",
         faults,
         "--candidates",
@@ -178,6 +176,9 @@ fn caught(class: &str, command: &str, faults: &str, property: &str, extra: &[&st
         "--rounds",
         "4",
     ];
+    if !extra.contains(&"--ttl") {
+        args.extend_from_slice(&["--ttl", "0.5"]);
+    }
     args.extend_from_slice(extra);
     let out = run_marked(&args);
     let s = text(&out);
@@ -211,11 +212,12 @@ fn python_leader_flag_kept_when_renew_raises_is_caught_as_split_brain_under_cras
         "takeover",
         "crash-restart",
         "P6 no overlapping tenure",
-        // the split brain needs the leader's last renew before the server
-        // is back to fail (in about one trial in five it lands after the
-        // restart, is real, and no standby can take over early): three
-        // trials, one of which shows it
-        &["--trials", "3"],
+        // The leader renews (and, the server gone, believes it renewed)
+        // until the restart begins; a standby wins once the server is
+        // back. Renewing every 50 ms under a TTL of 1 s, its last
+        // believed renew is still fresh then unless the restart took
+        // over 800 ms.
+        &["--ttl", "1", "--renew-interval", "50", "--trials", "1"],
     );
 }
 
