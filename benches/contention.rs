@@ -18,9 +18,11 @@
 //!   a free lease in barrier-aligned rounds on a dedicated rayon pool, the
 //!   lease made free again (untimed) before every round. The time of a round
 //!   runs from the first call's start to the last call's reply. Beside it: N
-//!   clients doing a bare single-row `UPDATE` of one row (the floor), a session
-//!   `pg_try_advisory_lock`, and an `INSERT ... ON CONFLICT DO UPDATE` lease
-//!   with an expiry column.
+//!   clients trying one conditional `UPDATE ... WHERE leader = '' RETURNING`
+//!   of the freed row, which all but one fail (the floor: what a correct
+//!   lease must cost at least), N clients doing a blind single-row `UPDATE`
+//!   (every one writes), a session `pg_try_advisory_lock`, and an
+//!   `INSERT ... ON CONFLICT DO UPDATE` lease with an expiry column.
 //! - `takeover`: from the leader's last successful renew to a standby's win
 //!   after the leader stalls ([`Fault::ClientPause`]), for a few TTL / poll
 //!   interval settings; the floor is TTL + poll interval.
@@ -82,6 +84,15 @@ const EXEC_ROUNDS: usize = 40;
 /// The floor: a bare single-row `UPDATE` of the lease row.
 fn bare_update_sql(t: &TableName) -> String {
     format!("UPDATE {t} SET acquired_at = now() WHERE id = 1")
+}
+
+/// The contended floor: the one conditional `UPDATE` a correct lease must
+/// cost at least, taking a free row (the round's reset frees it), which all
+/// but the first of N fail.
+fn conditional_update_sql(t: &TableName) -> String {
+    format!(
+        "UPDATE {t} SET leader = $1, acquired_at = now() WHERE id = 1 AND leader = '' RETURNING id"
+    )
 }
 
 /// The alternative lease: one row per name with an expiry column, taken by an
@@ -196,8 +207,13 @@ impl Stats {
     /// log axes, the floor dashed: `contended_p50.svg`, `contended_p99.svg`
     /// (drawn by the library's plotting code, as the HTML report is).
     fn plots(&self) -> Vec<(&'static str, String)> {
-        const KINDS: [(Kind, &str, &str); 5] = [
-            (Kind::Update, "bare UPDATE (floor)", "#000000"),
+        const KINDS: [(Kind, &str, &str); 6] = [
+            (
+                Kind::ConditionalUpdate,
+                "conditional UPDATE (floor)",
+                "#000000",
+            ),
+            (Kind::Update, "blind UPDATE", "#7f7f7f"),
             (Kind::Lease, "reference lease", "#d62728"),
             (Kind::LeasePrepared, "lease SQL, prepared", "#ff9896"),
             (Kind::Advisory, "pg_try_advisory_lock", "#1f77b4"),
@@ -213,8 +229,8 @@ impl Stats {
                 .map(|&(kind, label, color)| Series {
                     label: label.to_string(),
                     color,
-                    dashed: kind == Kind::Update,
-                    bold: matches!(kind, Kind::Update | Kind::Lease),
+                    dashed: kind == Kind::ConditionalUpdate,
+                    bold: matches!(kind, Kind::ConditionalUpdate | Kind::Lease),
                     points: CANDIDATES
                         .iter()
                         .filter_map(|&n| {
@@ -515,7 +531,10 @@ enum Kind {
     Lease,
     /// The reference lease's statement, prepared once (named).
     LeasePrepared,
-    /// The floor: N clients update the same row.
+    /// The floor: N clients try the same conditional update of a free row;
+    /// one takes it.
+    ConditionalUpdate,
+    /// The blind floor: N clients update the same row, all of them writing.
     Update,
     /// `pg_try_advisory_lock` on each candidate's session.
     Advisory,
@@ -524,7 +543,8 @@ enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 6] = [
+        Kind::ConditionalUpdate,
         Kind::Update,
         Kind::Lease,
         Kind::LeasePrepared,
@@ -536,6 +556,7 @@ impl Kind {
         match self {
             Kind::Lease => "lease",
             Kind::LeasePrepared => "lease_prepared",
+            Kind::ConditionalUpdate => "conditional_update",
             Kind::Update => "update",
             Kind::Advisory => "advisory",
             Kind::Upsert => "upsert",
@@ -582,6 +603,9 @@ impl Racer {
                 let ttl = TTL_SECS;
                 let result = match (kind, statement) {
                     (Kind::Update, st) => client.execute(st, &[]).map(|n| n == 1),
+                    (Kind::ConditionalUpdate, st) => {
+                        client.query_opt(st, &[&*holder]).map(|r| r.is_some())
+                    }
                     (Kind::Advisory, st) => {
                         client.query_one(st, &[&*key]).and_then(|r| r.try_get(0))
                     }
@@ -646,7 +670,9 @@ impl Arena {
             ))
             .expect("create the upsert lease");
         let reset = match kind {
-            Kind::Lease | Kind::LeasePrepared => Some(ReferenceSql::new(&lease).reset),
+            Kind::Lease | Kind::LeasePrepared | Kind::ConditionalUpdate => {
+                Some(ReferenceSql::new(&lease).reset)
+            }
             Kind::Upsert => Some(format!("UPDATE {upsert} SET expires_at = '-infinity'")),
             Kind::Update | Kind::Advisory => None,
         }
@@ -665,6 +691,7 @@ impl Arena {
                 let (sql, unlock) = match kind {
                     Kind::LeasePrepared => (ReferenceSql::new(&lease).try_acquire, None),
                     Kind::Update => (bare_update_sql(&lease), None),
+                    Kind::ConditionalUpdate => (conditional_update_sql(&lease), None),
                     Kind::Advisory => (
                         "SELECT pg_try_advisory_lock($1)".to_string(),
                         Some("SELECT pg_advisory_unlock($1)"),

@@ -19,14 +19,16 @@ import sys
 
 CANDIDATES = [1, 2, 4, 8, 16, 32, 64]
 UNCONTENDED_TARGET = 1.15  # lease op / bare single-row UPDATE
-CONTENDED_TARGET = 1.5  # lease round / N clients updating the row bare
+CONTENDED_TARGET = 1.2  # lease round / N clients trying the conditional UPDATE of a free row
 RECORDING_TARGET = 0.05  # recording cost, fraction of race throughput
 EXEC_TARGET = 1.3  # a race behind --exec / the same SQL in-process, N = 32
-CHECKER_TARGET = 1e6  # operations per second on race histories
-LINEAR_SLOPE = 1.2  # "grows about linearly": exponent of time against history size
+CHECKER_TARGET = 10e6  # events per second on a race history of 10^6 events
+LINEAR_SLOPE = 1.05  # "grows linearly": exponent of time against history size
+CHECK_PARSE_TARGET = 2.0  # check-history on 10^6 events / reading and parsing them
 
 KINDS = [
-    ("update", "bare UPDATE (floor)"),
+    ("conditional_update", "conditional UPDATE (floor)"),
+    ("update", "blind UPDATE"),
     ("lease", "reference lease"),
     ("lease_prepared", "lease SQL, prepared"),
     ("advisory", "pg_try_advisory_lock"),
@@ -167,6 +169,13 @@ def main():
     )
 
     # ---- uncontended
+    # The uncontended group run again, three times with longer settings
+    # (scripts/bench.sh: uncontended-1..3): its targets come from those runs.
+    steady = []
+    for k in (1, 2, 3):
+        root = os.path.join(args.raw, f"uncontended-{k}", "criterion")
+        if os.path.isdir(root):
+            steady.append(load_criterion(root, 0.0))
     floor_u = mean("uncontended/update")
     floor_s = mean("uncontended/select_1")
     floor_t = mean("uncontended/update_typed")
@@ -189,7 +198,22 @@ def main():
         d = dist(fid, "call")
         r = ratio(m, floor_u)
         ok = None if r is None else r <= UNCONTENDED_TARGET
-        if target:
+        if target and steady:
+            # three runs of their own, longer: met only if met in each
+            rs = [ratio(run.get(fid, {}).get("mean"), run.get("uncontended/update", {}).get("mean")) for run in steady]
+            rs = [x for x in rs if x is not None]
+            ok = len(rs) == len(steady) and all(x <= UNCONTENDED_TARGET for x in rs)
+            srt = sorted(rs)
+            measured = (
+                f"median {fmt_ratio(srt[len(srt) // 2])}, min {fmt_ratio(srt[0])}, max {fmt_ratio(srt[-1])} "
+                f"({sum(x <= UNCONTENDED_TARGET for x in rs)} of {len(steady)} runs)"
+                if rs
+                else "not measured"
+            )
+            targets.append((f"uncontended `{op}` ≤ {UNCONTENDED_TARGET}× bare UPDATE, in each of {len(steady)} runs", measured, ok))
+            if ok is False:
+                miss_u.append(op)
+        elif target:
             targets.append((f"uncontended `{op}` ≤ {UNCONTENDED_TARGET}× bare UPDATE", fmt_ratio(r), ok))
             if ok is False:
                 miss_u.append(op)
@@ -213,6 +237,27 @@ def main():
     md.append("|---|---|---|---|---|---|---|---|")
     md.extend(rows)
     md.append("")
+    if steady:
+        md.append(
+            f"The targets above are judged on {len(steady)} further runs of this group alone, "
+            "each with 1 s of warm-up and 3 s of measurement per benchmark (the short run's "
+            "figures in the table are noisier); a target is met only if it is met in every run. "
+            "Per call, the mean of each run:\n"
+        )
+        md.append("| call | " + " | ".join(f"run {k + 1}" for k in range(len(steady))) + " | min | median | ÷ bare UPDATE, median |")
+        md.append("|" + "---|" * (len(steady) + 4))
+        for op in ("update", "try_acquire", "try_acquire_busy", "renew", "release"):
+            fid = f"uncontended/{op}"
+            ms = [run.get(fid, {}).get("mean") for run in steady]
+            rs = [ratio(run.get(fid, {}).get("mean"), run.get("uncontended/update", {}).get("mean")) for run in steady]
+            if any(m is None for m in ms):
+                continue
+            srt, rsrt = sorted(ms), sorted(r for r in rs if r is not None)
+            md.append(
+                f"| `{op}` | " + " | ".join(fmt_time(m) for m in ms)
+                + f" | {fmt_time(srt[0])} | {fmt_time(srt[len(srt) // 2])} | {fmt_ratio(rsrt[len(rsrt) // 2]) if rsrt else '–'} |"
+            )
+        md.append("")
     if floor_u and floor_t:
         ops = ("try_acquire", "renew", "release")
         sent = [ratio(mean(f"uncontended/{op}"), floor_u) for op in ops]
@@ -234,47 +279,53 @@ def main():
         "N connections, N threads of a dedicated rayon pool, rounds aligned by a barrier, the "
         "lease made free again (untimed) before each round. A round runs from the first call's "
         "start to the last call's reply; each round has exactly one winner, so the time per "
-        "winning acquire equals the time per round. Floor: N clients each doing the prepared "
-        f"bare UPDATE of the same row. Target: lease round ≤ {CONTENDED_TARGET}× the floor.\n"
+        "winning acquire equals the time per round. Floor: N clients each trying the prepared "
+        "conditional `UPDATE ... SET leader = $1 WHERE id = 1 AND leader = '' RETURNING id` of the "
+        "freed row, which one takes and the others fail: the one statement a correct lease must "
+        "cost at least. Beside it the blind floor, N clients each writing the row "
+        f"(`UPDATE ... SET acquired_at = now() WHERE id = 1`). Target: lease round ≤ {CONTENDED_TARGET}× "
+        "the conditional floor.\n"
     )
-    head = "| N | floor: bare UPDATE | lease round | ÷ floor | target | lease p50 / p99 | floor p50 / p99 | lease SQL prepared ÷ floor | advisory lock ÷ floor | upsert lease ÷ floor | bad rounds |"
+    head = "| N | floor: conditional UPDATE | lease round | ÷ floor | target | lease p50 / p99 | floor p50 / p99 | blind UPDATE | ÷ blind | lease SQL prepared ÷ floor | advisory lock ÷ floor | upsert lease ÷ floor | bad rounds |"
     md.append(head)
     md.append("|" + "---|" * (head.count("|") - 1))
     p50 = {k: {} for k, _ in KINDS}
     p99 = {k: {} for k, _ in KINDS}
     for n in CANDIDATES:
         ids = {k: f"contended/{k}/{n}" for k, _ in KINDS}
-        fl = mean(ids["update"])
+        fl = mean(ids["conditional_update"])
+        blind = mean(ids["update"])
         le = mean(ids["lease"])
         r = ratio(le, fl)
         ok = None if r is None else r <= CONTENDED_TARGET
         if r is not None:
-            targets.append((f"contended N={n}: lease round ≤ {CONTENDED_TARGET}× bare UPDATE", fmt_ratio(r), ok))
+            targets.append((f"contended N={n}: lease round ≤ {CONTENDED_TARGET}× conditional UPDATE", fmt_ratio(r), ok))
         for k, _ in KINDS:
             d = dist(ids[k], "round")
             if d:
                 p50[k][n] = d.get("p50_us")
                 p99[k][n] = d.get("p99_us")
-        dl, df = dist(ids["lease"], "round"), dist(ids["update"], "round")
+        dl, df = dist(ids["lease"], "round"), dist(ids["conditional_update"], "round")
         bad = int(dl.get("anomalies") or 0) if dl else None
         md.append(
             f"| {n} | {fmt_time(fl)} | {fmt_time(le)} | {fmt_ratio(r)} | {verdict(ok)} "
             f"| {fmt_us(dl.get('p50_us'))} / {fmt_us(dl.get('p99_us'))} "
             f"| {fmt_us(df.get('p50_us'))} / {fmt_us(df.get('p99_us'))} "
+            f"| {fmt_time(blind)} | {fmt_ratio(ratio(le, blind))} "
             f"| {fmt_ratio(ratio(mean(ids['lease_prepared']), fl))} "
             f"| {fmt_ratio(ratio(mean(ids['advisory']), fl))} "
             f"| {fmt_ratio(ratio(mean(ids['upsert']), fl))} "
             f"| {'–' if bad is None else bad} |"
         )
     md.append("")
-    prep_r = [ratio(mean(f"contended/lease_prepared/{n}"), mean(f"contended/update/{n}")) for n in CANDIDATES]
+    prep_r = [ratio(mean(f"contended/lease_prepared/{n}"), mean(f"contended/conditional_update/{n}")) for n in CANDIDATES]
     prep_r = [r for r in prep_r if r is not None]
     if prep_r:
         md.append(
-            f"The lease's statement hand-prepared stays within {fmt_ratio(max(prep_r))} of the floor "
-            "at every N, as does the lease itself. At large N the round is bound by the CPU (see "
-            "the notes) and the losers' cheap re-check, which writes nothing, makes a lease round "
-            "cheaper than N bare writes.\n"
+            f"The lease's statement hand-prepared stays within {fmt_ratio(max(prep_r))} of the "
+            "conditional floor at every N. The blind floor flatters at large N: every one of its N "
+            "clients writes the row, while the losers of a conditional update (and of a lease "
+            "round) only re-check it, which is why a lease round can beat it.\n"
         )
     md.append(
         "Alternatives on the same setup: a session `pg_try_advisory_lock` (the winner unlocks, "
@@ -325,8 +376,9 @@ def main():
     md.append("## The harness: history checker throughput\n")
     md.append(
         "`check::check` on synthetic race histories (rounds of a reset and 2..64 concurrent "
-        "`try_acquire`s, one winner, some renews), `model/benches/check.rs`. Target: ≥ 10⁶ "
-        "operations per second; time must grow about linearly with the history.\n"
+        "`try_acquire`s, one winner, some renews; `leasecheck_model::synthetic::race`), "
+        "`model/benches/check.rs`, in one warm process. Target: ≥ 10 M events per second on "
+        "10⁶ events; time must grow linearly with the history.\n"
     )
     md.append("| history | operations | time | operations/s | target | ns per operation |")
     md.append("|---|---|---|---|---|---|")
@@ -339,13 +391,16 @@ def main():
             continue
         ops = e["elements"] or int(size)
         rate = ops / (e["mean"] / 1e9)
-        ok = rate >= CHECKER_TARGET
+        ok = rate >= CHECKER_TARGET if size == "1000000" else None
         per_op.append(e["mean"] / ops)
         points.append((ops, e["mean"]))
-        targets.append((f"checker on {int(size):,} operations ≥ 10⁶ ops/s", f"{rate / 1e6:.2f} M/s", ok))
+        if ok is not None:
+            targets.append(
+                (f"checker (in process) on {int(size):,} events ≥ 10 M events/s", f"{rate / 1e6:.2f} M/s", ok)
+            )
         md.append(
             f"| {int(size):,} | {ops:,} | {fmt_time(e['mean'])} | {rate / 1e6:.2f} M/s "
-            f"| {verdict(ok)} | {e['mean'] / ops:.0f} |"
+            f"| {verdict(ok) if ok is not None else ''} | {e['mean'] / ops:.0f} |"
         )
     if len(points) >= 2:
         import math
@@ -357,7 +412,7 @@ def main():
         spread = max(per_op) / min(per_op)
         linear = slope <= LINEAR_SLOPE
         targets.append(
-            (f"checker time grows about linearly (log-log slope ≤ {LINEAR_SLOPE})", f"slope {slope:.2f}", linear)
+            (f"checker time grows linearly (log-log slope ≤ {LINEAR_SLOPE})", f"slope {slope:.2f}", linear)
         )
         md.append(
             f"\nTime grows as n^{slope:.2f} over 10³..10⁶ operations (least squares on log-log; "
@@ -367,6 +422,48 @@ def main():
         )
     else:
         md.append("")
+
+    # ---- check-history end to end
+    hpath = os.path.join(args.raw, "check-history.csv")
+    if os.path.exists(hpath):
+        runs = {}
+        with open(hpath) as f:
+            for row in csv.DictReader(f):
+                runs.setdefault(int(row["events"]), []).append((float(row["parse_s"]), float(row["check_s"])))
+        md.append("## The harness: `check-history` end to end\n")
+        md.append(
+            "`leasecheck check-history FILE` as a user runs it, a new process each time, on a race "
+            "history written by `leasecheck synth-history FILE --events N --seed 1`, beside the floor "
+            "of the same command reading and parsing the file without checking it (`--parse-only`). "
+            "The checker's share is the difference. Five runs of each, alternating; median and "
+            "minimum. Targets at 10⁶ events: check ÷ parse ≤ 2, the checker's share ≥ 10 M events/s.\n"
+        )
+        md.append("| events | parse (median / min) | check-history (median / min) | check ÷ parse | checker's share | events/s of the checker |")
+        md.append("|---|---|---|---|---|---|")
+
+        def median(xs):
+            xs = sorted(xs)
+            return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+        for n in sorted(runs):
+            parse = [p for p, _ in runs[n]]
+            check = [c for _, c in runs[n]]
+            share = [c - p for p, c in runs[n]]
+            r = median(check) / median(parse)
+            rate = n / max(median(share), 1e-9)
+            if n >= 1_000_000:
+                targets.append((f"check-history on {n:,} events ÷ parsing them ≤ {CHECK_PARSE_TARGET:g}×", f"{r:.2f}×", r <= CHECK_PARSE_TARGET))
+                targets.append((f"checker's share of check-history on {n:,} events ≥ 10 M events/s", f"{rate / 1e6:.2f} M/s", rate >= CHECKER_TARGET))
+            md.append(
+                f"| {n:,} | {fmt_time(median(parse) * 1e9)} / {fmt_time(min(parse) * 1e9)} "
+                f"| {fmt_time(median(check) * 1e9)} / {fmt_time(min(check) * 1e9)} | {r:.2f}× "
+                f"| {fmt_time(median(share) * 1e9)} | {rate / 1e6:.2f} M/s |"
+            )
+        md.append(
+            "\nA fresh process pays for every page of memory it touches, and on this virtual machine "
+            "that is about 0.85 ms per MB: the checker holds one span of calls at a time, not a sorted "
+            "copy of the history, for that reason.\n"
+        )
 
     # ---- recording
     md.append("## The harness: cost of recording histories\n")

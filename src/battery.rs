@@ -25,7 +25,8 @@ use leasecheck_model::recording::{
     AbortKind, Aborted, Finding, Section, SectionHeader, StaleWrites,
 };
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Which scenarios to run.
@@ -124,6 +125,18 @@ impl Battery {
 }
 
 impl Plan {
+    /// Whether it must run with no other scenario beside it: a race (its
+    /// latencies are figures, and its N busy candidates would slow the
+    /// others' takeovers), crash recovery, and a fault that stops, crashes
+    /// or fails over the whole server.
+    pub fn runs_alone(self) -> bool {
+        match self {
+            Plan::Race(_) | Plan::Durability => true,
+            Plan::Takeover(f, _) | Plan::Zombie(f, _) => f.hits_the_server(),
+            Plan::Semantics | Plan::Conformance => false,
+        }
+    }
+
     /// The fault it injects, if any.
     pub fn fault(self) -> Option<Fault> {
         match self {
@@ -160,109 +173,157 @@ impl Plan {
 /// Run `battery` against a fresh subject made by `make` for each scenario;
 /// `lease` names the lease under test in the recording's headers. Errors of
 /// one scenario are reported in it; the others still run.
+///
+/// Scenarios that only touch their own schema, their own connections and
+/// their own processes (a takeover or zombie under a fault of the leader's,
+/// or of its row; the release rules; conformance) run `settings.jobs` at a
+/// time: they mostly wait out TTLs. A race (whose latencies and CPU would
+/// disturb the others) and any scenario whose fault stops, crashes or fails
+/// over the whole server run alone, after them. The report lists every
+/// scenario in the order of the plan either way.
 pub fn run(
     pg: &Postgres,
-    make: &dyn Fn() -> Result<Subject, RunError>,
+    make: &(dyn Fn() -> Result<Subject, RunError> + Sync),
     lease: &str,
     battery: Battery,
     settings: &Settings,
     cancel: &AtomicBool,
     tick: &(dyn Fn() + Sync),
 ) -> Outcome {
-    let mut scenarios = Vec::new();
-    let mut sections = Vec::new();
-    for step in battery.plan(settings) {
-        let started = Instant::now();
-        let mut observed = Observed::default();
-        let mut section = Section::new(
-            SectionHeader {
-                scenario: step.name(settings),
-                lease: Some(lease.to_string()),
-                schema: None,
-                fault: step.fault().map(|f| f.to_string()),
-                seed: Some(settings.seed),
-                stale_writes: StaleWrites::Violation,
-            },
-            History {
-                semantics: Default::default(),
-                ttl: settings.ttl.as_span(),
-                events: Vec::new(),
-            },
-        );
-        let result = if cancel.load(Ordering::Relaxed) {
-            Err(RunError::Interrupted)
-        } else {
-            make().and_then(|mut subject| {
-                // see crate::verdict: P8 is informational in `check` for a
-                // lease without epochs
-                if battery == Battery::All && !subject.is_fenced() {
-                    section.header.stale_writes = StaleWrites::Informational;
-                }
-                if step == Plan::Durability {
-                    subject.for_durability(settings.durability_ttl);
-                }
-                section.header.schema = Some(subject.schema_name().as_str().to_string());
-                section.history.ttl = subject.ttl().as_span();
-                section.history.semantics = subject.semantics();
-                let rec = Recorder::new(subject.ttl(), settings.record)
-                    .with_semantics(subject.semantics());
-                // A panicking runner thread is an error of this scenario
-                // (exit 2, with its message), never a shorter history.
-                let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-                    run_one(
-                        pg,
-                        &mut subject,
-                        step,
-                        settings,
-                        &rec,
-                        cancel,
-                        tick,
-                        &mut observed,
-                    )
-                }))
-                .unwrap_or_else(|payload| Err(RunError::Panicked(panic_message(&*payload))));
-                // An adapter that broke the protocol makes the scenario an
-                // error, whatever the runner made of the call that saw it
-                // (an unknown outcome, a lost P4 check).
-                let ran = subject.unless_adapter_broke(ran);
-                tick();
-                // What the runner found stands, whatever happened after.
-                observed.findings.extend(rec.findings());
-                // A lost event makes the scenario an error, never a shorter
-                // history that could pass (and its events are then not kept).
-                let ran = match rec.history().and_then(|h| Ok((h, rec.fault_windows()?))) {
-                    Ok((history, faults)) => {
-                        section.history.events = history.events;
-                        section.faults = faults;
-                        ran
-                    }
-                    Err(lost) => ran.and(Err(lost.into())),
-                };
-                let dropped = subject.drop_schema();
-                ran.and(dropped)
-            })
-        };
-        section.aborted = match result {
-            Ok(()) => None,
-            Err(e) => Some(aborted(e)),
-        };
-        section.findings = observed.findings;
-        section.unchecked = observed.unchecked;
-        let mut scenario = verdict::judge(&section);
-        if scenario.status == Status::Passed && cancel.load(Ordering::Relaxed) {
-            // Stopped by Ctrl-C: what ran held, but the scenario is not done.
-            section.aborted = Some(aborted(RunError::Interrupted));
-            scenario = verdict::judge(&section);
+    let plan = battery.plan(settings);
+    let done: Vec<Mutex<Option<(Scenario, Section)>>> =
+        plan.iter().map(|_| Mutex::new(None)).collect();
+    let step = |i: usize| {
+        let ran = run_step(pg, make, lease, battery, settings, cancel, tick, plan[i]);
+        if let Ok(mut slot) = done[i].lock() {
+            *slot = Some(ran);
         }
-        scenario.figures.splice(0..0, observed.figures);
-        scenario.duration = started.elapsed();
-        scenarios.push(scenario);
-        sections.push(section);
-    }
+    };
+    let (shared, alone): (Vec<usize>, Vec<usize>) =
+        (0..plan.len()).partition(|&i| !plan[i].runs_alone());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..settings.jobs.min(shared.len()) {
+            s.spawn(|| {
+                while let Some(&i) = shared.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    step(i);
+                }
+            });
+        }
+    });
+    alone.into_iter().for_each(step);
+    let (scenarios, sections) = done
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .expect("every planned scenario ran (a panic in one is its error)")
+        })
+        .unzip();
     Outcome {
         scenarios,
         sections,
     }
+}
+
+/// Run one planned scenario against a fresh subject and judge it.
+#[allow(clippy::too_many_arguments)]
+fn run_step(
+    pg: &Postgres,
+    make: &(dyn Fn() -> Result<Subject, RunError> + Sync),
+    lease: &str,
+    battery: Battery,
+    settings: &Settings,
+    cancel: &AtomicBool,
+    tick: &(dyn Fn() + Sync),
+    step: Plan,
+) -> (Scenario, Section) {
+    let started = Instant::now();
+    let mut observed = Observed::default();
+    let mut section = Section::new(
+        SectionHeader {
+            scenario: step.name(settings),
+            lease: Some(lease.to_string()),
+            schema: None,
+            fault: step.fault().map(|f| f.to_string()),
+            seed: Some(settings.seed),
+            stale_writes: StaleWrites::Violation,
+        },
+        History {
+            semantics: Default::default(),
+            ttl: settings.ttl.as_span(),
+            events: Vec::new(),
+        },
+    );
+    let result = if cancel.load(Ordering::Relaxed) {
+        Err(RunError::Interrupted)
+    } else {
+        make().and_then(|mut subject| {
+            // see crate::verdict: P8 is informational in `check` for a
+            // lease without epochs
+            if battery == Battery::All && !subject.is_fenced() {
+                section.header.stale_writes = StaleWrites::Informational;
+            }
+            if step == Plan::Durability {
+                subject.for_durability(settings.durability_ttl);
+            }
+            section.header.schema = Some(subject.schema_name().as_str().to_string());
+            section.history.ttl = subject.ttl().as_span();
+            section.history.semantics = subject.semantics();
+            let rec =
+                Recorder::new(subject.ttl(), settings.record).with_semantics(subject.semantics());
+            // A panicking runner thread is an error of this scenario
+            // (exit 2, with its message), never a shorter history.
+            let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+                run_one(
+                    pg,
+                    &mut subject,
+                    step,
+                    settings,
+                    &rec,
+                    cancel,
+                    tick,
+                    &mut observed,
+                )
+            }))
+            .unwrap_or_else(|payload| Err(RunError::Panicked(panic_message(&*payload))));
+            // An adapter that broke the protocol makes the scenario an
+            // error, whatever the runner made of the call that saw it
+            // (an unknown outcome, a lost P4 check).
+            let ran = subject.unless_adapter_broke(ran);
+            tick();
+            // What the runner found stands, whatever happened after.
+            observed.findings.extend(rec.findings());
+            // A lost event makes the scenario an error, never a shorter
+            // history that could pass (and its events are then not kept).
+            let ran = match rec.history().and_then(|h| Ok((h, rec.fault_windows()?))) {
+                Ok((history, faults)) => {
+                    section.history.events = history.events;
+                    section.faults = faults;
+                    ran
+                }
+                Err(lost) => ran.and(Err(lost.into())),
+            };
+            let dropped = subject.drop_schema();
+            ran.and(dropped)
+        })
+    };
+    section.aborted = match result {
+        Ok(()) => None,
+        Err(e) => Some(aborted(e)),
+    };
+    section.findings = observed.findings;
+    section.unchecked = observed.unchecked;
+    let mut scenario = verdict::judge(&section);
+    if scenario.status == Status::Passed && cancel.load(Ordering::Relaxed) {
+        // Stopped by Ctrl-C: what ran held, but the scenario is not done.
+        section.aborted = Some(aborted(RunError::Interrupted));
+        scenario = verdict::judge(&section);
+    }
+    scenario.figures.splice(0..0, observed.figures);
+    scenario.duration = started.elapsed();
+    (scenario, section)
 }
 
 /// How a scenario that could not be done is recorded.

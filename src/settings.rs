@@ -30,6 +30,8 @@ pub const DEFAULT_ROUNDS: usize = 50;
 pub const DEFAULT_STANDBYS: usize = 3;
 /// Takeover (and zombie) trials per fault.
 pub const DEFAULT_TRIALS: usize = 1;
+/// Scenarios of a battery run at once where they cannot interfere.
+pub const DEFAULT_JOBS: usize = 1;
 /// Zombie rounds per trial.
 pub const DEFAULT_ZOMBIE_ROUNDS: usize = 3;
 /// Allowance over TTL + poll interval for a takeover, milliseconds.
@@ -74,6 +76,8 @@ pub struct Flags {
     pub faults: Vec<Fault>,
     /// `--trials`.
     pub trials: Option<usize>,
+    /// `--jobs`.
+    pub jobs: Option<usize>,
     /// `--zombie-rounds`.
     pub zombie_rounds: Option<usize>,
     /// `--renew-interval`, milliseconds.
@@ -168,6 +172,8 @@ pub struct Settings {
     pub faults_given: bool,
     /// Trials per fault.
     pub trials: usize,
+    /// How many scenarios that cannot interfere run at once.
+    pub jobs: usize,
     /// Whether histories are recorded (and checked).
     pub record: bool,
     /// Each candidate's clock offset bound (`--skew`).
@@ -246,11 +252,13 @@ impl Settings {
         let standbys = flags.standbys.unwrap_or(DEFAULT_STANDBYS);
         let rounds = flags.rounds.unwrap_or(DEFAULT_ROUNDS);
         let trials = flags.trials.unwrap_or(DEFAULT_TRIALS);
+        let jobs = flags.jobs.unwrap_or(DEFAULT_JOBS);
         // A zero would make a scenario pass having checked nothing.
         for (flag, n) in [
             ("--standbys", standbys),
             ("--rounds", rounds),
             ("--trials", trials),
+            ("--jobs", jobs),
         ] {
             if n == 0 {
                 return Err(SettingsError::Zero { flag });
@@ -307,6 +315,7 @@ impl Settings {
             },
             faults_given: !flags.faults.is_empty(),
             trials,
+            jobs,
             record: !flags.no_record,
             skew: flags.skew_ms.map(ms),
             call_timeout,

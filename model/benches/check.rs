@@ -5,179 +5,13 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use leasecheck_model::check::check;
-use leasecheck_model::history::{Call, Event, History, Outcome};
-use leasecheck_model::{Candidate, Lease, Op, Span, Time};
-
-const HARNESS: u16 = 0;
-
-/// Deterministic pseudo-random numbers (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-}
-
-fn event(c: u16, call: Call, inv: i64, comp: i64, st: Option<i64>, outcome: Outcome) -> Event {
-    Event {
-        candidate: Candidate(c),
-        call,
-        invoke: Time(inv),
-        complete: Time(comp),
-        server_time: st.map(Time),
-        outcome,
-    }
-}
-
-/// Race rounds: a reset (or, on a held lease, an age by TTL + 1), then 2..=64
-/// candidates call try_acquire at once; the earliest write wins; half the
-/// rounds the winner renews 1..=3 times. Every `bad_every`-th round (if not
-/// 0) has a second winner. Same generator as tests/check.rs.
-fn race_history(ops: usize, seed: u64, bad_every: usize) -> History {
-    let ttl = Span::from_secs(10).as_micros();
-    let acquire = Call::Lease { op: Op::TryAcquire };
-    let mut rng = Rng(seed);
-    let mut t = 1_000_000_000i64;
-    let mut events = Vec::with_capacity(ops + 80);
-    let mut held = false;
-    let mut round = 0;
-    while events.len() < ops {
-        round += 1;
-        let end = t + rng.range(5, 30);
-        let harness = if held && rng.range(0, 2) == 0 {
-            Call::Age { by: Span(ttl + 1) }
-        } else {
-            Call::Reset
-        };
-        events.push(event(HARNESS, harness, t, end, None, Outcome::Ok));
-        t = end + 10;
-        let n = rng.range(2, 64) as u16;
-        let calls: Vec<(u16, i64, i64, i64)> = (1..=n)
-            .map(|c| {
-                let inv = t + rng.range(0, 30);
-                let point = inv + rng.range(1, 40);
-                (c, inv, point, point + rng.range(1, 40))
-            })
-            .collect();
-        let w = (0..calls.len()).min_by_key(|&i| (calls[i].2, i)).unwrap();
-        let bad = bad_every > 0 && round % bad_every == 0;
-        let mut last = t;
-        for (i, &(c, inv, point, comp)) in calls.iter().enumerate() {
-            let won = i == w || (bad && i == (w + 1) % calls.len());
-            let outcome = if won { Outcome::Ok } else { Outcome::Fail };
-            events.push(event(c, acquire, inv, comp, won.then_some(point), outcome));
-            last = last.max(comp);
-        }
-        if rng.range(0, 1) == 0 {
-            let (c, _, _, comp) = calls[w];
-            let mut at = comp + rng.range(1, 20);
-            for _ in 0..rng.range(1, 3) {
-                let point = at + rng.range(1, 30);
-                let done = point + rng.range(1, 30);
-                let renew = Call::Lease { op: Op::Renew };
-                events.push(event(c, renew, at, done, Some(point), Outcome::Ok));
-                last = last.max(done);
-                at = done + rng.range(1, 20);
-            }
-        }
-        held = true;
-        t = last + rng.range(10, 100);
-    }
-    events.sort_by_key(|e| (e.complete, e.invoke));
-    History {
-        semantics: Default::default(),
-        ttl: Span(ttl),
-        events,
-    }
-}
-
-/// A stress run with no quiescent point: `n` candidates call back to back
-/// (a leader renews, sometimes releases or stalls past the TTL; the others
-/// poll try_acquire), each call taking effect at a random instant of its
-/// window with now() = that instant; 1 % of the outcomes are lost (Outcome::Unknown,
-/// the call having taken effect or not). Same generator as tests/check.rs.
-fn stress_history(ops: usize, n: u16, seed: u64) -> History {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let ttl = Span::from_millis(5);
-    let mut rng = Rng(seed);
-    let mut lease = Lease::new(ttl);
-    let mut believes = vec![false; usize::from(n) + 1];
-    // (point, candidate, invoke, complete, op as an index into Op::ALL)
-    let mut queue = BinaryHeap::new();
-    let schedule = |rng: &mut Rng, queue: &mut BinaryHeap<_>, c: u16, at: i64, op: Op| {
-        let point = at + rng.range(20, 400);
-        queue.push(Reverse((
-            point,
-            c,
-            at,
-            point + rng.range(20, 400),
-            op as u8,
-        )));
-    };
-    for c in 1..=n {
-        let at = rng.range(0, 500);
-        schedule(&mut rng, &mut queue, c, at, Op::TryAcquire);
-    }
-    let mut events = Vec::with_capacity(ops);
-    while events.len() < ops {
-        let Reverse((point, c, invoke, complete, op)) = queue.pop().unwrap();
-        let op = Op::ALL[usize::from(op)];
-        let lost = rng.range(0, 99) == 0;
-        let took = if lost && rng.range(0, 1) == 0 {
-            false
-        } else {
-            lease.apply(Candidate(c), op, Time(point))
-        };
-        let outcome = match (lost, took) {
-            (true, _) => Outcome::Unknown,
-            (false, true) => Outcome::Ok,
-            (false, false) => Outcome::Fail,
-        };
-        events.push(Event {
-            candidate: Candidate(c),
-            call: Call::Lease { op },
-            invoke: Time(invoke),
-            complete: Time(complete),
-            server_time: (outcome == Outcome::Ok).then_some(Time(point)),
-            outcome,
-        });
-        let leads = outcome == Outcome::Ok && op != Op::Release
-            || outcome == Outcome::Unknown && believes[usize::from(c)];
-        believes[usize::from(c)] = leads;
-        let (gap, next) = if leads {
-            match rng.range(0, 99) {
-                0..=1 => (rng.range(5_000, 8_000), Op::Renew), // a stall past the TTL
-                2..=4 => (rng.range(0, 100), Op::Release),
-                _ => (rng.range(500, 1_500), Op::Renew),
-            }
-        } else {
-            (rng.range(0, 300), Op::TryAcquire)
-        };
-        schedule(&mut rng, &mut queue, c, complete + gap, next);
-    }
-    events.sort_by_key(|e| (e.complete, e.invoke));
-    History {
-        semantics: Default::default(),
-        ttl,
-        events,
-    }
-}
+use leasecheck_model::synthetic::{race, race_with_second_winners, stress};
 
 fn bench_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("check_race");
     group.sample_size(10);
     for ops in [1_000, 10_000, 100_000, 1_000_000] {
-        let h = race_history(ops, 1, 0);
+        let h = race(ops, 1);
         assert!(check(&h).is_pass(), "the generated history is legal");
         group.throughput(Throughput::Elements(h.events.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(ops), &h, |b, h| {
@@ -189,7 +23,7 @@ fn bench_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("check_stress_32_candidates");
     group.sample_size(10);
     for ops in [100_000, 1_000_000] {
-        let h = stress_history(ops, 32, 3);
+        let h = stress(ops, 32, 3);
         assert!(check(&h).is_pass(), "the generated history is legal");
         group.throughput(Throughput::Elements(h.events.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(ops), &h, |b, h| {
@@ -201,7 +35,7 @@ fn bench_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("check_race_1pct_violating");
     group.sample_size(10);
     let ops = 100_000;
-    let h = race_history(ops, 2, 100);
+    let h = race_with_second_winners(ops, 2, 100);
     let v = check(&h);
     assert!(!v.violations.is_empty() && v.inconclusive.is_empty());
     group.throughput(Throughput::Elements(h.events.len() as u64));

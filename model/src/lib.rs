@@ -16,6 +16,8 @@
 //!   from an older tenure; [`TrustWindow`] is the leader-side bound on how
 //!   long a leader may act after its last successful acquire or renew.
 //!
+//! - [`synthetic`] writes large valid histories, deterministic by seed,
+//!   for measuring the checker.
 //! - [`Semantics`] are the rules a lease declares (a re-entrant acquire, no
 //!   expiry, ...): [`Semantics::step`] is the one transition every model
 //!   above follows, with the reference's rules as the default.
@@ -33,6 +35,7 @@ mod op;
 pub mod recording;
 mod semantics;
 pub mod sync;
+pub mod synthetic;
 mod time;
 mod trust;
 

@@ -6,7 +6,7 @@ use leasecheck_model::check::{
     Property, Verdict,
 };
 use leasecheck_model::history::{Call, Event, History, HistoryError, Outcome};
-use leasecheck_model::{Candidate, Lease, Op, Semantics, Span, Time};
+use leasecheck_model::{synthetic, Candidate, Lease, Op, Semantics, Span, Time};
 use std::collections::HashSet;
 
 use Op::{Release, Renew, TryAcquire};
@@ -554,7 +554,7 @@ fn property_names_cover_p1_to_p9() {
 
 #[test]
 fn history_jsonl_round_trips() {
-    let mut h = race_history(300, 7);
+    let mut h = synthetic::race(300, 7);
     h.events.push(call(9, Renew, 1.0, 2.0, None, Unknown));
     h.events.push(age(Span(12), 3.0, 4.0));
     let mut out = Vec::new();
@@ -621,14 +621,14 @@ fn history_jsonl_errors_name_the_line() {
 
 #[test]
 fn p7_p6_accept_a_race_history_of_100k_ops() {
-    let h = race_history(100_000, 42);
+    let h = synthetic::race(100_000, 42);
     assert!(h.events.len() >= 100_000);
     assert_pass(&h);
 }
 
 #[test]
 fn p7_p6_find_an_injected_second_winner_in_a_race_history() {
-    let mut h = race_history(100_000, 43);
+    let mut h = synthetic::race(100_000, 43);
     // turn a loser in the middle into a second winner
     let mid = h.events.len() / 2;
     let i = (mid..h.events.len())
@@ -665,172 +665,10 @@ impl Rng {
     }
 }
 
-/// Race rounds: a reset (or, on a held lease, an age by TTL + 1), then 2..=64
-/// candidates call try_acquire at once; the earliest write wins; half the
-/// rounds the winner renews 1..=3 times. Same generator as benches/check.rs.
-fn race_history(ops: usize, seed: u64) -> History {
-    let ttl = TTL.as_micros();
-    let mut rng = Rng(seed);
-    let mut t = 1_000_000_000i64;
-    let mut events = Vec::with_capacity(ops + 80);
-    let mut held = false;
-    let acquire = |c: u16, inv: i64, comp: i64, st: Option<i64>, outcome| Event {
-        candidate: Candidate(c),
-        call: Call::Lease { op: TryAcquire },
-        invoke: Time(inv),
-        complete: Time(comp),
-        server_time: st.map(Time),
-        outcome,
-    };
-    while events.len() < ops {
-        let end = t + rng.range(5, 30);
-        if held && rng.range(0, 2) == 0 {
-            events.push(Event {
-                candidate: Candidate(HARNESS),
-                call: Call::Age { by: Span(ttl + 1) },
-                invoke: Time(t),
-                complete: Time(end),
-                server_time: None,
-                outcome: Won,
-            });
-        } else {
-            events.push(Event {
-                candidate: Candidate(HARNESS),
-                call: Call::Reset,
-                invoke: Time(t),
-                complete: Time(end),
-                server_time: None,
-                outcome: Won,
-            });
-        }
-        t = end + 10;
-        let n = rng.range(2, 64) as u16;
-        let calls: Vec<(u16, i64, i64, i64)> = (1..=n)
-            .map(|c| {
-                let inv = t + rng.range(0, 30);
-                let point = inv + rng.range(1, 40);
-                (c, inv, point, point + rng.range(1, 40))
-            })
-            .collect();
-        let w = (0..calls.len()).min_by_key(|&i| (calls[i].2, i)).unwrap();
-        let mut last = t;
-        for (i, &(c, inv, point, comp)) in calls.iter().enumerate() {
-            let won = i == w;
-            events.push(acquire(
-                c,
-                inv,
-                comp,
-                won.then_some(point),
-                if won { Won } else { Fail },
-            ));
-            last = last.max(comp);
-        }
-        if rng.range(0, 1) == 0 {
-            let (c, _, _, comp) = calls[w];
-            let mut at = comp + rng.range(1, 20);
-            for _ in 0..rng.range(1, 3) {
-                let point = at + rng.range(1, 30);
-                let done = point + rng.range(1, 30);
-                events.push(Event {
-                    candidate: Candidate(c),
-                    call: Call::Lease { op: Renew },
-                    invoke: Time(at),
-                    complete: Time(done),
-                    server_time: Some(Time(point)),
-                    outcome: Won,
-                });
-                last = last.max(done);
-                at = done + rng.range(1, 20);
-            }
-        }
-        held = true;
-        t = last + rng.range(10, 100);
-    }
-    events.sort_by_key(|e| (e.complete, e.invoke));
-    History {
-        semantics: Default::default(),
-        ttl: Span(ttl),
-        events,
-    }
-}
-
-/// A stress run with no quiescent point: `n` candidates call back to back
-/// (a leader renews, sometimes releases or stalls past the TTL; the others
-/// poll try_acquire), each call taking effect at a random instant of its
-/// window with now() = that instant; 1 % of the outcomes are lost (Unknown,
-/// the call having taken effect or not). Same generator as benches/check.rs.
-fn stress_history(ops: usize, n: u16, seed: u64) -> History {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let ttl = Span::from_millis(5);
-    let mut rng = Rng(seed);
-    let mut lease = Lease::new(ttl);
-    let mut believes = vec![false; usize::from(n) + 1];
-    // (point, candidate, invoke, complete, op as an index into Op::ALL)
-    let mut queue = BinaryHeap::new();
-    let schedule = |rng: &mut Rng, queue: &mut BinaryHeap<_>, c: u16, at: i64, op: Op| {
-        let point = at + rng.range(20, 400);
-        queue.push(Reverse((
-            point,
-            c,
-            at,
-            point + rng.range(20, 400),
-            op as u8,
-        )));
-    };
-    for c in 1..=n {
-        let at = rng.range(0, 500);
-        schedule(&mut rng, &mut queue, c, at, TryAcquire);
-    }
-    let mut events = Vec::with_capacity(ops);
-    while events.len() < ops {
-        let Reverse((point, c, invoke, complete, op)) = queue.pop().unwrap();
-        let op = Op::ALL[usize::from(op)];
-        let lost = rng.range(0, 99) == 0;
-        let took = if lost && rng.range(0, 1) == 0 {
-            false
-        } else {
-            lease.apply(Candidate(c), op, Time(point))
-        };
-        let outcome = match (lost, took) {
-            (true, _) => Unknown,
-            (false, true) => Won,
-            (false, false) => Fail,
-        };
-        events.push(Event {
-            candidate: Candidate(c),
-            call: Call::Lease { op },
-            invoke: Time(invoke),
-            complete: Time(complete),
-            server_time: (outcome == Won).then_some(Time(point)),
-            outcome,
-        });
-        let leads =
-            outcome == Won && op != Release || outcome == Unknown && believes[usize::from(c)];
-        believes[usize::from(c)] = leads;
-        let (gap, next) = if leads {
-            match rng.range(0, 99) {
-                0..=1 => (rng.range(5_000, 8_000), Renew), // a stall past the TTL
-                2..=4 => (rng.range(0, 100), Release),
-                _ => (rng.range(500, 1_500), Renew),
-            }
-        } else {
-            (rng.range(0, 300), TryAcquire)
-        };
-        schedule(&mut rng, &mut queue, c, complete + gap, next);
-    }
-    events.sort_by_key(|e| (e.complete, e.invoke));
-    History {
-        semantics: Default::default(),
-        ttl,
-        events,
-    }
-}
-
 #[test]
 fn p7_p6_accept_a_stress_history_without_quiescent_points() {
     for (n, seed) in [(2, 1), (8, 2), (32, 3)] {
-        let h = stress_history(20_000, n, seed);
+        let h = synthetic::stress(20_000, n, seed);
         let v = check(&h);
         assert!(v.is_pass(), "{n} candidates: {v:#?}");
     }
@@ -838,7 +676,7 @@ fn p7_p6_accept_a_stress_history_without_quiescent_points() {
 
 #[test]
 fn p4_p7_find_a_renew_ok_after_takeover_in_a_stress_history() {
-    let mut h = stress_history(20_000, 8, 4);
+    let mut h = synthetic::stress(20_000, 8, 4);
     // a deposed leader's renew that comes back Ok: find a Fail renew after
     // some other candidate's Ok acquire, and flip it
     let i = (h.events.len() / 2..h.events.len())

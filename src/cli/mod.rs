@@ -17,6 +17,7 @@ mod replay;
 mod reproduce;
 mod run;
 mod run_args;
+mod synth_history;
 mod validate;
 
 use anyhow::Result;
@@ -69,6 +70,9 @@ enum Command {
     },
     /// Check a recorded history (JSON lines, from --history) offline: each scenario on its own, with the verdicts the run gave (the checker's P6, P7 and P8 judged again from the events).
     CheckHistory(check_history::CheckHistoryArgs),
+    /// Write a large valid history, deterministic by seed (for measuring check-history).
+    #[command(hide = true)]
+    SynthHistory(synth_history::SynthHistoryArgs),
 }
 
 /// Run the command line `cli`: the exit status, or the error (exit 2).
@@ -90,6 +94,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Check(args) => run::battery(Battery::All, args, None, &cancel),
         Command::Reproduce(args) => reproduce::run(args, &cancel),
         Command::CheckHistory(args) => check_history::run(args),
+        Command::SynthHistory(args) => synth_history::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Characterize(args) => characterize::run(args),
         Command::Init(args) => init::run(args),

@@ -93,23 +93,24 @@ pub fn battery(
     let pg_ref = &pg;
     let route = pooler.as_ref().map(|p| p.config());
     let skew = settings.skew;
-    let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + '_> = Box::new(move || {
-        let mut subject = match (&spec, &exec) {
-            (Some(spec), Some(command)) => {
-                Subject::exec(pg_ref, spec.clone(), command.clone(), ttl, call_timeout)?
+    let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + Sync + '_> =
+        Box::new(move || {
+            let mut subject = match (&spec, &exec) {
+                (Some(spec), Some(command)) => {
+                    Subject::exec(pg_ref, spec.clone(), command.clone(), ttl, call_timeout)?
+                }
+                (Some(spec), None) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
+                (None, _) if fenced => Subject::fenced(pg_ref, ttl)?,
+                (None, _) => Subject::reference(pg_ref, ttl)?,
+            };
+            if let Some(route) = &route {
+                subject = subject.route_via_pooler(route.clone());
             }
-            (Some(spec), None) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
-            (None, _) if fenced => Subject::fenced(pg_ref, ttl)?,
-            (None, _) => Subject::reference(pg_ref, ttl)?,
-        };
-        if let Some(route) = &route {
-            subject = subject.route_via_pooler(route.clone());
-        }
-        if let Some(max) = skew {
-            subject = subject.with_skew(max, seed);
-        }
-        Ok(subject)
-    });
+            if let Some(max) = skew {
+                subject = subject.with_skew(max, seed);
+            }
+            Ok(subject)
+        });
     // Install the lease once before any run: a spec whose SQL fails is
     // rejected here, naming the field and quoting Postgres.
     make()?.drop_schema()?;

@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Takeover (and zombie) trials per fault [default: 1].
     #[arg(long, value_name = "N")]
     pub trials: Option<usize>,
+    /// Scenarios run at once where they cannot interfere (each in its own schema; a race and a fault that stops, crashes or fails over the server always run alone) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Zombie rounds per trial: lead, stall between check and write, stale write, learn [default: 3].
     #[arg(long, value_name = "N")]
     pub zombie_rounds: Option<usize>,
@@ -117,6 +120,7 @@ impl RunArgs {
             standbys: self.standbys,
             faults: self.faults.clone(),
             trials: self.trials,
+            jobs: self.jobs,
             zombie_rounds: self.zombie_rounds,
             renew_interval_ms: self.renew_interval,
             poll_interval_ms: self.poll_interval,

@@ -239,6 +239,22 @@ impl Fault {
         self == Fault::BackendKill
     }
 
+    /// Whether the fault reaches beyond the subject's own schema,
+    /// connections and processes: it stops, crashes or fails over the whole
+    /// server, so a scenario under it runs with no other beside it.
+    ///
+    /// ```
+    /// use leasecheck::fault::Fault;
+    /// assert!(Fault::DatabasePause.hits_the_server());
+    /// assert!(!Fault::RowLock.hits_the_server());
+    /// ```
+    pub fn hits_the_server(self) -> bool {
+        matches!(
+            self,
+            Fault::DatabasePause | Fault::CrashRestart | Fault::Failover
+        )
+    }
+
     /// Whether the zombie scenario takes this fault: the five that stall
     /// and `crash-restart` (the leader's work waits out the crash). Not
     /// `connection-drop` (a cut reply ends the work instead of stalling it)

@@ -317,3 +317,55 @@ fn every_scenario_of_a_broken_lease_gets_its_online_verdict_offline() {
     ]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn a_synthetic_history_is_the_same_for_a_seed_and_judged_by_check_history() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("UTF-8").to_string();
+    let (a, b, bad) = (path("a.jsonl"), path("b.jsonl"), path("bad.jsonl"));
+    for (file, extra) in [(&a, None), (&b, None), (&bad, Some("25"))] {
+        let mut args = vec!["synth-history", file, "--events", "20000", "--seed", "5"];
+        if let Some(k) = extra {
+            args.extend(["--second-winner-every", k]);
+        }
+        let o = leasecheck(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let read = |f: &str| std::fs::read(f).expect("the history");
+    assert_eq!(read(&a), read(&b), "one seed, one history");
+    assert_ne!(read(&a), read(&bad));
+
+    let o = leasecheck(&["check-history", &a, "--parse-only"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("in 1 sections, not checked"), "{out}");
+    let events: usize = out
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(events >= 20_000, "{out}");
+
+    let o = leasecheck(&["check-history", &a]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = leasecheck(&["check-history", &bad]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    // a second winner every 25 rounds: more violations than are shown
+    assert!(out.contains("VIOLATION P7 linearizable"), "{out}");
+    assert!(out.contains("checker violations"), "{out}");
+
+    let o = leasecheck(&["synth-history", &a, "--stress", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--stress needs at least 1 candidate"));
+}

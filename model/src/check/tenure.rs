@@ -6,6 +6,7 @@
 //! lengthens a claim on a doubt: every choice errs towards shorter claims, so
 //! an overlap it reports is one that no timing of the calls explains.
 
+use super::sort::InOrder;
 use super::{minmax, ms, Property, Violation};
 use crate::history::{Call, History, Outcome};
 use crate::op::Op;
@@ -121,24 +122,22 @@ pub fn claims(history: &History) -> Vec<Claim> {
         i64::MAX / 4
     };
     let events = &history.events;
-    // (time, calls that open or extend a claim first, index): a call that
+    // By (time, calls that open or extend a claim first, index): a call that
     // ends or shortens claims is placed at its completion, after every call
-    // that may have taken effect before it
-    let mut order: Vec<(i64, u8, usize)> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !matches!(e.call, Call::Action { .. }))
-        .map(|(i, e)| {
-            let (inv, comp) = minmax(e.invoke.0, e.complete.0);
-            match e.call {
-                Call::Lease {
-                    op: Op::TryAcquire | Op::Renew,
-                } => (inv, 0, i),
-                _ => (comp, 1, i),
-            }
-        })
-        .collect();
-    order.sort_unstable();
+    // that may have taken effect before it. Actions are skipped.
+    let at = |i: usize| {
+        let e = &events[i];
+        let (inv, comp) = minmax(e.invoke.0, e.complete.0);
+        match e.call {
+            Call::Lease {
+                op: Op::TryAcquire | Op::Renew,
+            } => (inv, false),
+            _ => (comp, true),
+        }
+    };
+    let order = InOrder::new(events.len(), at)
+        .filter(|&i| !matches!(events[i].call, Call::Action { .. }))
+        .map(|i| (at(i).0, i));
 
     // The longest call: a claim that ended before `now - longest` can no
     // longer be shortened by a call read at `now` or later.
@@ -156,7 +155,7 @@ pub fn claims(history: &History) -> Vec<Claim> {
     let mut prune_at = 64;
     // each candidate's latest claim, which its renews extend
     let mut latest: FxHashMap<u16, usize> = FxHashMap::default();
-    for &(now, _, i) in &order {
+    for (now, i) in order {
         let e = &events[i];
         let (inv, comp) = minmax(e.invoke.0, e.complete.0);
         let who = e.candidate.0;

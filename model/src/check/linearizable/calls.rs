@@ -9,8 +9,9 @@
 //! those values. They never pick one `now` (that would reject legal
 //! histories), and they never read a clock.
 
+use crate::check::sort::InOrder;
 use crate::check::{minmax, ms, Options};
-use crate::history::{Call, History, Outcome};
+use crate::history::{Call, Event, History, Outcome};
 use crate::op::Op;
 use crate::semantics::Semantics;
 
@@ -362,10 +363,9 @@ impl Rec {
     }
 }
 
-/// The lease calls of a history, ready for the search (actions and failed
-/// resets and ages left out), sorted by the start of their order window.
+/// What the search needs to know of a history before its first call: the
+/// rules, the candidates and where its time starts.
 pub(super) struct Prepared {
-    pub(super) recs: Vec<Rec>,
     pub(super) rules: Rules,
     /// Every candidate of a lease call.
     pub(super) leaders: Vec<u32>,
@@ -375,79 +375,117 @@ pub(super) struct Prepared {
 
 /// Preprocess the events of `h`: each lease call's order and `now` windows,
 /// with the clock slack of `o` and the observed misalignment added to the
-/// `now` windows of calls without a `server_time`.
-pub(super) fn prepare(h: &History, o: &Options) -> Prepared {
+/// `now` windows of calls without a `server_time`. Returns what holds for
+/// the whole history, and its lease calls (actions and failed resets, ages
+/// and session ends left out) in the order of `(olo, event)`, one at a
+/// time.
+pub(super) fn prepare<'h>(
+    h: &'h History,
+    o: &Options,
+) -> (Prepared, impl Iterator<Item = Rec> + 'h) {
     let ttl = h.ttl.as_micros().min(T_MAX);
+    // One pass for what holds for the whole history: the observed clock
+    // misalignment, the candidates, the earliest time.
     let mut excursion = 0i64;
-    for e in h
-        .events
-        .iter()
-        .filter(|e| !matches!(e.call, Call::Action { .. }))
-    {
-        if let Some(st) = e.server_time {
+    // every candidate that made a lease call: bit c of the set
+    let mut seen = [0u64; (u16::MAX as usize + 1) / 64];
+    let mut t0 = None::<i64>;
+    for e in &h.events {
+        if let (Some(st), false) = (e.server_time, matches!(e.call, Call::Action { .. })) {
             let (inv, comp) = minmax(e.invoke.0, e.complete.0);
             excursion = excursion
                 .max(inv.saturating_sub(st.0))
                 .max(st.0.saturating_sub(comp));
         }
+        let Some(harness) = searched(e) else {
+            continue;
+        };
+        if !harness {
+            let c = usize::from(e.candidate.0);
+            seen[c / 64] |= 1 << (c % 64);
+        }
+        let olo = start(e);
+        t0 = Some(t0.map_or(olo, |t| t.min(olo)));
     }
     let slack = o.clock_slack.as_micros().max(0).saturating_add(excursion);
-    let mut leaders = Vec::new();
-    let mut recs = Vec::with_capacity(h.events.len());
-    for (i, e) in h.events.iter().enumerate() {
-        let (inv, comp) = minmax(e.invoke.0, e.complete.0);
-        let (olo, ohi) = match e.server_time {
-            Some(st) => (inv.min(st.0), comp.max(st.0)),
-            None => (inv, comp),
-        };
-        let (nlo, nhi) = match e.server_time {
-            Some(st) => (st.0, st.0),
-            None => (inv.saturating_sub(slack), comp.saturating_add(slack)),
-        };
-        let kind = match e.call {
-            Call::Lease { op: Op::TryAcquire } => Kind::Acquire,
-            Call::Lease { op: Op::Renew } => Kind::Renew,
-            Call::Lease { op: Op::Release } => Kind::Release,
-            Call::Reset => Kind::Reset,
-            Call::SessionEnd => Kind::SessionEnd,
-            Call::Age { by } => Kind::Age(by.as_micros()),
-            // not a lease call: the lease never sees it (P8 reads actions)
-            Call::Action { .. } => continue,
-        };
-        let harness = matches!(kind, Kind::Reset | Kind::Age(_));
-        if e.outcome == Outcome::Fail && (harness || kind == Kind::SessionEnd) {
-            continue; // it did not take effect (the session did not end)
-        }
-        if !harness {
-            leaders.push(u32::from(e.candidate.0));
-        }
-        // An ended session may or may not have taken the lease with it.
-        let outcome = match kind {
-            Kind::SessionEnd => Outcome::Unknown,
-            _ => e.outcome,
-        };
-        recs.push(Rec {
-            olo: clamp(olo),
-            ohi: clamp(ohi),
-            nlo: clamp(nlo),
-            nhi: clamp(nhi),
-            kind,
-            who: u32::from(e.candidate.0),
-            outcome,
-            ev: u32::try_from(i).expect("fewer than 2^32 events"),
-        });
-    }
-    recs.sort_unstable_by_key(|r| (r.olo, r.ev));
-    leaders.sort_unstable();
-    leaders.dedup();
-    let t0 = recs.iter().map(|r| r.olo).min().unwrap_or(0);
-    Prepared {
-        recs,
+    let leaders = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, &bits)| bits != 0)
+        .flat_map(|(w, &bits)| {
+            (0..64)
+                .filter(move |b| bits & 1 << b != 0)
+                .map(move |b| (w * 64 + b) as u32)
+        })
+        .collect();
+    let events = &h.events[..];
+    // (a call the search leaves out is ordered with the others, and skipped)
+    let calls = InOrder::new(events.len(), move |i| start(&events[i]))
+        .filter_map(move |i| rec(&events[i], i, slack));
+    let prepared = Prepared {
         rules: Rules {
             ttl,
             semantics: h.semantics,
         },
         leaders,
-        t0,
+        t0: t0.unwrap_or(0),
+    };
+    (prepared, calls)
+}
+
+/// Whether the search sees event `e`, and if so whether it is the
+/// harness's (a reset or an age): actions are not lease calls (P8 reads
+/// them), and a failed reset, age or session end did not take effect.
+fn searched(e: &Event) -> Option<bool> {
+    match (e.call, e.outcome) {
+        (Call::Action { .. }, _) => None,
+        (Call::Reset | Call::Age { .. } | Call::SessionEnd, Outcome::Fail) => None,
+        (Call::Reset | Call::Age { .. }, _) => Some(true),
+        _ => Some(false),
     }
+}
+
+/// The start of event `e`'s order window.
+fn start(e: &Event) -> i64 {
+    let inv = e.invoke.0.min(e.complete.0);
+    clamp(e.server_time.map_or(inv, |st| inv.min(st.0)))
+}
+
+/// The call the search sees of event `i`, if any: its order and `now`
+/// windows (with `slack` around a `now` the event did not record).
+fn rec(e: &Event, i: usize, slack: i64) -> Option<Rec> {
+    searched(e)?;
+    let (inv, comp) = minmax(e.invoke.0, e.complete.0);
+    let (olo, ohi) = match e.server_time {
+        Some(st) => (inv.min(st.0), comp.max(st.0)),
+        None => (inv, comp),
+    };
+    let (nlo, nhi) = match e.server_time {
+        Some(st) => (st.0, st.0),
+        None => (inv.saturating_sub(slack), comp.saturating_add(slack)),
+    };
+    let kind = match e.call {
+        Call::Lease { op: Op::TryAcquire } => Kind::Acquire,
+        Call::Lease { op: Op::Renew } => Kind::Renew,
+        Call::Lease { op: Op::Release } => Kind::Release,
+        Call::Reset => Kind::Reset,
+        Call::SessionEnd => Kind::SessionEnd,
+        Call::Age { by } => Kind::Age(by.as_micros()),
+        Call::Action { .. } => return None,
+    };
+    // An ended session may or may not have taken the lease with it.
+    let outcome = match kind {
+        Kind::SessionEnd => Outcome::Unknown,
+        _ => e.outcome,
+    };
+    Some(Rec {
+        olo: clamp(olo),
+        ohi: clamp(ohi),
+        nlo: clamp(nlo),
+        nhi: clamp(nhi),
+        kind,
+        who: u32::from(e.candidate.0),
+        outcome,
+        ev: u32::try_from(i).expect("fewer than 2^32 events"),
+    })
 }

@@ -181,8 +181,7 @@ pub fn check_linearizable(history: &History, options: &Options) -> Verdict {
         });
         return verdict;
     }
-    let prep = prepare(history, options);
-    let recs = &prep.recs;
+    let (prep, calls) = prepare(history, options);
     let rules = prep.rules;
     let released = prep
         .leaders
@@ -201,16 +200,20 @@ pub fn check_linearizable(history: &History, options: &Options) -> Verdict {
     };
     let mut engine = Engine::default();
     let mut ends = Vec::new();
-    let mut start = 0;
-    while start < recs.len() {
-        let mut end = start + 1;
-        let mut reach = recs[start].ohi;
-        while end < recs.len() && recs[end].olo <= reach {
-            reach = reach.max(recs[end].ohi);
-            end += 1;
+    // one span at a time: a call that starts after every earlier one ended
+    // begins the next
+    let mut calls = calls.peekable();
+    let mut seg: Vec<Rec> = Vec::new();
+    while let Some(first) = calls.next() {
+        seg.clear();
+        seg.push(first);
+        let mut reach = first.ohi;
+        while let Some(r) = calls.next_if(|r| r.olo <= reach) {
+            reach = reach.max(r.ohi);
+            seg.push(r);
         }
-        let seg = &recs[start..end];
-        let last = end == recs.len();
+        let seg = &seg[..];
+        let last = calls.peek().is_none();
         let budget = options
             .min_steps
             .max(options.steps_per_op.saturating_mul(seg.len() as u64));
@@ -255,7 +258,6 @@ pub fn check_linearizable(history: &History, options: &Options) -> Verdict {
                 frontier = hull_by_leader(&frontier);
             }
         }
-        start = end;
     }
     verdict
 }
