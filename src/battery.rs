@@ -190,11 +190,20 @@ pub fn run(
     cancel: &AtomicBool,
     tick: &(dyn Fn() + Sync),
 ) -> Outcome {
+    let runner = Runner {
+        pg,
+        make,
+        lease,
+        battery,
+        settings,
+        cancel,
+        tick,
+    };
     let plan = battery.plan(settings);
     let done: Vec<Mutex<Option<(Scenario, Section)>>> =
         plan.iter().map(|_| Mutex::new(None)).collect();
     let step = |i: usize| {
-        let ran = run_step(pg, make, lease, battery, settings, cancel, tick, plan[i]);
+        let ran = runner.step(plan[i]);
         if let Ok(mut slot) = done[i].lock() {
             *slot = Some(ran);
         }
@@ -227,103 +236,116 @@ pub fn run(
     }
 }
 
-/// Run one planned scenario against a fresh subject and judge it.
-#[allow(clippy::too_many_arguments)]
-fn run_step(
-    pg: &Postgres,
-    make: &(dyn Fn() -> Result<Subject, RunError> + Sync),
-    lease: &str,
+/// What every scenario of one battery run shares.
+#[derive(Clone, Copy)]
+struct Runner<'a> {
+    pg: &'a Postgres,
+    make: &'a (dyn Fn() -> Result<Subject, RunError> + Sync),
+    lease: &'a str,
     battery: Battery,
-    settings: &Settings,
-    cancel: &AtomicBool,
-    tick: &(dyn Fn() + Sync),
-    step: Plan,
-) -> (Scenario, Section) {
-    let started = Instant::now();
-    let mut observed = Observed::default();
-    let mut section = Section::new(
-        SectionHeader {
-            scenario: step.name(settings),
-            lease: Some(lease.to_string()),
-            schema: None,
-            fault: step.fault().map(|f| f.to_string()),
-            seed: Some(settings.seed),
-            stale_writes: StaleWrites::Violation,
-        },
-        History {
-            semantics: Default::default(),
-            ttl: settings.ttl.as_span(),
-            events: Vec::new(),
-        },
-    );
-    let result = if cancel.load(Ordering::Relaxed) {
-        Err(RunError::Interrupted)
-    } else {
-        make().and_then(|mut subject| {
-            // see crate::verdict: P8 is informational in `check` for a
-            // lease without epochs
-            if battery == Battery::All && !subject.is_fenced() {
-                section.header.stale_writes = StaleWrites::Informational;
-            }
-            if step == Plan::Durability {
-                subject.for_durability(settings.durability_ttl);
-            }
-            section.header.schema = Some(subject.schema_name().as_str().to_string());
-            section.history.ttl = subject.ttl().as_span();
-            section.history.semantics = subject.semantics();
-            let rec =
-                Recorder::new(subject.ttl(), settings.record).with_semantics(subject.semantics());
-            // A panicking runner thread is an error of this scenario
-            // (exit 2, with its message), never a shorter history.
-            let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-                run_one(
-                    pg,
-                    &mut subject,
-                    step,
-                    settings,
-                    &rec,
-                    cancel,
-                    tick,
-                    &mut observed,
-                )
-            }))
-            .unwrap_or_else(|payload| Err(RunError::Panicked(panic_message(&*payload))));
-            // An adapter that broke the protocol makes the scenario an
-            // error, whatever the runner made of the call that saw it
-            // (an unknown outcome, a lost P4 check).
-            let ran = subject.unless_adapter_broke(ran);
-            tick();
-            // What the runner found stands, whatever happened after.
-            observed.findings.extend(rec.findings());
-            // A lost event makes the scenario an error, never a shorter
-            // history that could pass (and its events are then not kept).
-            let ran = match rec.history().and_then(|h| Ok((h, rec.fault_windows()?))) {
-                Ok((history, faults)) => {
-                    section.history.events = history.events;
-                    section.faults = faults;
-                    ran
+    settings: &'a Settings,
+    cancel: &'a AtomicBool,
+    tick: &'a (dyn Fn() + Sync),
+}
+
+impl Runner<'_> {
+    /// Run one planned scenario against a fresh subject and judge it.
+    fn step(&self, step: Plan) -> (Scenario, Section) {
+        let Runner {
+            pg,
+            make,
+            lease,
+            battery,
+            settings,
+            cancel,
+            tick,
+        } = *self;
+        let started = Instant::now();
+        let mut observed = Observed::default();
+        let mut section = Section::new(
+            SectionHeader {
+                scenario: step.name(settings),
+                lease: Some(lease.to_string()),
+                schema: None,
+                fault: step.fault().map(|f| f.to_string()),
+                seed: Some(settings.seed),
+                stale_writes: StaleWrites::Violation,
+            },
+            History {
+                semantics: Default::default(),
+                ttl: settings.ttl.as_span(),
+                events: Vec::new(),
+            },
+        );
+        let result = if cancel.load(Ordering::Relaxed) {
+            Err(RunError::Interrupted)
+        } else {
+            make().and_then(|mut subject| {
+                // see crate::verdict: P8 is informational in `check` for a
+                // lease without epochs
+                if battery == Battery::All && !subject.is_fenced() {
+                    section.header.stale_writes = StaleWrites::Informational;
                 }
-                Err(lost) => ran.and(Err(lost.into())),
-            };
-            let dropped = subject.drop_schema();
-            ran.and(dropped)
-        })
-    };
-    section.aborted = match result {
-        Ok(()) => None,
-        Err(e) => Some(aborted(e)),
-    };
-    section.findings = observed.findings;
-    section.unchecked = observed.unchecked;
-    let mut scenario = verdict::judge(&section);
-    if scenario.status == Status::Passed && cancel.load(Ordering::Relaxed) {
-        // Stopped by Ctrl-C: what ran held, but the scenario is not done.
-        section.aborted = Some(aborted(RunError::Interrupted));
-        scenario = verdict::judge(&section);
+                if step == Plan::Durability {
+                    subject.for_durability(settings.durability_ttl);
+                }
+                section.header.schema = Some(subject.schema_name().as_str().to_string());
+                section.history.ttl = subject.ttl().as_span();
+                section.history.semantics = subject.semantics();
+                let rec = Recorder::new(subject.ttl(), settings.record)
+                    .with_semantics(subject.semantics());
+                // A panicking runner thread is an error of this scenario
+                // (exit 2, with its message), never a shorter history.
+                let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+                    run_one(
+                        pg,
+                        &mut subject,
+                        step,
+                        settings,
+                        &rec,
+                        cancel,
+                        tick,
+                        &mut observed,
+                    )
+                }))
+                .unwrap_or_else(|payload| Err(RunError::Panicked(panic_message(&*payload))));
+                // An adapter that broke the protocol makes the scenario an
+                // error, whatever the runner made of the call that saw it
+                // (an unknown outcome, a lost P4 check).
+                let ran = subject.unless_adapter_broke(ran);
+                tick();
+                // What the runner found stands, whatever happened after.
+                observed.findings.extend(rec.findings());
+                // A lost event makes the scenario an error, never a shorter
+                // history that could pass (and its events are then not kept).
+                let ran = match rec.history().and_then(|h| Ok((h, rec.fault_windows()?))) {
+                    Ok((history, faults)) => {
+                        section.history.events = history.events;
+                        section.faults = faults;
+                        ran
+                    }
+                    Err(lost) => ran.and(Err(lost.into())),
+                };
+                let dropped = subject.drop_schema();
+                ran.and(dropped)
+            })
+        };
+        section.aborted = match result {
+            Ok(()) => None,
+            Err(e) => Some(aborted(e)),
+        };
+        section.findings = observed.findings;
+        section.unchecked = observed.unchecked;
+        let mut scenario = verdict::judge(&section);
+        if scenario.status == Status::Passed && cancel.load(Ordering::Relaxed) {
+            // Stopped by Ctrl-C: what ran held, but the scenario is not done.
+            section.aborted = Some(aborted(RunError::Interrupted));
+            scenario = verdict::judge(&section);
+        }
+        scenario.figures.splice(0..0, observed.figures);
+        scenario.duration = started.elapsed();
+        (scenario, section)
     }
-    scenario.figures.splice(0..0, observed.figures);
-    scenario.duration = started.elapsed();
-    (scenario, section)
 }
 
 /// How a scenario that could not be done is recorded.
