@@ -236,16 +236,47 @@ impl LocalCluster {
     }
 }
 
-/// A new temp dir named `prefix...`, handed to the user a server runs as
-/// (`runas`), removed when dropped.
+/// Where throwaway data directories go unless `TMPDIR` says otherwise:
+/// memory, when there is enough of it. A cluster is written to all the
+/// time (its WAL, its catalogue at `initdb`) and never needs to outlive
+/// this process; on this project's CI machine `initdb` takes 0.6 s there
+/// against 1.5 s on disk.
+const IN_MEMORY_ROOT: &str = "/dev/shm";
+
+/// How much room [`IN_MEMORY_ROOT`] must have left for leasecheck to use it
+/// (a cluster takes about 60 MB; a container's default `/dev/shm` of 64 MB
+/// is too small and is passed over).
+const IN_MEMORY_ROOM: u64 = 1 << 30;
+
+/// The directory new throwaway dirs are made in: `TMPDIR` when it is set,
+/// else [`IN_MEMORY_ROOT`] when it is a writable directory with
+/// [`IN_MEMORY_ROOM`] free, else the system's temp dir.
+fn scratch_root() -> PathBuf {
+    if std::env::var_os("TMPDIR").is_some() {
+        return std::env::temp_dir();
+    }
+    let memory = Path::new(IN_MEMORY_ROOT);
+    let roomy = nix::sys::statvfs::statvfs(memory)
+        .is_ok_and(|fs| fs.blocks_available().saturating_mul(fs.fragment_size()) >= IN_MEMORY_ROOM);
+    let writable = nix::unistd::access(memory, nix::unistd::AccessFlags::W_OK).is_ok();
+    if roomy && writable && memory.is_dir() {
+        memory.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// A new temp dir named `prefix...` (in [`scratch_root`]), handed to the
+/// user a server runs as (`runas`), removed when dropped.
 pub(crate) fn owned_tempdir(
     prefix: &str,
     runas: Option<(u32, u32)>,
 ) -> Result<watchdog::TempDir, String> {
+    let root = scratch_root();
     let dir = tempfile::Builder::new()
         .prefix(prefix)
-        .tempdir()
-        .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+        .tempdir_in(&root)
+        .map_err(|e| format!("cannot create a temp dir in {}: {e}", root.display()))?;
     let dir = watchdog::TempDir::watch(dir);
     if let Some((uid, gid)) = runas {
         nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into()))
