@@ -73,6 +73,19 @@ if [[ ${1:-} != --report-only ]]; then
     done
     rm -f "$file"
   done
+  step "a battery's wall time: check --spec specs/real/river-current.toml, --jobs 1 and --jobs 4"
+  echo "jobs,seconds,exit" >"$RAW/battery.csv"
+  for jobs in 1 4; do
+    flags=(--jobs "$jobs")
+    a=$EPOCHREALTIME
+    rc=0
+    "$bin" check --spec specs/real/river-current.toml --seed 11 --no-progress "${flags[@]}" \
+      >"$RAW/battery-$jobs.txt" 2>&1 || rc=$?
+    b=$EPOCHREALTIME
+    # 0 or 1 is a verdict; 2 is a run that could not be done
+    [[ $rc -le 1 ]] || { cat "$RAW/battery-$jobs.txt" >&2; exit 2; }
+    awk -v j="$jobs" -v a="$a" -v b="$b" -v r="$rc" 'BEGIN { printf "%s,%.3f,%d\n", j, b - a, r }' >>"$RAW/battery.csv"
+  done
   echo "$((SECONDS - t0))" >"$RAW/seconds"
 fi
 

@@ -12,7 +12,7 @@
 //! A zombie's stale writes are informational in `check` for a lease without
 //! fencing epochs (see [`crate::verdict`]).
 
-use crate::database::Postgres;
+use crate::database::{Postgres, Source};
 use crate::fault::{Durability, Fault};
 use crate::recorder::Recorder;
 use crate::report::{Figure, Quantity, Scenario, Status};
@@ -125,18 +125,6 @@ impl Battery {
 }
 
 impl Plan {
-    /// Whether it must run with no other scenario beside it: a race (its
-    /// latencies are figures, and its N busy candidates would slow the
-    /// others' takeovers), crash recovery, and a fault that stops, crashes
-    /// or fails over the whole server.
-    pub fn runs_alone(self) -> bool {
-        match self {
-            Plan::Race(_) | Plan::Durability => true,
-            Plan::Takeover(f, _) | Plan::Zombie(f, _) => f.hits_the_server(),
-            Plan::Semantics | Plan::Conformance => false,
-        }
-    }
-
     /// The fault it injects, if any.
     pub fn fault(self) -> Option<Fault> {
         match self {
@@ -170,34 +158,59 @@ impl Plan {
     }
 }
 
-/// Run `battery` against a fresh subject made by `make` for each scenario;
-/// `lease` names the lease under test in the recording's headers. Errors of
-/// one scenario are reported in it; the others still run.
+/// What a battery runs against: the lease under test and how to make a
+/// fresh subject of it.
+pub struct Subjects<'a> {
+    /// The lease under test, as the recording's headers name it.
+    pub lease: &'a str,
+    /// A fresh subject of the lease on the given server.
+    pub make: &'a (dyn Fn(&Postgres) -> Result<Subject, RunError> + Sync),
+    /// Whether a subject may be made on a throwaway cluster of its own
+    /// rather than on the battery's server: not when its calls go through
+    /// a pooler in front of that server.
+    pub movable: bool,
+}
+
+/// Who watches a battery run (the progress bar).
+pub trait Watch: Sync {
+    /// One step done (see [`Battery::progress_total`]).
+    fn tick(&self);
+    /// The scenarios running now, by name, in the order they started.
+    fn running(&self, scenarios: &[String]);
+}
+
+/// Run `battery` against a fresh subject of `subjects` for each scenario.
+/// Errors of one scenario are reported in it; the others still run.
 ///
-/// Scenarios that only touch their own schema, their own connections and
-/// their own processes (a takeover or zombie under a fault of the leader's,
-/// or of its row; the release rules; conformance) run `settings.jobs` at a
-/// time: they mostly wait out TTLs. A race (whose latencies and CPU would
-/// disturb the others) and any scenario whose fault stops, crashes or fails
-/// over the whole server run alone, after them. The report lists every
-/// scenario in the order of the plan either way.
+/// Most scenarios spend their time waiting out TTLs. When the battery's
+/// server is a throwaway local cluster and the subject can move (no pooler
+/// in front of that server), they run `settings.jobs` at a time, each on a
+/// throwaway cluster of its own, started for it and stopped after it: no
+/// state can pass between them (a schema would not hold a constant advisory
+/// lock key, a pooler's server connections, the backend another's reset
+/// ends, nor a crash or failover of the whole server). A race (whose
+/// latencies and CPU would disturb the others) runs alone on `pg`, after
+/// them. Otherwise (`--jobs 1`, a server from `DATABASE_URL` or a
+/// container, a pooler) every scenario runs on `pg`, one after another.
+/// The report lists every scenario in the order of the plan either way.
 pub fn run(
     pg: &Postgres,
-    make: &(dyn Fn() -> Result<Subject, RunError> + Sync),
-    lease: &str,
+    subjects: &Subjects,
     battery: Battery,
     settings: &Settings,
     cancel: &AtomicBool,
-    tick: &(dyn Fn() + Sync),
+    watch: &dyn Watch,
 ) -> Outcome {
+    let siblings = settings.jobs > 1 && subjects.movable && pg.source() == Source::Local;
     let runner = Runner {
         pg,
-        make,
-        lease,
+        subjects,
         battery,
         settings,
         cancel,
-        tick,
+        watch,
+        siblings,
+        running: Mutex::new(Vec::new()),
     };
     let plan = battery.plan(settings);
     let done: Vec<Mutex<Option<(Scenario, Section)>>> =
@@ -209,7 +222,7 @@ pub fn run(
         }
     };
     let (shared, alone): (Vec<usize>, Vec<usize>) =
-        (0..plan.len()).partition(|&i| !plan[i].runs_alone());
+        (0..plan.len()).partition(|&i| !runner.runs_alone(plan[i]));
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..settings.jobs.min(shared.len()) {
@@ -237,35 +250,82 @@ pub fn run(
 }
 
 /// What every scenario of one battery run shares.
-#[derive(Clone, Copy)]
 struct Runner<'a> {
     pg: &'a Postgres,
-    make: &'a (dyn Fn() -> Result<Subject, RunError> + Sync),
-    lease: &'a str,
+    subjects: &'a Subjects<'a>,
     battery: Battery,
     settings: &'a Settings,
     cancel: &'a AtomicBool,
-    tick: &'a (dyn Fn() + Sync),
+    watch: &'a dyn Watch,
+    /// Whether scenarios run side by side, each on a cluster of its own.
+    siblings: bool,
+    /// The names of the scenarios running now.
+    running: Mutex<Vec<String>>,
 }
 
 impl Runner<'_> {
-    /// Run one planned scenario against a fresh subject and judge it.
+    /// Whether `step` must run with no other scenario beside it: every
+    /// scenario without clusters of their own (on one server, scenarios
+    /// side by side could share state no schema holds: a constant advisory
+    /// lock key, a pooler's server connections, a backend another's reset
+    /// ends), and a race (its latencies are figures, and its N busy
+    /// candidates would slow the others' takeovers).
+    fn runs_alone(&self, step: Plan) -> bool {
+        !self.siblings || matches!(step, Plan::Race(_))
+    }
+
+    /// Run one planned scenario against a fresh subject and judge it,
+    /// saying to the watcher that it runs while it does.
     fn step(&self, step: Plan) -> (Scenario, Section) {
+        let name = step.name(self.settings);
+        self.show(|running| running.push(name.clone()));
+        let ran = self.judge(step);
+        self.show(|running| {
+            if let Some(at) = running.iter().position(|n| *n == name) {
+                running.remove(at);
+            }
+        });
+        ran
+    }
+
+    /// The throwaway cluster a scenario run side by side runs on (`None`:
+    /// it runs alone, on the battery's server).
+    fn own_server(&self, step: Plan) -> Result<Option<Postgres>, RunError> {
+        if self.runs_alone(step) {
+            Ok(None)
+        } else {
+            Postgres::start_local()
+                .map(Some)
+                .map_err(RunError::OwnServer)
+        }
+    }
+
+    /// Change the list of running scenarios and show it.
+    fn show(&self, change: impl FnOnce(&mut Vec<String>)) {
+        if let Ok(mut running) = self.running.lock() {
+            change(&mut running);
+            self.watch.running(&running);
+        }
+    }
+
+    /// Run one planned scenario against a fresh subject (on a cluster of
+    /// its own if it runs side by side) and judge it.
+    fn judge(&self, step: Plan) -> (Scenario, Section) {
         let Runner {
-            pg,
-            make,
-            lease,
+            subjects,
             battery,
             settings,
             cancel,
-            tick,
+            watch,
+            ..
         } = *self;
+        let tick = &|| watch.tick();
         let started = Instant::now();
         let mut observed = Observed::default();
         let mut section = Section::new(
             SectionHeader {
                 scenario: step.name(settings),
-                lease: Some(lease.to_string()),
+                lease: Some(subjects.lease.to_string()),
                 schema: None,
                 fault: step.fault().map(|f| f.to_string()),
                 seed: Some(settings.seed),
@@ -280,7 +340,11 @@ impl Runner<'_> {
         let result = if cancel.load(Ordering::Relaxed) {
             Err(RunError::Interrupted)
         } else {
-            make().and_then(|mut subject| {
+            self.own_server(step).and_then(|own| {
+                // `own` outlives the subject: its schema is dropped before
+                // the cluster stops.
+                let pg = own.as_ref().unwrap_or(self.pg);
+                let mut subject = (subjects.make)(pg)?;
                 // see crate::verdict: P8 is informational in `check` for a
                 // lease without epochs
                 if battery == Battery::All && !subject.is_fenced() {

@@ -1,5 +1,6 @@
 //! A progress bar that appears only once a run has lasted a couple of
-//! seconds, and never when stderr is not a terminal.
+//! seconds, and never when stderr is not a terminal; it names the
+//! scenarios running.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ impl Progress {
             indicatif::ProgressDrawTarget::hidden(),
         );
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len}",
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {wide_msg}",
         ) {
             bar.set_style(style);
         }
@@ -35,9 +36,13 @@ impl Progress {
         }
     }
 
-    /// One step done.
-    pub fn tick(&self) {
-        self.bar.inc(1);
+    /// Take the bar off the screen.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// Put the bar on the screen once the run has lasted long enough.
+    fn show_when_due(&self) {
         if self.enabled
             && self.started.elapsed() >= Self::DELAY
             && !self.shown.swap(true, Ordering::Relaxed)
@@ -47,9 +52,18 @@ impl Progress {
             self.bar.enable_steady_tick(Duration::from_millis(200));
         }
     }
+}
 
-    /// Take the bar off the screen.
-    pub fn finish(&self) {
-        self.bar.finish_and_clear();
+impl leasecheck::battery::Watch for Progress {
+    /// One step done.
+    fn tick(&self) {
+        self.bar.inc(1);
+        self.show_when_due();
+    }
+
+    /// What runs now, after the count.
+    fn running(&self, scenarios: &[String]) {
+        self.bar.set_message(scenarios.join(", "));
+        self.show_when_due();
     }
 }

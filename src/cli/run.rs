@@ -13,7 +13,7 @@ use leasecheck::model::recording::Recording;
 use leasecheck::report::Report;
 use leasecheck::settings::Settings;
 use leasecheck::spec::Spec;
-use leasecheck::Subject;
+use leasecheck::{Postgres, Subject};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -52,7 +52,6 @@ pub fn battery(
 
     let total = battery.progress_total(&settings);
     let bar = Progress::new(total, args.no_progress || args.json);
-    let tick = || bar.tick();
 
     let fenced = args.fenced;
     let exec = args
@@ -90,39 +89,35 @@ pub fn battery(
         ),
         None => database,
     };
-    let pg_ref = &pg;
     let route = pooler.as_ref().map(|p| p.config());
     let skew = settings.skew;
-    let make: Box<dyn Fn() -> Result<Subject, leasecheck::RunError> + Sync + '_> =
-        Box::new(move || {
-            let mut subject = match (&spec, &exec) {
-                (Some(spec), Some(command)) => {
-                    Subject::exec(pg_ref, spec.clone(), command.clone(), ttl, call_timeout)?
-                }
-                (Some(spec), None) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
-                (None, _) if fenced => Subject::fenced(pg_ref, ttl)?,
-                (None, _) => Subject::reference(pg_ref, ttl)?,
-            };
-            if let Some(route) = &route {
-                subject = subject.route_via_pooler(route.clone());
+    let movable = route.is_none();
+    let make = move |pg_ref: &Postgres| -> Result<Subject, leasecheck::RunError> {
+        let mut subject = match (&spec, &exec) {
+            (Some(spec), Some(command)) => {
+                Subject::exec(pg_ref, spec.clone(), command.clone(), ttl, call_timeout)?
             }
-            if let Some(max) = skew {
-                subject = subject.with_skew(max, seed);
-            }
-            Ok(subject)
-        });
+            (Some(spec), None) => Subject::from_spec(pg_ref, spec.clone(), ttl)?,
+            (None, _) if fenced => Subject::fenced(pg_ref, ttl)?,
+            (None, _) => Subject::reference(pg_ref, ttl)?,
+        };
+        if let Some(route) = &route {
+            subject = subject.route_via_pooler(route.clone());
+        }
+        if let Some(max) = skew {
+            subject = subject.with_skew(max, seed);
+        }
+        Ok(subject)
+    };
     // Install the lease once before any run: a spec whose SQL fails is
     // rejected here, naming the field and quoting Postgres.
-    make()?.drop_schema()?;
-    let outcome = battery::run(
-        &pg,
-        make.as_ref(),
-        &subject_name,
-        battery,
-        &settings,
-        cancel,
-        &tick,
-    );
+    make(&pg)?.drop_schema()?;
+    let subjects = battery::Subjects {
+        lease: &subject_name,
+        make: &make,
+        movable,
+    };
+    let outcome = battery::run(&pg, &subjects, battery, &settings, cancel, &bar);
     bar.finish();
 
     // The report is printed whatever happens to the files below, so the

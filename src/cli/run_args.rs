@@ -45,7 +45,7 @@ pub struct RunArgs {
     /// Takeover (and zombie) trials per fault [default: 1].
     #[arg(long, value_name = "N")]
     pub trials: Option<usize>,
-    /// Scenarios run at once where they cannot interfere (each in its own schema; a race and a fault that stops, crashes or fails over the server always run alone) [default: 1].
+    /// Scenarios run at once, each on a throwaway cluster of its own, when the server is a throwaway local cluster and no pooler is in front (otherwise, and with 1, one after another on one server; a race always runs alone) [default: 1].
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Zombie rounds per trial: lead, stall between check and write, stale write, learn [default: 3].

@@ -23,6 +23,7 @@ mod provision;
 mod real;
 mod recipes;
 mod report_page;
+mod side_by_side;
 mod spec;
 mod support;
 mod validation;
