@@ -44,9 +44,8 @@ die() {
   printf 'agreement: %s\n' "$*" >&2
   exit 2
 }
-locked() {
-  if [[ -n ${CARGO_LOCK:-} ]]; then flock "$CARGO_LOCK" "$@"; else "$@"; fi
-}
+# shellcheck source=SCRIPTDIR/lib/leasecheck-bin.sh
+. scripts/lib/leasecheck-bin.sh
 
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || die "SEEDS must be a positive integer, not '$SEEDS'"
 JOBS=${JOBS:-4}
@@ -56,19 +55,9 @@ command -v python3 >/dev/null || die "python3 is needed"
 
 rm -rf "$RAW"
 mkdir -p "$RAW/runs"
-if [[ -n ${LEASECHECK_BIN:-} ]]; then
-  [[ -x $LEASECHECK_BIN ]] || die "LEASECHECK_BIN=$LEASECHECK_BIN is not an executable"
-  cp -p "$LEASECHECK_BIN" "$RAW/leasecheck"
-else
-  printf '==> cargo build --release --bin leasecheck\n' >&2
-  locked cargo build --release --bin leasecheck
-  cp -p target/release/leasecheck "$RAW/leasecheck"
-fi
+leasecheck_bin "$RAW"
 BIN=$RAW/leasecheck
-BUILT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-  BUILT="$BUILT with uncommitted changes"
-fi
+BUILT=$(leasecheck_tree)
 
 common=(check --spec "$SPEC" --json --no-progress)
 [[ -n ${TTL:-} ]] && common+=(--ttl "$TTL")

@@ -51,9 +51,8 @@ die() {
   printf 'detection: %s\n' "$*" >&2
   exit 2
 }
-locked() {
-  if [[ -n ${CARGO_LOCK:-} ]]; then flock "$CARGO_LOCK" "$@"; else "$@"; fi
-}
+# shellcheck source=SCRIPTDIR/lib/leasecheck-bin.sh
+. scripts/lib/leasecheck-bin.sh
 
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || die "SEEDS must be a positive integer, not '$SEEDS'"
 [[ $REFERENCE == 0 || $REFERENCE == 1 ]] || die "REFERENCE must be 0 or 1, not '$REFERENCE'"
@@ -63,22 +62,10 @@ command -v python3 >/dev/null || die "python3 is needed"
 rm -rf "$RAW"
 mkdir -p "$RAW/runs"
 
-# One binary for the whole run: a copy, so that a rebuild by someone else in
-# this tree cannot swap it half-way.
-if [[ -n ${LEASECHECK_BIN:-} ]]; then
-  [[ -x $LEASECHECK_BIN ]] || die "LEASECHECK_BIN=$LEASECHECK_BIN is not an executable"
-  cp -p "$LEASECHECK_BIN" "$RAW/leasecheck"
-else
-  printf '==> cargo build --release --bin leasecheck\n' >&2
-  locked cargo build --release --bin leasecheck
-  cp -p target/release/leasecheck "$RAW/leasecheck"
-fi
+leasecheck_bin "$RAW"
 BIN=$RAW/leasecheck
 # What was built, for the report (the tree may move on during the run).
-BUILT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-  BUILT="$BUILT with uncommitted changes"
-fi
+BUILT=$(leasecheck_tree)
 BUILT="$BUILT, built $(date -u -r "$BIN" '+%Y-%m-%d %H:%M UTC')"
 if [[ -n ${LEASECHECK_BIN:-} ]]; then BUILT="$LEASECHECK_BIN (tree now at $BUILT)"; fi
 

@@ -34,6 +34,7 @@
 #   LEASES          files of specs/real/ to run, without .toml (default all)
 #   SEED            the seed (default 11, the README's)
 #   LEASECHECK_BIN  a leasecheck binary to use instead of building one
+#   CARGO_LOCK      a lock file the build holds (flock) when set
 #   SCOREBOARD_RAW  where each run's JSON and stderr go (default
 #                   target/leasecheck-scoreboard)
 #   REUSE           1: run nothing, judge the runs already in SCOREBOARD_RAW
@@ -50,6 +51,8 @@ die() {
   printf 'scoreboard: %s\n' "$*" >&2
   exit 2
 }
+# shellcheck source=SCRIPTDIR/lib/leasecheck-bin.sh
+. scripts/lib/leasecheck-bin.sh
 [[ $SEED =~ ^[0-9]+$ ]] || die "SEED must be a number, not '$SEED'"
 command -v python3 >/dev/null || die "python3 is needed"
 
@@ -66,13 +69,8 @@ done
 mkdir -p "$RAW"
 if [[ ${REUSE:-0} == 1 ]]; then
   :
-elif [[ -n ${LEASECHECK_BIN:-} ]]; then
-  [[ -x $LEASECHECK_BIN ]] || die "LEASECHECK_BIN=$LEASECHECK_BIN is not an executable"
-  cp -p "$LEASECHECK_BIN" "$RAW/leasecheck"
 else
-  printf '==> cargo build --release --bin leasecheck\n' >&2
-  cargo build --release --bin leasecheck
-  cp -p target/release/leasecheck "$RAW/leasecheck"
+  leasecheck_bin "$RAW"
 fi
 export BIN=$RAW/leasecheck RAW SEED
 

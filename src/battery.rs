@@ -279,7 +279,7 @@ impl Runner<'_> {
     fn step(&self, step: Plan) -> (Scenario, Section) {
         let name = step.name(self.settings);
         self.show(|running| running.push(name.clone()));
-        let ran = self.judge(step);
+        let ran = self.judge(step, name.clone());
         self.show(|running| {
             if let Some(at) = running.iter().position(|n| *n == name) {
                 running.remove(at);
@@ -308,9 +308,10 @@ impl Runner<'_> {
         }
     }
 
-    /// Run one planned scenario against a fresh subject (on a cluster of
-    /// its own if it runs side by side) and judge it.
-    fn judge(&self, step: Plan) -> (Scenario, Section) {
+    /// Run one planned scenario, named `name` in the report, against a
+    /// fresh subject (on a cluster of its own if it runs side by side) and
+    /// judge it.
+    fn judge(&self, step: Plan, name: String) -> (Scenario, Section) {
         let Runner {
             subjects,
             battery,
@@ -324,7 +325,7 @@ impl Runner<'_> {
         let mut observed = Observed::default();
         let mut section = Section::new(
             SectionHeader {
-                scenario: step.name(settings),
+                scenario: name,
                 lease: Some(subjects.lease.to_string()),
                 schema: None,
                 fault: step.fault().map(|f| f.to_string()),

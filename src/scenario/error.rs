@@ -45,8 +45,8 @@ pub enum RunError {
     /// The settings make no sense.
     #[error("invalid settings: {0}")]
     Settings(String),
-    /// The throwaway cluster of a server-wide scenario's own could not be
-    /// started.
+    /// The throwaway cluster a scenario run side by side runs on could not
+    /// be started.
     #[error("cannot start a throwaway cluster for this scenario alone: {0}")]
     OwnServer(crate::database::ProvisionError),
     /// Interrupted (Ctrl-C).
